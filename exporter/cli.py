@@ -1,0 +1,237 @@
+"""The command line: flags, the `check` subcommand, logging set-up, wiring, signals and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TextIO
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+from exporter import __version__, config, logs
+from exporter.client import Client
+from exporter.errors import ApiError, ConfigError
+from exporter.model import Outcome
+from exporter.refresh import Refresher
+from exporter.server import App, Server, parse_listen_address, serve_in_thread
+from exporter.simulator import FleetSpec, Simulator
+from exporter.telemetry import Telemetry
+
+log = logging.getLogger("exporter")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEMO_CLIENT_ID = "demo-client"
+# Not a secret: the in-process simulator accepts it and nothing else does.
+DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config.file", dest="config_file", metavar="FILE", help="YAML configuration file")
+    common.add_argument("--log.level", dest="log_level", choices=logs.LEVELS, default="info")
+    common.add_argument("--log.format", dest="log_format", choices=logs.FORMATS, default="logfmt")
+    common.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the built-in simulated AvePoint fleet and export it (no account needed)",
+    )
+    p = argparse.ArgumentParser(
+        prog="avepoint-backup-exporter",
+        description="Prometheus exporter for AvePoint cloud backup jobs of an MSP's customers.",
+        parents=[common],
+    )
+    p.add_argument("--version", action="version", version=f"avepoint-backup-exporter {__version__}")
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help=f"address to serve on (default: web.listen_address of the config, else {config.DEFAULT_LISTEN_ADDRESS})",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate the config, get a token, list customers and show what would be exported",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = os.environ if env is None else env
+    logs.setup(args.log_level, args.log_format)
+    sim = None
+    try:
+        if args.demo:
+            sim, cfg = _demo(args.config_file, env)
+        elif args.config_file:
+            cfg = config.load(args.config_file, env)
+        else:
+            raise ConfigError("--config.file is required (or --demo to try the built-in simulated fleet)")
+        if args.command == "check":
+            return check(cfg, sys.stdout)
+        listen = parse_listen_address(args.listen_address or cfg.web.listen_address)
+        reload_path = None if args.demo else args.config_file
+        return run(cfg, listen, reload_path, env)
+    except ConfigError as exc:
+        log.error("invalid configuration", extra={"error": str(exc)})
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[object, config.Config]:
+    sim = Simulator(FleetSpec(customers=12, seed=1), client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)
+    sim.start(host="127.0.0.1", port=0)
+    base = (
+        config.load(config_file, env)
+        if config_file
+        else config.from_mapping({"auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}})
+    )
+    cfg = replace(
+        base,
+        api=replace(base.api, base_url=sim.base_url, token_url=sim.token_url),
+        auth=replace(
+            base.auth,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=config.Secret(DEMO_CLIENT_SECRET),
+            private_key_pem=None,
+        ),
+        cache=replace(base.cache, ttl=min(base.cache.ttl, 30.0)),
+    )
+    log.info("demo mode: serving a simulated AvePoint fleet", extra={"api": sim.base_url})
+    return sim, cfg
+
+
+class Runtime:
+    """The parts that a config reload replaces, and the ones that survive it."""
+
+    def __init__(self, cfg: config.Config) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.telemetry = Telemetry(self.registry)
+        ProcessCollector(registry=self.registry)
+        self.config = cfg
+        self.refresher = Refresher(
+            cfg,
+            self._client(cfg),
+            on_parse_error=lambda field: self.telemetry.parse_errors.labels(field).inc(),
+        )
+        self._reload_lock = threading.Lock()
+
+    def _client(self, cfg: config.Config) -> Client:
+        return Client(cfg.api, cfg.auth, observe=self.telemetry.observe_request)
+
+    def reload(self, path: str, env: Mapping[str, str]) -> None:
+        """Load the file again; on any error raise ConfigError and keep everything as it was."""
+        with self._reload_lock:
+            try:
+                new = config.load(path, env)
+            except ConfigError as exc:
+                self.telemetry.config_reload(False)
+                log.error("reload failed, old config kept", extra={"error": str(exc)})
+                raise
+            if new.web != self.config.web:
+                log.warning("web.listen_address changes take effect after a restart")
+            self.refresher.reconfigure(new, self._client(new))
+            self.config = new
+            self.telemetry.config_reload(True)
+            log.info("config reloaded")
+
+
+def run(cfg: config.Config, listen: tuple[str, int], reload_path: str | None, env: Mapping[str, str]) -> int:
+    runtime = Runtime(cfg)
+    reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
+    app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload)
+    try:
+        server = Server(listen, app)
+    except OSError as exc:
+        log.error("cannot listen", extra={"address": f"{listen[0]}:{listen[1]}", "error": exc.strerror})
+        return EXIT_FAILURE
+    stop = threading.Event()
+    reload_requested = threading.Event()
+
+    def on_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    def on_hup(signum: int, frame: object) -> None:
+        reload_requested.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    if reload is not None:
+        signal.signal(signal.SIGHUP, on_hup)
+    serve_in_thread(server)
+    log.info(
+        "listening",
+        extra={"address": server.url, "version": __version__, "auth": cfg.auth.method, "api": cfg.api.base_url},
+    )
+    runtime.refresher.trigger()  # warm the cache so the first scrape is quick
+    while not stop.wait(0.2):
+        if reload_requested.is_set() and reload is not None:
+            reload_requested.clear()
+            with contextlib.suppress(ConfigError):  # logged by reload(); the old config stays
+                reload()
+    log.info("shutting down")
+    server.shutdown()
+    server.server_close()
+    runtime.refresher.close()
+    return EXIT_OK
+
+
+def check(cfg: config.Config, out: TextIO) -> int:
+    """Validate end to end without serving: token, customers, jobs; print a short table."""
+    client = Client(cfg.api, cfg.auth)
+    print(f"config: ok (api {cfg.api.base_url}, auth {cfg.auth.method}, client id {cfg.auth.client_id})", file=out)
+    try:
+        client.token()
+        print("token: ok", file=out)
+    except ApiError as exc:
+        print(f"token: FAILED: {exc}", file=out)
+        return EXIT_FAILURE
+    refresher = Refresher(replace(cfg, state_file=""), client)
+    try:
+        trigger = refresher.trigger()
+        if trigger is not None:
+            trigger.result()
+        snap = refresher.snapshot()
+    finally:
+        refresher.close()
+    if not snap.up:
+        print(f"customers: FAILED: {snap.listing.error}", file=out)
+        return EXIT_FAILURE
+    print(f"customers: {len(snap.customers)}", file=out)
+    columns = [o.value for o in Outcome]
+    header = ["customer_id", "organization", "jobs", *columns, "refresh"]
+    rows = [header]
+    failed = 0
+    for cs in snap.customers:
+        counts = Counter(j.outcome.value for j in cs.jobs)
+        state = "ok" if cs.attempt.success else f"FAILED: {cs.attempt.error}"
+        failed += not cs.attempt.success
+        rows.append(
+            [
+                cs.customer.id,
+                cs.customer.organization[:30],
+                str(len(cs.jobs)),
+                *(str(counts[c]) for c in columns),
+                state,
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[-1], file=out)
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,404 @@
+"""The AvePoint API client: one method per endpoint; timeouts, retries, rate limit, concurrency cap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from exporter import __version__
+from exporter import auth as authmod
+from exporter.config import ApiConfig, AuthConfig
+from exporter.errors import (
+    ApiError,
+    AuthError,
+    HTTPStatusError,
+    ResponseFormatError,
+    TransportError,
+    UpstreamTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-correlation-id", "x-ms-request-id", "traceparent")
+MAX_BODY_BYTES = 256 * 1024 * 1024
+MAX_PAGES = 10_000
+BACKOFF_BASE = 0.5
+
+EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
+EP_CUSTOMERS = "/partner/customers"
+EP_JOBS = "/partner/customers/{id}/jobs"
+EP_JOBS_BY_MODULE = "/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}"
+
+Observer = Callable[[str, str, float], None]
+
+
+class RateLimiter:
+    """Spaces request starts to at most `rate` per second, allowing a burst of `burst` (GCRA)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._tolerance = (max(burst, 1) - 1) * self._interval
+        self._clock, self._sleep = clock, sleep
+        self._tat = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            tat = max(self._tat, now)
+            wait = tat - self._tolerance - now
+            self._tat = tat + self._interval
+        if wait > 0:
+            self._sleep(wait)
+
+
+class Client:
+    """Talks to the AvePoint partner API.
+
+    Retries are written out here rather than delegated to urllib3's `Retry`: every attempt must pass
+    the rate limiter and concurrency cap, be counted in `avepoint_api_requests_total`, renew the token
+    once on a 401, and cap a server's `Retry-After` so one refresh always ends in bounded time.
+    """
+
+    def __init__(
+        self,
+        api: ApiConfig,
+        auth: AuthConfig,
+        *,
+        observe: Observer | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._api, self._auth = api, auth
+        self._base = api.base_url.rstrip("/")
+        self._origin = urlsplit(self._base)[:2]
+        self._observe = observe or (lambda endpoint, code, seconds: None)
+        self._clock, self._wall, self._sleep = clock, wall_clock, sleep
+        self._rng = rng or random.Random()
+        self._limiter = RateLimiter(api.max_requests_per_second, api.max_concurrency, clock, sleep)
+        self._slots = threading.BoundedSemaphore(api.max_concurrency)
+        self._tokens = authmod.TokenCache(clock)
+        self._session = session or requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=api.max_concurrency, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers["User-Agent"] = _user_agent()
+        self._verify: bool | str = api.ca_file or True
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- endpoints ----------------------------------------------------------------------------
+
+    def customers(self) -> list[Any]:
+        """Every customer the app registration may see (`GET /partner/customers`)."""
+        return self._get_list(EP_CUSTOMERS, "/partner/customers")
+
+    def jobs(self, customer_id: str) -> list[Any]:
+        """The latest job row of every job type and module of one customer."""
+        return self._get_list(EP_JOBS, f"/partner/customers/{_seg(customer_id)}/jobs")
+
+    def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]:
+        """The latest job rows of one job type and module; the path segments contain spaces."""
+        path = f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(job_type)}/jobModule/{_seg(job_module)}"
+        return self._get_list(EP_JOBS_BY_MODULE, path)
+
+    def token(self) -> str:
+        """A valid access token, from the cache or the token endpoint (one request for all threads)."""
+        cached = self._tokens.get()
+        if cached is not None:
+            return cached
+        with self._tokens.renewal:
+            cached = self._tokens.get()
+            if cached is not None:
+                return cached
+            form = authmod.token_form(self._auth, self._api.token_url, self._wall())
+            body = self._call(EP_TOKEN, "POST", self._api.token_url, data=form, authorize=False)
+            if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+                raise ResponseFormatError("token endpoint answered without an access_token", endpoint=EP_TOKEN)
+            expires_in = body.get("expires_in", 3600)
+            if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+                expires_in = 3600
+            self._tokens.put(body["access_token"], float(expires_in))
+            return str(body["access_token"])
+
+    # --- machinery ----------------------------------------------------------------------------
+
+    def _get_list(self, endpoint: str, path: str) -> list[Any]:
+        """GET an OData collection, following `@odata.nextLink` while the upstream sends one."""
+        url: str | None = self._base + path
+        rows: list[Any] = []
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise ResponseFormatError("@odata.nextLink loops or never ends", endpoint=endpoint)
+            seen.add(url)
+            body = self._call(endpoint, "GET", url)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise ResponseFormatError(
+                    f"expected a JSON object with a 'value' list, got {_shape(body)}", endpoint=endpoint
+                )
+            rows.extend(body["value"])
+            url = self._next_link(body.get("@odata.nextLink"), endpoint)
+        return rows
+
+    def _next_link(self, link: object, endpoint: str) -> str | None:
+        if link is None or link == "":
+            return None
+        if not isinstance(link, str):
+            raise ResponseFormatError("@odata.nextLink is not a string", endpoint=endpoint)
+        if link.startswith("/"):
+            link = self._base + link
+        # The bearer token goes with the request: never follow a link to another host.
+        if urlsplit(link)[:2] != self._origin:
+            raise ResponseFormatError("@odata.nextLink points to another host", endpoint=endpoint)
+        return link
+
+    def _call(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        *,
+        data: dict[str, str] | None = None,
+        authorize: bool = True,
+    ) -> Any:
+        """One logical request: retries, backoff and one token renewal on 401. Returns parsed JSON."""
+        renewed = False
+        attempt = 0
+        while True:
+            headers = {"Accept": "application/json"}
+            token = None
+            if authorize:
+                token = self.token()
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                status, body, request_id, retry_after = self._attempt(endpoint, method, url, headers, data)
+            except TransportError as exc:
+                if attempt >= self._api.retries:
+                    raise
+                log.debug("retrying after transport error", extra={"endpoint": endpoint, "error": str(exc)})
+                self._backoff(attempt, None)
+                attempt += 1
+                continue
+            if 200 <= status < 300:
+                return _decode_json(body, endpoint, request_id)
+            if status == 401 and token is not None and not renewed:
+                # Tokens can be revoked or expire early; one fresh token, then a 401 is final.
+                self._tokens.invalidate(token)
+                renewed = True
+                continue
+            if status in RETRY_STATUSES and attempt < self._api.retries:
+                self._backoff(attempt, retry_after)
+                attempt += 1
+                continue
+            raise _status_error(endpoint, status, body, request_id)
+
+    def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: dict[str, str] | None,
+    ) -> tuple[int, bytes, str | None, str | None]:
+        self._limiter.acquire()
+        with self._slots, self._timed(endpoint) as outcome:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    timeout=self._api.timeout,
+                    stream=True,
+                    allow_redirects=False,
+                    verify=self._verify,
+                )
+            except requests.exceptions.RequestException as exc:
+                outcome[0] = _transport_code(exc)
+                raise _transport_error(exc, endpoint) from None
+            with response:
+                outcome[0] = str(response.status_code)
+                request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
+                body = self._read(response, endpoint, request_id, outcome)
+                return response.status_code, body, request_id, response.headers.get("Retry-After")
+
+    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, outcome: list[str]) -> bytes:
+        """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us."""
+        deadline = self._clock() + self._api.timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise ResponseFormatError(
+                        f"response body larger than {MAX_BODY_BYTES} bytes",
+                        endpoint=endpoint,
+                        request_id=request_id,
+                    )
+                if self._clock() > deadline:
+                    outcome[0] = "timeout"
+                    raise UpstreamTimeout(
+                        f"response body not complete after {self._api.timeout:g}s",
+                        endpoint=endpoint,
+                        request_id=request_id,
+                    )
+        except requests.exceptions.RequestException as exc:
+            outcome[0] = _transport_code(exc)
+            raise _transport_error(exc, endpoint, request_id) from None
+        return b"".join(chunks)
+
+    @contextmanager
+    def _timed(self, endpoint: str) -> Iterator[list[str]]:
+        outcome = ["connection_error"]
+        start = self._clock()
+        try:
+            yield outcome
+        finally:
+            self._observe(endpoint, outcome[0], self._clock() - start)
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> None:
+        delay = _retry_after_seconds(retry_after, self._wall())
+        if delay is None:
+            # Full jitter (AWS architecture blog): spreads retries of many workers apart.
+            delay = self._rng.uniform(0, BACKOFF_BASE * 2**attempt)
+        self._sleep(min(delay, self._api.max_backoff))
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _user_agent() -> str:
+    return f"avepoint-backup-exporter/{__version__}"
+
+
+def _shape(body: object) -> str:
+    if isinstance(body, dict):
+        keys = ", ".join(sorted(map(str, body))[:5])
+        return f"an object with keys [{keys}]"
+    names: dict[type, str] = {list: "a list", str: "a string"}
+    return names.get(type(body), type(body).__name__)
+
+
+def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
+    if not body.strip():
+        raise ResponseFormatError("empty response body", endpoint=endpoint, request_id=request_id)
+    if body.lstrip()[:1] == b"<":
+        raise ResponseFormatError(
+            "HTML instead of JSON (a proxy or error page?)", endpoint=endpoint, request_id=request_id
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ResponseFormatError(
+            f"invalid or truncated JSON ({exc.__class__.__name__} at byte {getattr(exc, 'pos', '?')})",
+            endpoint=endpoint,
+            request_id=request_id,
+        ) from None
+
+
+def _status_error(endpoint: str, status: int, body: bytes, request_id: str | None) -> HTTPStatusError:
+    detail = _error_detail(body)
+    if endpoint == EP_TOKEN and status in (400, 401):
+        hint = (
+            "the token endpoint refused the credentials"
+            + (f" ({detail})" if detail else "")
+            + ": check auth.client_id, the client secret or certificate, and auth.scopes"
+        )
+        return AuthError(hint, endpoint=endpoint, status=status, request_id=request_id)
+    if status in (401, 403):
+        what = "token refused" if status == 401 else "forbidden: the app registration lacks a scope or customer"
+        return AuthError(
+            f"HTTP {status}, {what}" + (f" ({detail})" if detail else ""),
+            endpoint=endpoint,
+            status=status,
+            request_id=request_id,
+        )
+    return HTTPStatusError(
+        f"HTTP {status}" + (f" ({detail})" if detail else ""),
+        endpoint=endpoint,
+        status=status,
+        request_id=request_id,
+    )
+
+
+def _error_detail(body: bytes) -> str:
+    """A short, safe summary of an error body: the `error` / `message` of a JSON body, else nothing."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("error", "message", "error_description"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value[:120].replace("\n", " ")
+    return ""
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def _transport_code(exc: requests.exceptions.RequestException) -> str:
+    return "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection_error"
+
+
+def _transport_error(
+    exc: requests.exceptions.RequestException, endpoint: str, request_id: str | None = None
+) -> TransportError:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return UpstreamTimeout("timed out", endpoint=endpoint, request_id=request_id)
+    if isinstance(exc, requests.exceptions.SSLError):
+        reason = "TLS handshake failed (certificate not trusted? see api.ca_file)"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+            reason = "host name could not be resolved"
+        elif "refused" in text.lower():
+            reason = "connection refused"
+        elif "reset" in text.lower() or "aborted" in text.lower():
+            reason = "connection reset"
+        else:
+            reason = "connection failed"
+    else:
+        reason = exc.__class__.__name__
+    # Only our own words: requests' messages embed full URLs, which may carry customer ids.
+    return TransportError(reason, endpoint=endpoint, request_id=request_id)
+
+
+__all__ = ["ApiError", "Client", "RateLimiter"]

@@ -1,0 +1,461 @@
+"""The configuration: frozen dataclasses, and `load()` that reads YAML, environment and secret files."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from exporter import parse
+from exporter.errors import ConfigError
+from exporter.model import Outcome
+
+ENV_PREFIX = "AVEPOINT_"
+DEFAULT_LISTEN_ADDRESS = ":9877"
+LEGACY_SCOPES = ("partner.customers.read.all", "partner.jobs.read.all")
+
+
+class Secret:
+    """A string that never shows itself: `repr`, `str` and f-strings print a mask."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _duration(default: str) -> Any:
+    return field(default=parse.duration_seconds(default), metadata={"duration": True})
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    base_url: str = "https://graph.avepointonlineservices.com"
+    token_url: str = "https://identity.avepointonlineservices.com/connect/token"  # noqa: S105 - a URL
+    version: str = "legacy"
+    timeout: float = _duration("10s")
+    max_concurrency: int = 8
+    max_requests_per_second: float = 10.0
+    retries: int = 3
+    # Upper bound on one backoff sleep, whatever Retry-After asks: a refresh must end in bounded time.
+    max_backoff: float = _duration("30s")
+    ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    client_id: str = ""
+    client_secret: Secret | None = None
+    client_secret_file: str = ""
+    private_key_file: str = ""
+    certificate_file: str = ""
+    certificate_thumbprint: str = ""
+    scopes: tuple[str, ...] = LEGACY_SCOPES
+    # Filled by load() from the files above; never read from YAML.
+    private_key_pem: Secret | None = field(default=None, metadata={"internal": True})
+
+    @property
+    def method(self) -> str:
+        return "certificate" if self.private_key_pem is not None else "client_secret"
+
+
+@dataclass(frozen=True)
+class CustomersConfig:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def wanted(self, customer_id: str) -> bool:
+        if self.include and customer_id not in self.include:
+            return False
+        return customer_id not in self.exclude
+
+
+@dataclass(frozen=True)
+class JobSelector:
+    job_type: str
+    job_module: str
+
+
+@dataclass(frozen=True)
+class IntervalOverride:
+    interval: float = field(metadata={"duration": True})
+    customer_id: str = ""
+    job_type: str = ""
+    job_module: str = ""
+
+    def specificity(self, customer_id: str, job_type: str, job_module: str) -> int:
+        """-1 when the override does not apply; else how many of its fields matched."""
+        score = 0
+        for want, have in (
+            (self.customer_id, customer_id),
+            (self.job_type, job_type),
+            (self.job_module, job_module),
+        ):
+            if want:
+                if want != have:
+                    return -1
+                score += 1
+        return score
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    select: tuple[JobSelector, ...] = ()
+    expected_interval: float = _duration("24h")
+    expected_interval_overrides: tuple[IntervalOverride, ...] = ()
+    # Extra status -> outcome mappings; keys are normalised like the built-in table.
+    status_outcomes: Mapping[str, Outcome] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def expected_interval_for(self, customer_id: str, job_type: str, job_module: str) -> float:
+        best, best_score = self.expected_interval, -1
+        for override in self.expected_interval_overrides:
+            score = override.specificity(customer_id, job_type, job_module)
+            if score > best_score:
+                best, best_score = override.interval, score
+        return best
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    ttl: float = _duration("5m")
+    # The longest a scrape waits for fresh data, whatever Prometheus' scrape timeout says.
+    max_scrape_wait: float = _duration("10s")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+
+
+@dataclass(frozen=True)
+class Config:
+    api: ApiConfig = field(default_factory=ApiConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    customers: CustomersConfig = field(default_factory=CustomersConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    state_file: str = ""
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file, applying `AVEPOINT_*` overrides from `env`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    if data is None:
+        data = {}
+    return from_mapping(data, env=env, base_dir=path.parent, source=str(path))
+
+
+def from_mapping(
+    data: object,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    source: str = "config",
+) -> Config:
+    """Validate already-parsed YAML (plus environment overrides) into a Config."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not {_kind(data)}")
+    merged = _apply_env(data, env or {})
+    config = _build(Config, merged, "")
+    return _resolve_secrets(config, base_dir or Path.cwd())
+
+
+def env_names() -> dict[str, str]:
+    """Every environment variable the loader reads, mapped to the config key it sets."""
+    return {name: ".".join(path) for name, path in _env_paths(Config, ()).items()}
+
+
+def _kind(value: object) -> str:
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _fields(cls: type) -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _env_paths(cls: type, prefix: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    hints = _hints(cls)
+    for f in _fields(cls):
+        path = (*prefix, f.name)
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            out.update(_env_paths(typing.cast(type, hint), path))
+        else:
+            out[ENV_PREFIX + "_".join(path).upper()] = path
+    return out
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    paths = _env_paths(Config, ())
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = paths.get(name)
+        if path is None:
+            # AVEPOINT_* is our namespace: a typo there must not pass silently.
+            raise ConfigError(f"environment variable {name} does not name a config key")
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"{part}: must be a mapping, not {_kind(child)}")
+            node = child
+        node[path[-1]] = _EnvValue(name, value)
+    return merged
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    """A value that came from the environment: always a string, parsed by the field's type."""
+
+    name: str
+    text: str
+
+
+def _build(cls: type, data: object, where: str) -> Any:
+    if isinstance(data, _EnvValue):
+        data = _yaml_scalar(data, where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: must be a mapping, not {_kind(data)}")
+    known = {f.name: f for f in _fields(cls)}
+    unknown = sorted(set(map(str, data)) - set(known))
+    if unknown:
+        listed = ", ".join(f"{where}.{k}" if where else k for k in unknown)
+        raise ConfigError(f"unknown key {listed} (known here: {', '.join(sorted(known))})")
+    hints = _hints(cls)
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        key = f"{where}.{name}" if where else name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: required")
+            continue
+        values[name] = _convert(hints[name], data[name], key, duration=bool(f.metadata.get("duration")))
+    return cls(**values)
+
+
+def _yaml_scalar(value: _EnvValue, key: str) -> object:
+    try:
+        return yaml.safe_load(value.text)
+    except yaml.YAMLError:
+        raise ConfigError(f"{value.name} (for {key}): not valid YAML") from None
+
+
+def _convert(hint: Any, raw: object, key: str, *, duration: bool = False) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), raw, key)
+    if hint is Secret or (origin is types.UnionType and Secret in typing.get_args(hint)):
+        text = _convert(str, raw, key)
+        return Secret(text) if text else None
+    env = raw if isinstance(raw, _EnvValue) else None
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if env is not None:
+            raw = _env_list(env, key, structured=dataclasses.is_dataclass(item))
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise ConfigError(f"{key}: must be a list, not {_kind(raw)}")
+        return tuple(_convert(item, v, f"{key}[{i}]") for i, v in enumerate(raw))
+    if origin is Mapping:
+        raw = _yaml_scalar(env, key) if env is not None else raw
+        return _outcome_map(raw, key)
+    if env is not None:
+        raw = env.text if hint is str else _yaml_scalar(env, key)
+    if duration:
+        return _duration_value(raw, key)
+    if hint is str:
+        if raw is None:
+            return ""
+        if not isinstance(raw, str):
+            raise ConfigError(f"{key}: must be a string, not {_kind(raw)}")
+        return raw
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{key}: must be true or false, not {raw!r}")
+        return raw
+    if hint in (int, float):
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or (hint is int and isinstance(raw, float)):
+            raise ConfigError(f"{key}: must be {'an integer' if hint is int else 'a number'}, not {raw!r}")
+        return hint(raw)
+    raise TypeError(f"config field {key} has unsupported type {hint!r}")  # a bug, not user input
+
+
+def _env_list(value: _EnvValue, key: str, *, structured: bool) -> object:
+    text = value.text.strip()
+    if structured or text.startswith("["):
+        return _yaml_scalar(value, key)
+    # Plain lists (ids, scopes) read naturally as comma- or space-separated words.
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def _duration_value(raw: object, key: str) -> float:
+    if isinstance(raw, bool):
+        raise ConfigError(f"{key}: must be a duration like 30s, 5m, 24h or 7d, not {raw!r}")
+    try:
+        seconds = parse.duration_seconds(raw)
+    except parse.ParseError:
+        seconds = None
+    if seconds is None or seconds <= 0:
+        raise ConfigError(f"{key}: must be a positive duration like 30s, 5m, 24h or 7d, not {raw!r}")
+    return seconds
+
+
+def _outcome_map(raw: object, key: str) -> Mapping[str, Outcome]:
+    if raw is None:
+        return types.MappingProxyType({})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: must be a mapping of status to outcome, not {_kind(raw)}")
+    out: dict[str, Outcome] = {}
+    choices = ", ".join(o.value for o in Outcome)
+    for status, outcome in raw.items():
+        try:
+            out[parse.normalize_status(str(status))] = Outcome(str(outcome))
+        except ValueError:
+            raise ConfigError(f"{key}.{status}: outcome must be one of {choices}, not {outcome!r}") from None
+    return types.MappingProxyType(out)
+
+
+# --- semantic checks and secret files ---------------------------------------------------------------
+
+
+def _read_secret(base_dir: Path, path: str, key: str) -> str:
+    file = base_dir / path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key}: {file} is not UTF-8 text") from None
+    # A trailing newline from `echo` or an editor is never part of a secret.
+    text = text.strip()
+    if not text:
+        raise ConfigError(f"{key}: {file} is empty")
+    return text
+
+
+def _check_url(url: str, key: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key}: must be an http(s) URL, not {url!r}")
+
+
+def _resolve_secrets(config: Config, base_dir: Path) -> Config:
+    api, auth = config.api, config.auth
+    _check_url(api.base_url, "api.base_url")
+    _check_url(api.token_url, "api.token_url")
+    if api.version != "legacy":
+        raise ConfigError(f"api.version: only 'legacy' is supported by this release, not {api.version!r}")
+    for key, value, low in (
+        ("api.max_concurrency", api.max_concurrency, 1),
+        ("api.retries", api.retries, 0),
+    ):
+        if value < low:
+            raise ConfigError(f"{key}: must be at least {low}, not {value}")
+    if api.max_requests_per_second <= 0:
+        raise ConfigError("api.max_requests_per_second: must be greater than 0")
+    if not auth.client_id:
+        raise ConfigError("auth.client_id: required")
+    if not auth.scopes:
+        raise ConfigError("auth.scopes: must name at least one scope")
+    secret = auth.client_secret
+    chosen = [
+        k
+        for k, v in (
+            ("client_secret", secret),
+            ("client_secret_file", auth.client_secret_file),
+            ("private_key_file", auth.private_key_file),
+        )
+        if v
+    ]
+    if len(chosen) != 1:
+        raise ConfigError(
+            "auth: set exactly one of client_secret, client_secret_file or private_key_file"
+            + (f" (found {', '.join(chosen)})" if chosen else "")
+        )
+    if auth.client_secret_file:
+        secret = Secret(_read_secret(base_dir, auth.client_secret_file, "auth.client_secret_file"))
+    key_pem: Secret | None = None
+    thumbprint = auth.certificate_thumbprint.replace(":", "").lower()
+    if auth.private_key_file:
+        key_pem = Secret(_read_secret(base_dir, auth.private_key_file, "auth.private_key_file"))
+        thumbprint = _check_certificate(base_dir, auth, key_pem, thumbprint)
+    elif auth.certificate_file or auth.certificate_thumbprint:
+        raise ConfigError("auth: certificate_file and certificate_thumbprint need private_key_file")
+    auth = dataclasses.replace(auth, client_secret=secret, private_key_pem=key_pem, certificate_thumbprint=thumbprint)
+    return dataclasses.replace(config, auth=auth)
+
+
+def _check_certificate(base_dir: Path, auth: AuthConfig, key_pem: Secret, thumbprint: str) -> str:
+    """Prove the key parses and matches its certificate; return the certificate's SHA-1 thumbprint."""
+    try:
+        key = serialization.load_pem_private_key(key_pem.get().encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError("auth.private_key_file: not an unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError("auth.private_key_file: must be an RSA key (AvePoint signs with RS256)")
+    if auth.certificate_file:
+        pem = _read_secret(base_dir, auth.certificate_file, "auth.certificate_file").encode()
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise ConfigError("auth.certificate_file: not a PEM certificate") from None
+        if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
+            raise ConfigError("auth.certificate_file: the certificate does not match private_key_file")
+        der = cert.public_bytes(serialization.Encoding.DER)
+        actual = hashlib.sha1(der, usedforsecurity=False).hexdigest()
+        if thumbprint and thumbprint != actual:
+            raise ConfigError("auth.certificate_thumbprint: does not match certificate_file")
+        return actual
+    if len(thumbprint) != 40 or any(c not in "0123456789abcdef" for c in thumbprint):
+        raise ConfigError("auth: a certificate needs certificate_file or certificate_thumbprint (40 hex digits, SHA-1)")
+    return thumbprint

@@ -1,0 +1,48 @@
+"""The one exception hierarchy of the exporter: configuration errors and upstream API errors."""
+
+from __future__ import annotations
+
+
+class ExporterError(Exception):
+    """Base of every error this package raises on purpose. Messages never contain secrets."""
+
+
+class ConfigError(ExporterError):
+    """The configuration (file, environment, secret files) is invalid; the message names the key."""
+
+
+class ApiError(ExporterError):
+    """A call to the AvePoint API failed; `endpoint` is the route template, never a full URL with ids."""
+
+    def __init__(self, message: str, *, endpoint: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} (request id {self.request_id})" if self.request_id else text
+
+
+class TransportError(ApiError):
+    """No HTTP response: connection refused or reset, name resolution, TLS handshake."""
+
+
+class UpstreamTimeout(TransportError):
+    """The upstream did not answer within the request timeout."""
+
+
+class HTTPStatusError(ApiError):
+    """The upstream answered with a status code that is not success."""
+
+    def __init__(self, message: str, *, endpoint: str, status: int, request_id: str | None = None) -> None:
+        super().__init__(message, endpoint=endpoint, request_id=request_id)
+        self.status = status
+
+
+class AuthError(HTTPStatusError):
+    """The token endpoint refused the credentials, or the API refused the token (401/403)."""
+
+
+class ResponseFormatError(ApiError):
+    """The upstream answered 2xx but the body is not the JSON we expect: HTML, truncated, wrong shape."""

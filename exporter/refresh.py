@@ -1,0 +1,297 @@
+"""When to call the API: TTL cache, single flight, per-customer isolation, scrape deadlines."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import cachetools
+
+from exporter import parse, state
+from exporter.config import Config
+from exporter.errors import ApiError
+from exporter.model import Customer, Job, Outcome
+
+log = logging.getLogger(__name__)
+
+EP_CUSTOMERS = "customers"
+EP_JOBS = "jobs"
+SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
+
+
+class ApiClient(Protocol):
+    def customers(self) -> list[Any]: ...
+    def jobs(self, customer_id: str) -> list[Any]: ...
+    def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The last refresh of one endpoint (of one customer): did it work, and when did it last work."""
+
+    success: bool = False
+    last_success: float | None = None
+    error: str | None = None
+
+    def after(self, error: str | None, now: float) -> Attempt:
+        if error is None:
+            return Attempt(True, now, None)
+        return Attempt(False, self.last_success, error)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerState:
+    customer: Customer
+    jobs: tuple[Job, ...] = ()
+    attempt: Attempt = field(default_factory=Attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the renderer needs, immutable. `generation` changes whenever the data changes."""
+
+    generation: int
+    config: Config
+    up: bool
+    listing: Attempt
+    customers: tuple[CustomerState, ...]
+    last_success: Mapping[state.JobKey, float]
+    refreshed: bool  # a first refresh has been attempted (readiness)
+    last_refresh_seconds: float | None = None
+
+
+class Refresher:
+    """Keeps per-customer data fresh enough, calling the API only when the cache says so.
+
+    A refresh cycle runs in the background; scrapes that arrive while it runs share it (single
+    flight), however many scrapers there are. A scrape waits for it only until its deadline.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        client: ApiClient,
+        *,
+        on_parse_error: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config, self._client = config, client
+        self._on_parse_error = on_parse_error or (lambda field_name: None)
+        self._clock, self._wall = clock, wall_clock
+        self._lock = threading.Lock()
+        self._cycle: Future[None] | None = None
+        self._pool = ThreadPoolExecutor(config.api.max_concurrency, thread_name_prefix="refresh")
+        self._cycle_thread = ThreadPoolExecutor(1, thread_name_prefix="refresh-cycle")
+        # Keys present are fresh; cachetools expires them after the TTL on the injected clock.
+        self._fresh: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
+            maxsize=1_000_000, ttl=config.cache.ttl, timer=clock
+        )
+        self._up = False
+        self._listing = Attempt()
+        self._customers: dict[str, CustomerState] = {}
+        self._last_success: dict[state.JobKey, float] = state.load(config.state_file)
+        self._generation = 0
+        self._refreshed = False
+        self._last_refresh_seconds: float | None = None
+        self._logged_fields: set[str] = set()
+        # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
+        self._snapshot: Snapshot | None = None
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = self._build_snapshot()
+            return self._snapshot
+
+    def collect(self, wait: float) -> Snapshot:
+        """Start a refresh if anything is stale, wait for it at most `wait` seconds, return the data."""
+        cycle = self.trigger()
+        if cycle is not None and wait > 0:
+            try:
+                cycle.result(timeout=wait)
+            except TimeoutError:
+                log.info("scrape deadline reached, serving cached data while the refresh goes on")
+        return self.snapshot()
+
+    def trigger(self) -> Future[None] | None:
+        """The running refresh cycle, started now if data is stale and none runs."""
+        with self._lock:
+            if self._cycle is not None and not self._cycle.done():
+                return self._cycle
+            if not self._stale_locked():
+                return None
+            self._cycle = self._cycle_thread.submit(self._run_cycle)
+            return self._cycle
+
+    def reconfigure(self, config: Config, client: ApiClient) -> None:
+        """Use a new config and client from the next cycle on; the data held so far stays served."""
+        with self._lock:
+            self._config, self._client = config, client
+            self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=config.cache.ttl, timer=self._clock)
+            self._publish_locked()
+
+    def close(self) -> None:
+        self._cycle_thread.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- the cycle ------------------------------------------------------------------------------
+
+    def _stale_locked(self) -> bool:
+        if EP_CUSTOMERS not in self._fresh:
+            return True
+        return any(cid not in self._fresh for cid in self._customers)
+
+    def _run_cycle(self) -> None:
+        started = self._clock()
+        try:
+            with self._lock:
+                config, client = self._config, self._client
+                list_due = EP_CUSTOMERS not in self._fresh
+            if list_due:
+                self._refresh_listing(config, client)
+            with self._lock:
+                due = [cid for cid in self._customers if cid not in self._fresh]
+            futures = [self._pool.submit(self._refresh_customer, config, client, cid) for cid in due]
+            for future in futures:
+                future.result()
+        except Exception:  # a bug must not kill the cycle thread silently; log it and go on
+            log.exception("refresh cycle failed unexpectedly")
+        finally:
+            with self._lock:
+                self._refreshed = True
+                self._last_refresh_seconds = self._clock() - started
+                self._publish_locked()
+                last_success = dict(self._last_success)
+            state.save(config.state_file, last_success)
+
+    def _refresh_listing(self, config: Config, client: ApiClient) -> None:
+        now = self._wall()
+        try:
+            rows = client.customers()
+        except ApiError as exc:
+            log.warning(
+                "listing customers failed, keeping the last known list",
+                extra={"endpoint": exc.endpoint, "error": str(exc), "error_class": type(exc).__name__},
+            )
+            with self._lock:
+                self._up = False
+                self._listing = self._listing.after(_describe(exc), now)
+                self._fresh[EP_CUSTOMERS] = True  # retry after the TTL, not on every scrape
+                self._publish_locked()
+            return
+        listed: dict[str, Customer] = {}
+        for row in rows:
+            customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
+            self._count_parse_errors(errors)
+            if customer is not None and config.customers.wanted(customer.id):
+                listed[customer.id] = customer
+        for wanted in config.customers.include:
+            if wanted not in listed:
+                log.warning("configured customer is not listed by the API", extra={"customer_id": wanted})
+        with self._lock:
+            self._up = True
+            self._listing = self._listing.after(None, now)
+            self._fresh[EP_CUSTOMERS] = True
+            old = self._customers
+            # A customer the API no longer lists stops being exported.
+            self._customers = {
+                cid: replace(old[cid], customer=c) if cid in old else CustomerState(c) for cid, c in listed.items()
+            }
+            for cid in old.keys() - listed.keys():
+                self._fresh.pop(cid, None)
+            self._publish_locked()
+
+    def _refresh_customer(self, config: Config, client: ApiClient, customer_id: str) -> None:
+        now = self._wall()
+        try:
+            if config.jobs.select:
+                rows: list[Any] = []
+                for sel in config.jobs.select:
+                    rows.extend(client.jobs_for(customer_id, sel.job_type, sel.job_module))
+            else:
+                rows = client.jobs(customer_id)
+            jobs = self._parse_jobs(config, rows)
+            error = None
+        except ApiError as exc:
+            log.warning(
+                "refreshing customer failed, keeping its last good data",
+                extra={
+                    "customer_id": customer_id,
+                    "endpoint": exc.endpoint,
+                    "error": str(exc),
+                    "error_class": type(exc).__name__,
+                },
+            )
+            jobs, error = None, _describe(exc)
+        with self._lock:
+            current = self._customers.get(customer_id)
+            self._fresh[customer_id] = True
+            if current is None:  # dropped from the listing meanwhile
+                return
+            attempt = current.attempt.after(error, now)
+            if jobs is None:
+                self._customers[customer_id] = replace(current, attempt=attempt)
+            else:
+                self._customers[customer_id] = replace(current, jobs=jobs, attempt=attempt)
+                self._remember_successes(customer_id, jobs)
+            self._publish_locked()
+
+    def _parse_jobs(self, config: Config, rows: list[Any]) -> tuple[Job, ...]:
+        by_key: dict[tuple[str, str], Job] = {}
+        for row in rows:
+            job, errors = parse.job(row, config.jobs.status_outcomes) if isinstance(row, dict) else (None, ["job"])
+            self._count_parse_errors(errors)
+            if job is None:
+                continue
+            # Two rows for one module would make duplicate series; keep the newer one.
+            other = by_key.get(job.key)
+            if other is None or _newness(job) >= _newness(other):
+                by_key[job.key] = job
+        return tuple(sorted(by_key.values(), key=lambda j: j.key))
+
+    def _count_parse_errors(self, fields: list[str]) -> None:
+        for name in fields:
+            self._on_parse_error(name)
+            if name not in self._logged_fields:  # once per field: a bad value repeats every refresh
+                self._logged_fields.add(name)
+                log.warning("unparseable value left out", extra={"field": name})
+
+    def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> None:
+        for job in jobs:
+            if job.outcome in SUCCESSFUL and job.end_time is not None:
+                key = (customer_id, job.job_type, job.job_module)
+                if job.end_time > self._last_success.get(key, 0.0):
+                    self._last_success[key] = job.end_time
+
+    def _publish_locked(self) -> None:
+        self._generation += 1
+        self._snapshot = None
+
+    def _build_snapshot(self) -> Snapshot:
+        ids = set(self._customers)
+        return Snapshot(
+            generation=self._generation,
+            config=self._config,
+            up=self._up,
+            listing=self._listing,
+            customers=tuple(self._customers[cid] for cid in sorted(self._customers)),
+            last_success={k: v for k, v in self._last_success.items() if k[0] in ids},
+            refreshed=self._refreshed,
+            last_refresh_seconds=self._last_refresh_seconds,
+        )
+
+
+def _newness(job: Job) -> float:
+    return job.last_modified or job.end_time or job.start_time or 0.0
+
+
+def _describe(exc: ApiError) -> str:
+    return f"{type(exc).__name__}: {exc}"
