@@ -18,7 +18,7 @@ from exporter.refresh import EP_CUSTOMERS, EP_JOBS, Snapshot
 # Prometheus servers and tools do not all know.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JOB_LABELS = ["customer_id", "job_type", "job_module"]
-CACHE_NOTE = "Cached for cache.ttl."
+CACHE_NOTE = "Refreshed from the API at most once per cache.ttl."
 
 # (metric suffix, Job attribute, help text): the numeric job gauges, left out where the API sent N/A.
 JOB_VALUES: tuple[tuple[str, str, str], ...] = (
