@@ -22,15 +22,12 @@ from exporter.errors import ApiError, ConfigError
 from exporter.model import Outcome
 from exporter.refresh import Refresher
 from exporter.server import App, Server, parse_listen_address, serve_in_thread
-from exporter.simulator import FleetSpec, Simulator
+from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter.telemetry import Telemetry
 
 log = logging.getLogger("exporter")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-DEMO_CLIENT_ID = "demo-client"
-# Not a secret: the in-process simulator accepts it and nothing else does.
-DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,7 +87,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             sim.stop()
 
 
-def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[object, config.Config]:
+def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, config.Config]:
     sim = Simulator(FleetSpec(customers=12, seed=1), client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)
     sim.start(host="127.0.0.1", port=0)
     base = (

@@ -198,6 +198,10 @@ class Server(ThreadingHTTPServer):
         self.app = app
         super().__init__(address, Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-request is routine, not a stack trace on stderr.
+        log.debug("client connection error", exc_info=True)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

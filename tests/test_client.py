@@ -1,0 +1,281 @@
+"""The API client against the simulator on loopback: endpoints, paging, retries, tokens, every fault."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from exporter import config
+from exporter.client import EP_CUSTOMERS, EP_JOBS, EP_JOBS_BY_MODULE, EP_TOKEN, Client, RateLimiter
+from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
+from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+
+SECRET = DEMO_CLIENT_SECRET
+
+
+class Recorder:
+    """Collects what the client reports per attempt, and the backoff sleeps it asks for."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        self.sleeps: list[float] = []
+
+    def observe(self, endpoint: str, code: str, seconds: float) -> None:
+        self.requests.append((endpoint, code))
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+FIXED_TIME = 1_760_000_000.0
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(FleetSpec(customers=5, seed=3), clock=lambda: FIXED_TIME) as simulator:
+        yield simulator
+
+
+def make_client(sim: Simulator, rec: Recorder | None = None, **api: object) -> Client:
+    rec = rec or Recorder()
+    api_cfg = replace(
+        config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url, timeout=5.0, max_requests_per_second=1000),
+        **api,  # type: ignore[arg-type]
+    )
+    auth = config.AuthConfig(client_id=DEMO_CLIENT_ID, client_secret=config.Secret(SECRET))
+    return Client(api_cfg, auth, observe=rec.observe, sleep=rec.sleep)
+
+
+def test_lists_customers_and_jobs(sim: Simulator) -> None:
+    client = make_client(sim)
+    customers = client.customers()
+    assert [c["id"] for c in customers] == sim.customer_ids
+    rows = client.jobs(sim.customer_ids[0])
+    assert rows == sim.jobs(sim.customer_ids[0])
+    assert len(rows) > 0
+
+
+def test_jobs_for_one_module_percent_encodes_the_path(sim: Simulator) -> None:
+    client = make_client(sim)
+    cid = sim.customer_ids[0]
+    row = sim.jobs(cid)[0]
+    rows = client.jobs_for(cid, str(row["jobType"]), str(row["jobModule"]))
+    assert [(r["jobType"], r["jobModule"]) for r in rows] == [(row["jobType"], row["jobModule"])]
+    assert sim.requests[("/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}", 200)] == 1
+
+
+def test_follows_next_links() -> None:
+    with Simulator(FleetSpec(customers=7, seed=3), page_size=2) as sim:
+        rec = Recorder()
+        client = make_client(sim, rec)
+        assert [c["id"] for c in client.customers()] == sim.customer_ids
+        assert rec.requests.count((EP_CUSTOMERS, "200")) == 4  # pages of 2, 2, 2, 1
+
+
+def test_refuses_next_link_to_another_host(sim: Simulator) -> None:
+    client = make_client(sim)
+    with pytest.raises(ResponseFormatError, match="another host"):
+        client._next_link("https://evil.example/partner/customers?$skip=2", EP_CUSTOMERS)
+    assert client._next_link("/partner/customers?$skip=2", EP_CUSTOMERS) == sim.base_url + "/partner/customers?$skip=2"
+
+
+def test_one_token_for_many_requests_and_threads(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec)
+    threads = [threading.Thread(target=client.jobs, args=(cid,)) for cid in sim.customer_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rec.requests.count((EP_TOKEN, "200")) == 1
+    assert rec.requests.count((EP_JOBS, "200")) == len(sim.customer_ids)
+
+
+def test_renews_token_once_on_401(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec)
+    client.customers()
+    sim.revoke_tokens()
+    client.customers()
+    assert rec.requests.count((EP_TOKEN, "200")) == 2
+    assert rec.requests.count((EP_CUSTOMERS, "401")) == 1
+
+
+def test_expired_token_is_renewed_before_use() -> None:
+    now = [1000.0]
+    with Simulator(FleetSpec(customers=1), clock=lambda: now[0]) as sim:
+        sim.faults.token_ttl = 120
+        rec = Recorder()
+        client = Client(
+            config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url, max_requests_per_second=1000),
+            config.AuthConfig(client_id=DEMO_CLIENT_ID, client_secret=config.Secret(SECRET)),
+            observe=rec.observe,
+            clock=lambda: now[0],
+            sleep=rec.sleep,
+        )
+        client.customers()
+        now[0] += 100  # past half the life of a 120 s token (renewal margin), not yet expired
+        client.customers()
+        assert rec.requests.count((EP_TOKEN, "200")) == 2
+        assert (EP_CUSTOMERS, "401") not in rec.requests
+
+
+def test_bad_credentials_give_a_clear_auth_error_without_the_secret(sim: Simulator) -> None:
+    client = Client(
+        config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url),
+        config.AuthConfig(client_id=DEMO_CLIENT_ID, client_secret=config.Secret("wrong-Secret-123")),
+    )
+    with pytest.raises(AuthError) as info:
+        client.customers()
+    text = str(info.value)
+    assert "invalid_client" in text and "auth.client_id" in text
+    assert "wrong-Secret-123" not in text and info.value.status == 400
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_retries_server_errors_with_backoff_then_gives_up(sim: Simulator, status: int) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec, retries=3)
+    sim.faults.status_override = status
+    with pytest.raises(HTTPStatusError) as info:
+        client.customers()
+    assert info.value.status == status
+    assert rec.requests.count((EP_CUSTOMERS, str(status))) == 4
+    assert len(rec.sleeps) == 3
+    # Full jitter: each wait is random but within the exponential cap.
+    assert all(0 <= s <= 0.5 * 2**i for i, s in enumerate(rec.sleeps))
+
+
+def test_honours_retry_after_up_to_max_backoff(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec, retries=2, max_backoff=5.0)
+    sim.faults.status_override = 429
+    sim.faults.retry_after = 3
+    with pytest.raises(HTTPStatusError):
+        client.customers()
+    assert rec.sleeps == [3.0, 3.0]
+    sim.faults.retry_after = 3600
+    rec.sleeps.clear()
+    with pytest.raises(HTTPStatusError):
+        client.customers()
+    assert rec.sleeps == [5.0, 5.0]
+
+
+def test_recovers_when_the_error_passes(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec, retries=3)
+    sim.faults.status_override = 503
+    calls = 0
+
+    def heal(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        sim.faults.status_override = None
+
+    client._sleep = heal
+    assert len(client.customers()) == 5
+    assert calls == 1
+
+
+def test_403_and_404_are_not_retried(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec)
+    cid = sim.customer_ids[1]
+    sim.faults.forbidden_customers = {cid}
+    with pytest.raises(AuthError, match="forbidden"):
+        client.jobs(cid)
+    with pytest.raises(HTTPStatusError) as info:
+        client.jobs("00000000-0000-0000-0000-000000000000")
+    assert info.value.status == 404
+    assert rec.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("html_ok", "HTML instead of JSON"), ("truncated", "invalid or truncated JSON")],
+)
+def test_bad_bodies_are_response_format_errors(sim: Simulator, fault: str, message: str) -> None:
+    client = make_client(sim)
+    setattr(sim.faults, fault, True)
+    with pytest.raises(ResponseFormatError, match=message) as info:
+        client.customers()
+    assert info.value.endpoint == EP_CUSTOMERS
+    assert info.value.request_id  # the simulator's request id is kept for support cases
+
+
+def test_html_error_page_is_an_http_error(sim: Simulator) -> None:
+    client = make_client(sim, retries=0)
+    sim.faults.status_override = 502
+    sim.faults.html_errors = True
+    with pytest.raises(HTTPStatusError, match="HTTP 502"):
+        client.customers()
+
+
+def test_slow_upstream_times_out(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec, timeout=0.3, retries=1)
+    sim.faults.latency = 2.0
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        client.customers()
+    assert time.monotonic() - started < 1.8
+    assert rec.requests.count((EP_CUSTOMERS, "timeout")) == 2
+
+
+def test_connection_refused_is_a_transport_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rec = Recorder()
+    client = Client(
+        config.ApiConfig(base_url=f"http://127.0.0.1:{port}", token_url=f"http://127.0.0.1:{port}/t", retries=2),
+        config.AuthConfig(client_id="a", client_secret=config.Secret("b")),
+        observe=rec.observe,
+        sleep=rec.sleep,
+    )
+    with pytest.raises(TransportError, match="connection refused") as info:
+        client.customers()
+    assert f"{port}" not in str(info.value)  # our own words, not a URL
+    assert rec.requests == [(EP_TOKEN, "connection_error")] * 3
+
+
+def test_concurrency_cap_holds(sim: Simulator) -> None:
+    client = make_client(sim, max_concurrency=2)
+    client.token()
+    sim.faults.latency = 0.2
+    started = time.monotonic()
+    threads = [threading.Thread(target=client.jobs, args=(sim.customer_ids[0],)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 6 requests, 2 at a time, 0.2 s each: at least 3 rounds.
+    assert time.monotonic() - started >= 0.6
+
+
+def test_rate_limiter_spaces_requests_after_a_burst() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(rate=10, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(6):
+        limiter.acquire()
+    # Three go at once (the burst), then one every 0.1 s.
+    assert slept == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_job_route_label_is_a_template(sim: Simulator) -> None:
+    rec = Recorder()
+    client = make_client(sim, rec)
+    client.jobs_for(sim.customer_ids[0], "Microsoft 365", "Exchange Online")
+    assert (EP_JOBS_BY_MODULE, "200") in rec.requests
+    assert all(sim.customer_ids[0] not in endpoint for endpoint, _ in rec.requests)
