@@ -1,0 +1,152 @@
+"""The HTTP server on loopback: /metrics (gzip, deadline), landing page, health, readiness, reload."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import __version__
+from exporter.client import Client
+from exporter.errors import ConfigError
+from exporter.refresh import Refresher
+from exporter.server import App, Server, parse_listen_address, serve_in_thread
+from exporter.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.telemetry import Telemetry
+from tests.test_refresh import make_config
+
+
+@dataclass
+class Running:
+    sim: Simulator
+    server: Server
+    refresher: Refresher
+    reloads: list[str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    with Simulator(FleetSpec(customers=4, seed=11)) as sim:
+        cfg = make_config(sim)
+        registry = CollectorRegistry()
+        telemetry = Telemetry(registry)
+        refresher = Refresher(cfg, Client(cfg.api, cfg.auth, observe=telemetry.observe_request))
+        reloads: list[str] = []
+
+        def reload() -> None:
+            reloads.append("called")
+            if len(reloads) > 1:
+                raise ConfigError("jobs.bogus: unknown key")
+
+        server = Server(("127.0.0.1", 0), App(lambda: refresher, registry, telemetry, reload=reload))
+        serve_in_thread(server)
+        try:
+            yield Running(sim, server, refresher, reloads)
+        finally:
+            server.shutdown()
+            server.server_close()
+            refresher.close()
+
+
+def samples(text: str) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append(s.value)
+    return out
+
+
+def test_metrics_plain_and_gzip_carry_the_same_samples(running: Running) -> None:
+    plain = requests.get(running.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert plain.status_code == 200
+    assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "Content-Encoding" not in plain.headers
+    conn = http.client.HTTPConnection(running.server.server_address[0], running.server.server_address[1], timeout=10)
+    conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    raw = response.read()
+    assert response.getheader("Content-Encoding") == "gzip"
+    text = gzip.decompress(raw).decode()
+    data_plain = {k: v for k, v in samples(plain.text).items() if k.startswith("avepoint_backup")}
+    assert data_plain == {k: v for k, v in samples(text).items() if k.startswith("avepoint_backup")}
+    got = samples(text)
+    assert len(got["avepoint_customer_info"]) == 4
+    assert got["avepoint_up"] == [1.0]
+    assert got["avepoint_exporter_build_info"] == [1.0]
+    assert "avepoint_api_requests_total" in got and "avepoint_scrape_duration_seconds" in got
+
+
+def test_scrape_returns_by_the_prometheus_deadline(running: Running) -> None:
+    running.sim.faults.latency = 5.0
+    started = time.monotonic()
+    response = requests.get(running.url + "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"}, timeout=10)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0 + 0.5, elapsed
+    assert "avepoint_up 0.0" in response.text  # nothing fetched yet, and it says so
+
+
+def test_malformed_deadline_header_falls_back_to_the_config(running: Running) -> None:
+    response = requests.get(
+        running.url + "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "soon"}, timeout=15
+    )
+    assert response.status_code == 200
+    assert "avepoint_up 1.0" in response.text
+
+
+def test_landing_page_links_and_counts_without_secrets(running: Running) -> None:
+    requests.get(running.url + "/metrics", timeout=10)
+    page = requests.get(running.url + "/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    for link in ('href="metrics"', 'href="-/healthy"', 'href="-/ready"'):
+        assert link in page.text
+    assert __version__ in page.text and "Customers: 4" in page.text
+    assert DEMO_CLIENT_SECRET not in page.text
+
+
+def test_ready_only_after_the_first_refresh(running: Running) -> None:
+    assert requests.get(running.url + "/-/healthy", timeout=10).status_code == 200
+    assert requests.get(running.url + "/-/ready", timeout=10).status_code == 503
+    requests.get(running.url + "/metrics", timeout=10)
+    assert requests.get(running.url + "/-/ready", timeout=10).status_code == 200
+
+
+def test_reload_needs_post_and_reports_failure(running: Running) -> None:
+    assert requests.get(running.url + "/-/reload", timeout=10).status_code == 405
+    ok = requests.post(running.url + "/-/reload", timeout=10)
+    assert ok.status_code == 200
+    bad = requests.post(running.url + "/-/reload", timeout=10)
+    assert bad.status_code == 500 and "jobs.bogus" in bad.text and "old config kept" in bad.text
+    assert running.reloads == ["called", "called"]
+
+
+def test_unknown_paths_and_head(running: Running) -> None:
+    assert requests.get(running.url + "/nope", timeout=10).status_code == 404
+    assert requests.post(running.url + "/metrics", timeout=10).status_code == 405
+    head = requests.head(running.url + "/-/healthy", timeout=10)
+    assert head.status_code == 200 and head.text == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(":9877", ("0.0.0.0", 9877)), ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:9877", ("::1", 9877))],
+)
+def test_listen_address(value: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(value) == expected
+
+
+@pytest.mark.parametrize("value", ["9877", "host:", "host:99999", ""])
+def test_bad_listen_address(value: str) -> None:
+    with pytest.raises(ConfigError, match="--web.listen-address"):
+        parse_listen_address(value)
