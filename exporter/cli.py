@@ -80,7 +80,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return run(cfg, listen, reload_path, env)
     except ConfigError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
-        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         if sim is not None:
@@ -93,7 +92,7 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
     base = (
         config.load(config_file, env)
         if config_file
-        else config.from_mapping({"auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}})
+        else config.from_mapping({"auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}}, env=env)
     )
     cfg = replace(
         base,
