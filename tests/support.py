@@ -33,9 +33,7 @@ def make_cert(tmp_path: Path) -> tuple[Path, Path, rsa.RSAPrivateKey]:
     )
     key_path = tmp_path / "key.pem"
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     cert_path = tmp_path / "cert.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

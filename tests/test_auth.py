@@ -53,9 +53,10 @@ def test_certificate_assertion_verifies_with_the_public_key(tmp_path: Path) -> N
     assert header["kid"] == sha1.hex().upper()
     assert header["x5t"] == base64.urlsafe_b64encode(sha1).rstrip(b"=").decode()
     # A fresh jti every time: the token endpoint may reject replays.
-    assert jwt.decode(auth.token_form(cfg, TOKEN_URL, now)["client_assertion"], options={"verify_signature": False})[
-        "jti"
-    ] != claims["jti"]
+    assert (
+        jwt.decode(auth.token_form(cfg, TOKEN_URL, now)["client_assertion"], options={"verify_signature": False})["jti"]
+        != claims["jti"]
+    )
 
 
 class FakeClock:

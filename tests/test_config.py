@@ -152,7 +152,10 @@ def test_certificate_auth(tmp_path: Path) -> None:
         ("auth: {client_id: a, client_secret: b}\napi: {max_concurrency: 0}\n", "api.max_concurrency"),
         ("auth: {client_id: a, client_secret: b}\napi: {max_requests_per_second: 0}\n", "max_requests_per_second"),
         ("auth: {client_id: a, client_secret: b}\ncustomers: {include: a}\n", "customers.include: must be a list"),
-        ("auth: {client_id: a, client_secret: b}\njobs: {select: [{job_type: x}]}\n", "jobs.select[0].job_module: required"),
+        (
+            "auth: {client_id: a, client_secret: b}\njobs: {select: [{job_type: x}]}\n",
+            "jobs.select[0].job_module: required",
+        ),
         (
             "auth: {client_id: a, client_secret: b}\njobs: {status_outcomes: {X: great}}\n",
             "jobs.status_outcomes.X: outcome must be one of",
@@ -192,7 +195,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_empty_secret_file(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("\n")
-    with pytest.raises(ConfigError, match="auth.client_secret_file: .* is empty"):
+    with pytest.raises(ConfigError, match=r"auth.client_secret_file: .* is empty"):
         config.load(write(tmp_path, "auth: {client_id: a, client_secret_file: secret}\n"), env={})
 
 
@@ -202,14 +205,14 @@ def test_unknown_environment_variable_in_our_namespace(tmp_path: Path) -> None:
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="api.retries: must be an integer"):
+    with pytest.raises(ConfigError, match=r"api\.retries: must be an integer"):
         config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_API_RETRIES": "lots"})
 
 
 def test_private_key_that_does_not_parse(tmp_path: Path) -> None:
     (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     text = "auth: {client_id: a, private_key_file: key.pem, certificate_thumbprint: " + "ab" * 20 + "}\n"
-    with pytest.raises(ConfigError, match="auth.private_key_file: not an unencrypted PEM private key"):
+    with pytest.raises(ConfigError, match=r"auth\.private_key_file: not an unencrypted PEM private key"):
         config.load(write(tmp_path, text), env={})
 
 

@@ -54,7 +54,7 @@ def data_requests(sim: Simulator) -> int:
     return sum(n for (route, _), n in sim.requests.items() if route != "/connect/token")
 
 
-def jobs_of(snap: Snapshot, customer_id: str) -> dict[tuple[str, str], Any]:
+def jobs_of(snap: Snapshot, customer_id: str) -> dict[tuple[object, object], Any]:
     (state,) = [c for c in snap.customers if c.customer.id == customer_id]
     return {j.key: j for j in state.jobs}
 

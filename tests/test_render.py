@@ -73,7 +73,7 @@ def snapshot(generation: int = 1) -> Snapshot:
         listing=Attempt(True, 1757562000.0),
         customers=(
             CustomerState(
-                Customer("c-1", "Contoso \"Ltd\"", "DE", "Working"),
+                Customer("c-1", 'Contoso "Ltd"', "DE", "Working"),
                 (full, never),
                 Attempt(True, 1757562001.0),
             ),
@@ -117,7 +117,10 @@ def test_exposition_parses_and_leaves_out_missing_values() -> None:
     assert samples[("avepoint_backup_job_expected_interval_seconds", ex)] == 3600
     assert samples[("avepoint_backup_job_size_bytes", ex)] == 1.5 * 2**30
     assert samples[("avepoint_refresh_success", (("customer_id", "c-2"), ("endpoint", "jobs")))] == 0
-    assert ("avepoint_refresh_last_success_timestamp_seconds", (("customer_id", "c-2"), ("endpoint", "jobs"))) not in samples
+    assert (
+        "avepoint_refresh_last_success_timestamp_seconds",
+        (("customer_id", "c-2"), ("endpoint", "jobs")),
+    ) not in samples
     assert {"avepoint_up", "avepoint_customer_info", "avepoint_customer_status", "avepoint_backup_job_info"} <= names
 
 

@@ -72,7 +72,8 @@ def test_metrics_plain_and_gzip_carry_the_same_samples(running: Running) -> None
     assert plain.status_code == 200
     assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert "Content-Encoding" not in plain.headers
-    conn = http.client.HTTPConnection(running.server.server_address[0], running.server.server_address[1], timeout=10)
+    host, port = running.server.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
     conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
     response = conn.getresponse()
     raw = response.read()
@@ -148,5 +149,5 @@ def test_listen_address(value: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize("value", ["9877", "host:", "host:99999", ""])
 def test_bad_listen_address(value: str) -> None:
-    with pytest.raises(ConfigError, match="--web.listen-address"):
+    with pytest.raises(ConfigError, match=r"--web\.listen-address"):
         parse_listen_address(value)
