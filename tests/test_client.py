@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from exporter import config
 from exporter.client import EP_CUSTOMERS, EP_JOBS, EP_JOBS_BY_MODULE, EP_TOKEN, Client, RateLimiter
 from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from tests.support import make_cert, write
 
 SECRET = DEMO_CLIENT_SECRET
 
@@ -279,3 +281,23 @@ def test_job_route_label_is_a_template(sim: Simulator) -> None:
     client.jobs_for(sim.customer_ids[0], "Microsoft 365", "Exchange Online")
     assert (EP_JOBS_BY_MODULE, "200") in rec.requests
     assert all(sim.customer_ids[0] not in endpoint for endpoint, _ in rec.requests)
+
+
+def test_certificate_authentication_against_the_simulator(tmp_path: Path) -> None:
+    key_path, cert_path, _ = make_cert(tmp_path)
+    text = f"auth: {{client_id: {DEMO_CLIENT_ID}, private_key_file: {key_path}, certificate_file: {cert_path}}}\n"
+    auth = config.load(write(tmp_path, text), env={}).auth
+    with Simulator(FleetSpec(customers=2), client_secret=None, public_key_pem=cert_path.read_bytes()) as sim:
+        client = Client(
+            config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url, max_requests_per_second=1000), auth
+        )
+        assert len(client.customers()) == 2
+        assert sim.requests[("/connect/token", 200)] == 1
+    # A key the simulator does not know is refused.
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_cert, _ = make_cert(other)
+    with Simulator(FleetSpec(customers=2), client_secret=None, public_key_pem=other_cert.read_bytes()) as sim:
+        client = Client(config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url), auth)
+        with pytest.raises(AuthError, match="refused the credentials"):
+            client.customers()
