@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections import Counter
@@ -17,6 +18,7 @@ from typing import TextIO
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from exporter import __version__, config, logs
+from exporter import shard as sharding
 from exporter.client import Client
 from exporter.errors import ApiError, ConfigError
 from exporter.model import Outcome
@@ -52,6 +54,22 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help=f"address to serve on (default: web.listen_address of the config, else {config.DEFAULT_LISTEN_ADDRESS})",
     )
+    p.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run as one of N replicas, each exporting the customers whose id hashes to its index",
+    )
+    p.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        type=int,
+        default=None,
+        metavar="I",
+        help="this replica's index, 0..N-1 (default: the ordinal of a StatefulSet pod name such as name-2)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "check",
@@ -76,8 +94,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if args.command == "check":
             return check(cfg, sys.stdout)
         listen = parse_listen_address(args.listen_address or cfg.web.listen_address)
+        shard = sharding.resolve(args.shard_index, args.shard_count, env.get("HOSTNAME") or socket.gethostname())
         reload_path = None if args.demo else args.config_file
-        return run(cfg, listen, reload_path, env)
+        return run(cfg, listen, reload_path, env, shard)
     except ConfigError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_USAGE
@@ -112,15 +131,16 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
 class Runtime:
     """The parts that a config reload replaces, and the ones that survive it."""
 
-    def __init__(self, cfg: config.Config) -> None:
+    def __init__(self, cfg: config.Config, shard: sharding.Shard) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.telemetry = Telemetry(self.registry)
+        self.telemetry = Telemetry(self.registry, shard)
         ProcessCollector(registry=self.registry)
         self.config = cfg
         self.refresher = Refresher(
             cfg,
             self._client(cfg),
             on_parse_error=lambda field: self.telemetry.parse_errors.labels(field).inc(),
+            owns=shard.owns,
         )
         self._reload_lock = threading.Lock()
 
@@ -144,8 +164,15 @@ class Runtime:
             log.info("config reloaded")
 
 
-def run(cfg: config.Config, listen: tuple[str, int], reload_path: str | None, env: Mapping[str, str]) -> int:
-    runtime = Runtime(cfg)
+def run(
+    cfg: config.Config,
+    listen: tuple[str, int],
+    reload_path: str | None,
+    env: Mapping[str, str],
+    shard: sharding.Shard | None = None,
+) -> int:
+    shard = shard or sharding.Shard()
+    runtime = Runtime(cfg, shard)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
     app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload)
     try:
@@ -169,7 +196,13 @@ def run(cfg: config.Config, listen: tuple[str, int], reload_path: str | None, en
     serve_in_thread(server)
     log.info(
         "listening",
-        extra={"address": server.url, "version": __version__, "auth": cfg.auth.method, "api": cfg.api.base_url},
+        extra={
+            "address": server.url,
+            "version": __version__,
+            "auth": cfg.auth.method,
+            "api": cfg.api.base_url,
+            "shard": f"{shard.index}/{shard.count}",
+        },
     )
     runtime.refresher.trigger()  # warm the cache so the first scrape is quick
     while not stop.wait(0.2):

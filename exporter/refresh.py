@@ -78,11 +78,13 @@ class Refresher:
         client: ApiClient,
         *,
         on_parse_error: Callable[[str], None] | None = None,
+        owns: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._config, self._client = config, client
         self._on_parse_error = on_parse_error or (lambda field_name: None)
+        self._owns = owns or (lambda customer_id: True)
         self._clock, self._wall = clock, wall_clock
         self._lock = threading.Lock()
         self._cycle: Future[None] | None = None
@@ -191,10 +193,10 @@ class Refresher:
         for row in rows:
             customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
             self._count_parse_errors(errors)
-            if customer is not None and config.customers.wanted(customer.id):
+            if customer is not None and config.customers.wanted(customer.id) and self._owns(customer.id):
                 listed[customer.id] = customer
         for wanted in config.customers.include:
-            if wanted not in listed:
+            if wanted not in listed and self._owns(wanted):
                 log.warning("configured customer is not listed by the API", extra={"customer_id": wanted})
         with self._lock:
             self._up = True

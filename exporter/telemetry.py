@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from exporter import __version__
+from exporter.shard import Shard
 
 # Upstream calls take tens of milliseconds to tens of seconds (timeouts, slow pages).
 API_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -13,7 +14,7 @@ API_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class Telemetry:
     """Counters that change with every request or scrape, so they live outside the cached exposition."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, shard: Shard | None = None) -> None:
         self.api_requests = Counter(
             "avepoint_api_requests",
             "Requests sent to the AvePoint API, by route template and HTTP status code "
@@ -56,6 +57,12 @@ class Telemetry:
             "Build information of avepoint-backup-exporter; value 1.",
             registry=registry,
         ).info({"version": __version__})
+        shard = shard or Shard()
+        Info(
+            "avepoint_exporter_shard",
+            "Which shard of the customers this replica exports (--shard.index of --shard.count); value 1.",
+            registry=registry,
+        ).info({"index": str(shard.index), "count": str(shard.count)})
 
     def config_reload(self, ok: bool) -> None:
         self.reload_ok.set(1 if ok else 0)
