@@ -141,12 +141,13 @@ def is_missing(raw: object) -> bool:
     return isinstance(raw, str) and raw.strip().casefold() in _MISSING
 
 
-def _non_negative(value: float, raw: object, what: str) -> float:
+def _non_negative(value: float, raw: object, what: str, *, negated: bool = False) -> float:
     if not math.isfinite(value):
         raise ParseError(f"{what} out of range: {_quote(raw)}")
-    if value < 0:
+    if value < 0 or (negated and value > 0):
         raise ParseError(f"negative {what}: {_quote(raw)}")
-    return value
+    # abs() turns "-0" and -0.0 into 0.0, which would otherwise be exported as "-0".
+    return abs(value)
 
 
 def _json_number(raw: object, what: str) -> float:
@@ -225,7 +226,7 @@ def size_bytes(raw: object) -> float | None:
     if parts is None:
         raise ParseError(f"not a size: {_quote(raw)}")
     value = parts[0] * _UNITS[parts[1]]
-    return _non_negative(-value if negative else value, raw, "size")
+    return _non_negative(value, raw, "size", negated=negative)
 
 
 def _ratio_side(text: str) -> tuple[float, str] | None:
@@ -298,7 +299,7 @@ def duration_seconds(raw: object) -> float | None:
     value = _duration_parts(text)
     if value is None:
         raise ParseError(f"not a duration: {_quote(raw)}")
-    return _non_negative(-value if negative else value, raw, "duration")
+    return _non_negative(value, raw, "duration", negated=negative)
 
 
 def timestamp(raw: object) -> float | None:

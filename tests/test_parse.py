@@ -426,6 +426,23 @@ def test_pathological_input_is_fast() -> None:
     assert time.perf_counter() - started < 2
 
 
+@pytest.mark.parametrize(
+    ("parser", "raw"),
+    [
+        (parse.size_bytes, "-0 GB"),
+        (parse.size_bytes, -0.0),
+        (parse.duration_seconds, "-0s"),
+        (parse.duration_seconds, "-00:00:00"),
+        (parse.duration_seconds, -0.0),
+    ],
+)
+def test_negative_zero_is_plain_zero(parser: Callable[[object], float | None], raw: object) -> None:
+    value = parser(raw)
+    assert value == 0
+    assert value is not None
+    assert math.copysign(1.0, value) == 1.0  # "-0" in the exposition would puzzle readers
+
+
 # --- statuses and outcomes --------------------------------------------------------
 
 # The metric contract's table (design.md), spelled as it spells the statuses.
@@ -796,7 +813,7 @@ anything = json_values | near_miss
 def _check_quantity(value: object) -> None:
     assert type(value) is float
     assert math.isfinite(value)
-    assert value >= 0
+    assert math.copysign(1.0, value) == 1.0  # not even -0.0
 
 
 def _outcome_of(parser: Callable[[object], object], raw: object) -> object:
