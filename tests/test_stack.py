@@ -281,3 +281,26 @@ def test_alert_resolves_when_the_failure_heals(stack: Stack) -> None:
     firing_now = {(a["metric"]["alertname"], job_key(a)) for a in stack.query("ALERTS{alertstate='firing'}")}
     assert ("AvePointBackupJobFailed", stack.failing) not in firing_now
     assert ("AvePointBackupStale", stack.stale) in firing_now
+
+
+def test_every_dashboard_query_returns_data(stack: Stack) -> None:
+    from dashboards import generate
+
+    # Rates need two scrapes inside the window: wait until the exporter has been scraped a while.
+    eventually(lambda: bool(stack.query("count_over_time(avepoint_up[30s]) > 10")), 60, "30 s of scrapes")
+    values = {
+        "organization": stack.organization,
+        "customer_id": stack.failing[0],
+        "job": "avepoint-backup-exporter",
+        "datasource": "prometheus",
+    }
+    empty = []
+    checked = 0
+    for name, dashboard in generate.build().items():
+        for title, expr in generate.panel_queries(dashboard):
+            query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
+            checked += 1
+            if not stack.query(query):
+                empty.append(f"{name} / {title}: {query}")
+    assert checked >= 40
+    assert not empty, "queries with no series:\n" + "\n".join(empty)
