@@ -1,0 +1,55 @@
+# Container image of avepoint-backup-exporter. Build with BuildKit (the default since Docker 23):
+#
+#   docker build -t avepoint-backup-exporter .
+#   docker run --read-only -p 9877:9877 avepoint-backup-exporter --demo
+#   docker run --read-only -p 9877:9877 \
+#     -v "$PWD/config.yml:/etc/avepoint-exporter/config.yml:ro" \
+#     -v "$PWD/secrets:/run/secrets/avepoint:ro" \
+#     -v avepoint-state:/var/lib/avepoint-exporter \
+#     avepoint-backup-exporter
+#
+# The root filesystem can be read-only: the only thing the exporter writes is its state file, and
+# /var/lib/avepoint-exporter (the working directory, a volume owned by the runtime user) is the place
+# for it: set `state_file: /var/lib/avepoint-exporter/state.json` in the config file. The image sets no
+# AVEPOINT_* variable on purpose, since those override the config file.
+# The HEALTHCHECK asks 127.0.0.1:9877; with another --web.listen-address, override it at `docker run`.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY exporter/ exporter/
+# Only the project's own wheel: its dependencies are binary wheels on the index, so the final stage
+# needs no compiler to install them.
+RUN python -m pip wheel --no-cache-dir --no-deps -w /wheels .
+
+FROM ${PYTHON_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="avepoint-backup-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for AvePoint cloud backup: every customer's backup jobs as labelled gauges" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH
+# The wheel is bind-mounted from the builder, so it leaves no layer behind.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+    && mkdir -p /var/lib/avepoint-exporter /etc/avepoint-exporter \
+    && chown 65532:65532 /var/lib/avepoint-exporter
+WORKDIR /var/lib/avepoint-exporter
+VOLUME ["/var/lib/avepoint-exporter"]
+USER 65532:65532
+EXPOSE 9877
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/opt/venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9877/-/healthy', timeout=4)"]
+ENTRYPOINT ["avepoint-backup-exporter"]
+CMD ["--config.file=/etc/avepoint-exporter/config.yml"]
