@@ -44,11 +44,18 @@ class Attempt:
         return Attempt(False, self.last_success, error)
 
 
+ModuleKey = tuple[str, str]  # job type, job module
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerState:
+    """One customer as last fetched. Replaced, never mutated: renderers cache by identity and equality."""
+
     customer: Customer
     jobs: tuple[Job, ...] = ()
     attempt: Attempt = field(default_factory=Attempt)
+    # End of the newest successful (or warning) job seen per module, for the modules listed in `jobs`.
+    last_success: Mapping[ModuleKey, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +67,13 @@ class Snapshot:
     up: bool
     listing: Attempt
     customers: tuple[CustomerState, ...]
-    last_success: Mapping[state.JobKey, float]
     refreshed: bool  # a first refresh has been attempted (readiness)
     last_refresh_seconds: float | None = None
+
+    @property
+    def last_success(self) -> dict[state.JobKey, float]:
+        """Every exported last-success time, keyed by (customer id, job type, job module)."""
+        return {(cs.customer.id, *key): ts for cs in self.customers for key, ts in cs.last_success.items()}
 
 
 class Refresher:
@@ -97,7 +108,10 @@ class Refresher:
         self._up = False
         self._listing = Attempt()
         self._customers: dict[str, CustomerState] = {}
-        self._last_success: dict[state.JobKey, float] = state.load(config.state_file)
+        # customer id -> module -> time; all of it is saved, also for customers not listed right now.
+        self._last_success: dict[str, dict[ModuleKey, float]] = {}
+        for (cid, job_type, module), ts in state.load(config.state_file).items():
+            self._last_success.setdefault(cid, {})[(job_type, module)] = ts
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -171,8 +185,8 @@ class Refresher:
                 self._refreshed = True
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
-                last_success = dict(self._last_success)
-            state.save(config.state_file, last_success)
+                flat = {(cid, *key): ts for cid, seen in self._last_success.items() for key, ts in seen.items()}
+            state.save(config.state_file, flat)
 
     def _refresh_listing(self, config: Config, client: ApiClient) -> None:
         now = self._wall()
@@ -204,12 +218,16 @@ class Refresher:
             self._fresh[EP_CUSTOMERS] = True
             old = self._customers
             # A customer the API no longer lists stops being exported.
-            self._customers = {
-                cid: replace(old[cid], customer=c) if cid in old else CustomerState(c) for cid, c in listed.items()
-            }
+            self._customers = {cid: self._listed_state(old.get(cid), c) for cid, c in listed.items()}
             for cid in old.keys() - listed.keys():
                 self._fresh.pop(cid, None)
             self._publish_locked()
+
+    def _listed_state(self, old: CustomerState | None, customer: Customer) -> CustomerState:
+        if old is None:
+            # New, or known from the state file: its remembered successes apply once its jobs are fetched.
+            return CustomerState(customer)
+        return old if old.customer == customer else replace(old, customer=customer)
 
     def _refresh_customer(self, config: Config, client: ApiClient, customer_id: str) -> None:
         now = self._wall()
@@ -242,8 +260,10 @@ class Refresher:
             if jobs is None:
                 self._customers[customer_id] = replace(current, attempt=attempt)
             else:
-                self._customers[customer_id] = replace(current, jobs=jobs, attempt=attempt)
-                self._remember_successes(customer_id, jobs)
+                seen: Mapping[ModuleKey, float] = self._remember_successes(customer_id, jobs)
+                if jobs == current.jobs and seen == current.last_success:
+                    jobs, seen = current.jobs, current.last_success  # unchanged: keep the cached objects
+                self._customers[customer_id] = replace(current, jobs=jobs, attempt=attempt, last_success=seen)
             self._publish_locked()
 
     def _parse_jobs(self, config: Config, rows: list[Any]) -> tuple[Job, ...]:
@@ -266,26 +286,25 @@ class Refresher:
                 self._logged_fields.add(name)
                 log.warning("unparseable value left out", extra={"field": name})
 
-    def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> None:
+    def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
+        """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
+        seen = self._last_success.setdefault(customer_id, {})
         for job in jobs:
-            if job.outcome in SUCCESSFUL and job.end_time is not None:
-                key = (customer_id, job.job_type, job.job_module)
-                if job.end_time > self._last_success.get(key, 0.0):
-                    self._last_success[key] = job.end_time
+            if job.outcome in SUCCESSFUL and job.end_time is not None and job.end_time > seen.get(job.key, 0.0):
+                seen[job.key] = job.end_time
+        return {job.key: seen[job.key] for job in jobs if job.key in seen}
 
     def _publish_locked(self) -> None:
         self._generation += 1
         self._snapshot = None
 
     def _build_snapshot(self) -> Snapshot:
-        ids = set(self._customers)
         return Snapshot(
             generation=self._generation,
             config=self._config,
             up=self._up,
             listing=self._listing,
             customers=tuple(self._customers[cid] for cid in sorted(self._customers)),
-            last_success={k: v for k, v in self._last_success.items() if k[0] in ids},
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )

@@ -6,16 +6,34 @@ import gzip
 import os
 import shutil
 import subprocess
+import zlib
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from exporter import config, render
 from exporter.model import Customer, Job, Outcome
 from exporter.refresh import Attempt, CustomerState, Snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+class Families(Collector):
+    def __init__(self, items: list[Metric]) -> None:
+        self.items = items
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.items)
+
+
 CFG = config.Config(
     jobs=config.JobsConfig(
         expected_interval_overrides=(config.IntervalOverride(interval=3600, job_module="Exchange Online"),)
@@ -76,17 +94,18 @@ def snapshot(generation: int = 1) -> Snapshot:
                 Customer("c-1", 'Contoso "Ltd"', "DE", "Working"),
                 (full, never),
                 Attempt(True, 1757562001.0),
+                # A module no longer listed keeps its time in the refresher, but is not exported.
+                {("Microsoft 365", "Exchange Online"): 1757561935.0, ("x", "gone"): 1.0},
             ),
             CustomerState(Customer("c-2", "Fabrikam\nInc ✓", "", "N/A"), (hostile,), Attempt(False, None, "HTTP 500")),
         ),
-        last_success={("c-1", "Microsoft 365", "Exchange Online"): 1757561935.0, ("gone", "x", "y"): 1.0},
         refreshed=True,
         last_refresh_seconds=0.25,
     )
 
 
 def test_exposition_matches_golden_file() -> None:
-    body = render.encode(render.families(snapshot())).decode()
+    body = render.encode(snapshot()).decode()
     golden = GOLDEN / "exposition.prom"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(body)
@@ -94,7 +113,7 @@ def test_exposition_matches_golden_file() -> None:
 
 
 def test_exposition_parses_and_leaves_out_missing_values() -> None:
-    body = render.encode(render.families(snapshot())).decode()
+    body = render.encode(snapshot()).decode()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(body)
@@ -111,7 +130,7 @@ def test_exposition_parses_and_leaves_out_missing_values() -> None:
     assert dict(hostile[0][1])["job_module"] == "Drive\\Shared\nDrives 📁"
     assert dict(hostile[0][1])["outcome"] == "failed"
     # A last success of a job the API no longer lists is not exported.
-    assert not any(("customer_id", "gone") in k[1] for k in samples)
+    assert not any(("job_module", "gone") in k[1] for k in samples)
     assert samples[("avepoint_backup_job_expected_interval_seconds", sharepoint)] == 86400
     ex = ("customer_id", "c-1"), ("job_module", "Exchange Online"), ("job_type", "Microsoft 365")
     assert samples[("avepoint_backup_job_expected_interval_seconds", ex)] == 3600
@@ -126,7 +145,7 @@ def test_exposition_parses_and_leaves_out_missing_values() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
 def test_promtool_accepts_the_exposition() -> None:
-    body = render.encode(render.families(snapshot()))
+    body = render.encode(snapshot())
     result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
     # promtool lints too (exit 3 for lint problems only); the format itself must be clean.
     assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
@@ -138,4 +157,55 @@ def test_exposition_cache_encodes_once_per_generation() -> None:
     assert cache.get(snapshot(1)) is first
     second = cache.get(snapshot(2))
     assert second is not first
+    assert second.body == render.encode(snapshot(2))
+    # The pieced-together gzip stream is valid for every decoder, not only Python's gzip module.
     assert gzip.decompress(second.gzipped) == second.body
+    assert zlib.decompress(second.gzipped, wbits=31) == second.body
+
+
+def test_one_changed_customer_is_the_only_one_re_encoded() -> None:
+    cache = render.ExpositionCache()
+    snap = snapshot(1)
+    cache.get(snap)
+    assert cache.rebuilt_customers == 2
+    changed = replace(snap.customers[1], jobs=(replace(snap.customers[1].jobs[0], failed_objects=99),))
+    snap2 = replace(snap, generation=2, customers=(snap.customers[0], changed))
+    exposition = cache.get(snap2)
+    assert cache.rebuilt_customers == 1
+    assert exposition.body == render.encode(snap2)
+    assert b"} 99.0\n" in gzip.decompress(exposition.gzipped)
+    # A customer that leaves is gone from the output and from the cache.
+    snap3 = replace(snap2, generation=3, customers=(snap.customers[0],))
+    assert b'customer_id="c-2"' not in cache.get(snap3).body
+
+
+label_text = st.text(st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    customer_id=label_text,
+    job_type=label_text.filter(bool),
+    module=label_text.filter(bool),
+    status=label_text,
+    value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=0, max_value=2**63),
+)
+def test_encoding_equals_prometheus_client(
+    customer_id: str, job_type: str, module: str, status: str, value: float
+) -> None:
+    """prometheus_client is the oracle: our fast encoder must write what generate_latest writes."""
+    job = Job(job_type, module, None, None, status, Outcome.UNKNOWN, objects=value)  # type: ignore[arg-type]
+    ours = render.job_lines(customer_id, (job,), {}, config.JobsConfig())
+    status_family = GaugeMetricFamily(
+        render.JOB_STATUS.name,
+        render.JOB_STATUS.help,
+        labels=["customer_id", "job_type", "job_module", "status", "outcome"],
+    )
+    status_family.add_metric([customer_id, job_type, module, status, "unknown"], 1.0)
+    objects_family = GaugeMetricFamily(
+        "avepoint_backup_job_objects", render.JOB_VALUES[0][0].help, labels=["customer_id", "job_type", "job_module"]
+    )
+    objects_family.add_metric([customer_id, job_type, module], float(value))
+    for family, oracle in ((render.JOB_STATUS, status_family), (render.JOB_VALUES[0][0], objects_family)):
+        expected = generate_latest(Families([oracle])).decode()
+        assert family.header.decode() + ours[family] == expected
