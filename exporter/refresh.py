@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -22,6 +23,41 @@ log = logging.getLogger(__name__)
 EP_CUSTOMERS = "customers"
 EP_JOBS = "jobs"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
+
+
+class Workers:
+    """A fixed pool of daemon threads.
+
+    Not ThreadPoolExecutor: its threads are joined at interpreter exit, so a request stuck on a slow
+    upstream would hold up shutdown for as long as the upstream takes. Daemon threads end with the process.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._size = size
+        for i in range(size):
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._tasks.put((future, fn, args))
+        return future
+
+    def close(self) -> None:
+        for _ in range(self._size):
+            self._tasks.put(None)
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, fn, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
 
 
 class ApiClient(Protocol):
@@ -99,8 +135,8 @@ class Refresher:
         self._clock, self._wall = clock, wall_clock
         self._lock = threading.Lock()
         self._cycle: Future[None] | None = None
-        self._pool = ThreadPoolExecutor(config.api.max_concurrency, thread_name_prefix="refresh")
-        self._cycle_thread = ThreadPoolExecutor(1, thread_name_prefix="refresh-cycle")
+        self._pool = Workers(config.api.max_concurrency, "refresh")
+        self._cycle_thread = Workers(1, "refresh-cycle")
         # Keys present are fresh; cachetools expires them after the TTL on the injected clock.
         self._fresh: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
             maxsize=1_000_000, ttl=config.cache.ttl, timer=clock
@@ -150,13 +186,16 @@ class Refresher:
     def reconfigure(self, config: Config, client: ApiClient) -> None:
         """Use a new config and client from the next cycle on; the data held so far stays served."""
         with self._lock:
+            if config.api.max_concurrency != self._config.api.max_concurrency:
+                self._pool.close()
+                self._pool = Workers(config.api.max_concurrency, "refresh")
             self._config, self._client = config, client
             self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=config.cache.ttl, timer=self._clock)
             self._publish_locked()
 
     def close(self) -> None:
-        self._cycle_thread.shutdown(wait=False, cancel_futures=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._cycle_thread.close()
+        self._pool.close()
 
     # --- the cycle ------------------------------------------------------------------------------
 

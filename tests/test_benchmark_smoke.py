@@ -1,13 +1,23 @@
-"""The benchmark script still runs (on a tiny fleet), so it cannot rot between benchmark runs."""
+"""The benchmark still runs (on a tiny fleet), so it cannot rot between benchmark runs."""
 
 from __future__ import annotations
 
-from tests.benchmarks import scrape
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.benchmarks import bench
 
 
-def test_scrape_benchmark_smoke() -> None:
-    result = scrape.run(customers=3, jobs=4, latency=0.0, concurrency=2, warm_scrapes=3)
-    assert result["customers"] == 3 and result["jobs"] == 12
-    # listing + one jobs request per customer + one token: nothing more for a cold refresh.
-    assert result["upstream_requests"] == 1 + 3 + 1
-    assert 0 < result["warm_median_seconds"] <= result["warm_p99_seconds"]
+@pytest.mark.e2e
+def test_benchmark_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results.json"
+    assert bench.main(["--quick", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    # Correctness claims the benchmark makes, checked at tiny scale too.
+    assert results["cold"]["upstream_requests"] == results["cold"]["expected_requests"]
+    assert results["ha"]["ratio_10_to_1"] == 1.0
+    assert results["slow"]["data_kept"] and results["slow"]["max_scrape_seconds"] <= results["slow"]["limit"]
+    assert results["incremental"]["rebuilt"] == 1
+    assert "warm scrape" in capsys.readouterr().out

@@ -139,6 +139,27 @@ def test_serves_reloads_and_stops(sim: Simulator, tmp_path: Path) -> None:
     assert (tmp_path / "state.json").exists()
 
 
+def test_stops_quickly_while_upstream_requests_hang(sim: Simulator, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "config.yml", sim)
+    port = free_port()
+    sim.faults.latency = 30.0  # every refresh request hangs far longer than the shutdown may take
+    proc = subprocess.Popen(
+        [SCRIPT, "--config.file", str(cfg), "--web.listen-address", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(f"http://127.0.0.1:{port}/-/healthy", proc)
+    body = requests.get(
+        f"http://127.0.0.1:{port}/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"}, timeout=10
+    ).text
+    assert "avepoint_up 0.0" in body  # the first refresh is still hanging
+    elapsed, err = stop(proc)
+    assert proc.returncode == 0
+    assert elapsed < 2.0, f"shutdown took {elapsed:.2f}s"
+    assert "Traceback" not in err
+
+
 def test_sigint_also_stops_gracefully(sim: Simulator, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "config.yml", sim)
     port = free_port()

@@ -1,0 +1,415 @@
+"""Performance of avepoint-backup-exporter, each figure beside its baseline, measured in one run.
+
+    .venv/bin/python -m tests.benchmarks.bench                 # the full run (about 5 minutes)
+    .venv/bin/python -m tests.benchmarks.bench --quick         # the tiny fleet the test suite smoke-tests
+
+The exporter runs as its console script (a separate process, as in production) against the simulator
+on loopback. Sections:
+  warm        warm /metrics latency and CPU per scrape, against a static server sending the same
+              pre-encoded bytes (the floor) and node_exporter's textfile collector serving the same samples
+  cold        a full refresh at 50 ms upstream latency and concurrency 16, against requests x latency / 16
+  ha          upstream requests over three TTL periods with 1, 2 and 10 concurrent scrapers
+  slow        scrape latency after the upstream slows to 30 s per request (the deadline holds)
+  memory      peak RSS of the exporter per fleet size, and bytes per job
+  incremental re-encoding the exposition after one customer changed, against a full build
+Results print as a table and go to a JSON file. Times drift on a shared machine; the ratios are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter import config, parse, render
+from exporter.refresh import Attempt, CustomerState, Snapshot
+from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+
+SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
+JOBS_PER_CUSTOMER = 20
+Result = dict[str, Any]
+
+
+# --- processes and measurements -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(port: int, path: str = "/-/ready", seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if get(port, path, timeout=5)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"127.0.0.1:{port}{path} not ready after {seconds}s")
+
+
+def metric_values(text: str, name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+@contextmanager
+def exporter(sim: Simulator, tmp: Path, **cfg: Any) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    (tmp / "secret").write_text(DEMO_CLIENT_SECRET)
+    data: dict[str, Any] = {
+        "api": {"base_url": sim.base_url, "token_url": sim.token_url, "max_requests_per_second": 100000},
+        "auth": {"client_id": DEMO_CLIENT_ID, "client_secret_file": "secret"},
+        "cache": {"ttl": "1h", "max_scrape_wait": "10m"},
+    }
+    for section, values in cfg.items():
+        data[section] = {**data.get(section, {}), **values}
+    (tmp / "config.yml").write_text(yaml.safe_dump(data))
+    port = free_port()
+    proc = subprocess.Popen(
+        [SCRIPT, f"--config.file={tmp / 'config.yml'}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def scrape_series(port: int, count: int, path: str = "/metrics") -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status, _ = get(port, path, {"Accept-Encoding": "gzip"})
+        times.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"scrape of :{port}{path} answered {status}")
+    return times
+
+
+def summarize(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+# --- baselines ------------------------------------------------------------------------------------------------
+
+
+def static_server(body: bytes, gzipped: bytes) -> tuple[ThreadingHTTPServer, int]:
+    """The floor: Python's http.server sending bytes encoded beforehand, nothing else."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            gz = "gzip" in self.headers.get("Accept-Encoding", "")
+            data = gzipped if gz else body
+            self.send_response(200)
+            self.send_header("Content-Type", render.CONTENT_TYPE)
+            if gz:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, int(server.server_address[1])
+
+
+def node_exporter_binary() -> str | None:
+    return shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+
+
+# --- sections -----------------------------------------------------------------------------------------------
+
+
+def warm(customers: int, scrapes: int, tmp: Path) -> Result:
+    with (
+        Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim,
+        exporter(sim, tmp) as (port, proc),
+    ):
+        wait_ready(port)
+        get(port, "/metrics")
+        _, plain = get(port, "/metrics")
+        _, gzipped = get(port, "/metrics", {"Accept-Encoding": "gzip"})
+        samples = sum(1 for line in plain.splitlines() if line and not line.startswith(b"#"))
+        rows: dict[str, Any] = {"samples": samples, "body_bytes": len(plain), "gzip_bytes": len(gzipped)}
+
+        cpu0 = cpu_seconds(proc.pid)
+        times = scrape_series(port, scrapes)
+        rows["exporter"] = (*summarize(times), (cpu_seconds(proc.pid) - cpu0) / scrapes)
+
+    # The floor runs in this process: its CPU is this process's, less what the client itself costs.
+    server, fport = static_server(plain, gzipped)
+    client_cpu0 = time.process_time()
+    times = scrape_series(fport, scrapes)
+    floor_cpu = (time.process_time() - client_cpu0) / scrapes
+    server.shutdown()
+    rows["floor"] = (*summarize(times), floor_cpu)
+
+    binary = node_exporter_binary()
+    if binary:
+        textdir = tmp / "textfile"
+        textdir.mkdir(exist_ok=True)
+        (textdir / "avepoint.prom").write_bytes(plain)
+        nport = free_port()
+        node = subprocess.Popen(
+            [
+                binary,
+                "--collector.disable-defaults",
+                "--collector.textfile",
+                f"--collector.textfile.directory={textdir}",
+                f"--web.listen-address=127.0.0.1:{nport}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(nport, "/")
+            get(nport, "/metrics")
+            cpu0 = cpu_seconds(node.pid)
+            node_scrapes = max(3, scrapes // 5)  # it parses the whole file on every scrape
+            times = scrape_series(nport, node_scrapes)
+            rows["node_exporter_textfile"] = (*summarize(times), (cpu_seconds(node.pid) - cpu0) / node_scrapes)
+        finally:
+            node.terminate()
+            node.wait(timeout=30)
+    return rows
+
+
+def cold(customers: int, latency: float, concurrency: int, tmp: Path) -> Result:
+    with Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim:
+        sim.faults.latency = latency
+        sim.faults.token_latency = latency
+        with exporter(sim, tmp, api={"max_concurrency": concurrency}) as (port, _proc):
+            wait_ready(port)
+            _, body = get(port, "/metrics")
+            text = body.decode()
+    duration = metric_values(text, "avepoint_refresh_duration_seconds")["avepoint_refresh_duration_seconds"]
+    requests = metric_values(text, "avepoint_api_requests_total")
+    total = sum(requests.values())
+    token = sum(v for k, v in requests.items() if 'endpoint="token"' in k)
+    # The token comes first, alone; then the listing; then the customers, `concurrency` at a time.
+    ideal = latency * (token + 1 + customers / concurrency)
+    return {
+        "customers": customers,
+        "refresh_seconds": duration,
+        "ideal_seconds": ideal,
+        "ratio": duration / ideal,
+        "upstream_requests": total,
+        "expected_requests": customers + 1 + 1,
+    }
+
+
+def ha(customers: int, ttl: float, tmp: Path) -> Result:
+    counts = {}
+    for scrapers in (1, 2, 10):
+        with (
+            Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim,
+            exporter(sim, tmp, cache={"ttl": f"{ttl}s"}) as (port, _proc),
+        ):
+            wait_ready(port)
+            sim.reset_counters()
+            stop = time.monotonic() + 3.5 * ttl  # three expiries: at 1, 2 and 3 TTLs
+
+            def scrape_until() -> None:
+                while time.monotonic() < stop:
+                    get(port, "/metrics", {"Accept-Encoding": "gzip"})
+                    time.sleep(0.05)
+
+            threads = [threading.Thread(target=scrape_until) for _ in range(scrapers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            time.sleep(1)  # let a refresh that started at the end finish
+            counts[scrapers] = sum(n for (route, _), n in sim.requests.items() if route != "/connect/token")
+    return {"requests_by_scrapers": counts, "ratio_10_to_1": counts[10] / counts[1]}
+
+
+def slow(customers: int, timeout: float, tmp: Path) -> Result:
+    with (
+        Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim,
+        exporter(sim, tmp, cache={"ttl": "2s"}, api={"timeout": "60s", "retries": 0}) as (port, _proc),
+    ):
+        wait_ready(port)
+        get(port, "/metrics")
+        sim.faults.latency = 30.0
+        time.sleep(2.5)
+        times = []
+        kept = True
+        for _ in range(3):
+            started = time.perf_counter()
+            status, body = get(port, "/metrics", {"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)})
+            times.append(time.perf_counter() - started)
+            kept = kept and status == 200 and b"avepoint_backup_job_status{" in body
+        sim.faults.latency = 0
+    return {"scrape_timeout": timeout, "max_scrape_seconds": max(times), "limit": timeout + 0.5, "data_kept": kept}
+
+
+def memory(sizes: list[int], tmp: Path) -> Result:
+    out = {}
+    for customers in sizes:
+        with (
+            Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim,
+            exporter(sim, tmp) as (port, proc),
+        ):
+            wait_ready(port)
+            for _ in range(3):
+                get(port, "/metrics", {"Accept-Encoding": "gzip"})
+            get(port, "/metrics")
+            out[customers * JOBS_PER_CUSTOMER] = peak_rss_bytes(proc.pid)
+    return out
+
+
+def incremental(customers: int) -> Result:
+    sim = Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER))
+    states = []
+    for row in sim.customers:
+        customer, _ = parse.customer(row)
+        assert customer is not None
+        jobs = tuple(sorted((j for j, _ in map(parse.job, sim.jobs(customer.id)) if j), key=lambda j: j.key))
+        states.append(CustomerState(customer, jobs, Attempt(True, 1.0)))
+    snap = Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
+    cache = render.ExpositionCache()
+    started = time.perf_counter()
+    cache.get(snap)
+    full = time.perf_counter() - started
+    changed = list(states)
+    changed[customers // 2] = replace(changed[customers // 2], jobs=changed[customers // 2].jobs[:-1])
+    started = time.perf_counter()
+    cache.get(replace(snap, generation=2, customers=tuple(changed)))
+    one = time.perf_counter() - started
+    return {"full_seconds": full, "one_customer_seconds": one, "ratio": one / full, "rebuilt": cache.rebuilt_customers}
+
+
+# --- main -----------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a tiny fleet: checks that the benchmark runs")
+    p.add_argument("--json", default="benchmark-results.json", help="where to write the results")
+    args = p.parse_args(argv)
+    if args.quick:
+        customers, sizes, scrapes, ttl, latency = 5, [3, 5], 5, 0.5, 0.01
+    else:
+        customers, sizes, scrapes, ttl, latency = 1000, [100, 250, 1000, 2500], 50, 5.0, 0.05
+    results: Result = {
+        "date": datetime.date.today().isoformat(),
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "customers": customers,
+        "jobs": customers * JOBS_PER_CUSTOMER,
+    }
+    sections: list[tuple[str, Callable[[Path], Result]]] = [
+        ("incremental", lambda tmp: incremental(customers)),
+        ("warm", lambda tmp: warm(customers, scrapes, tmp)),
+        ("cold", lambda tmp: cold(customers, latency, 16, tmp)),
+        ("ha", lambda tmp: ha(min(customers, 200), ttl, tmp)),
+        ("slow", lambda tmp: slow(min(customers, 50), 1.0 if args.quick else 10.0, tmp)),
+        ("memory", lambda tmp: memory(sizes, tmp)),
+    ]
+    for name, run in sections:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.monotonic()
+            results[name] = run(Path(tmp))
+            print(f"# {name} done in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    return 0
+
+
+def table(r: Result) -> str:
+    lines = [f"avepoint-backup-exporter benchmark, {r['date']}, {r['cores']} cores, Python {r['python']}"]
+    w = r["warm"]
+    lines.append(
+        f"\nwarm scrape, {r['customers']} customers, {w['samples']} samples, "
+        f"{w['body_bytes'] / 1e6:.1f} MB ({w['gzip_bytes'] / 1e6:.2f} MB gzip)"
+    )
+    lines.append(f"  {'server':26} {'median ms':>10} {'p99 ms':>8} {'CPU ms':>8} {'median vs floor':>16}")
+    floor = w["floor"][0]
+    for name in ("exporter", "floor", "node_exporter_textfile"):
+        if name in w:
+            med, p99, cpu = w[name]
+            lines.append(f"  {name:26} {med * 1e3:10.1f} {p99 * 1e3:8.1f} {cpu * 1e3:8.1f} {med / floor:15.2f}x")
+    c = r["cold"]
+    lines.append(
+        f"\ncold refresh: {c['refresh_seconds']:.2f} s, ideal {c['ideal_seconds']:.2f} s, ratio {c['ratio']:.2f}; "
+        f"upstream requests {c['upstream_requests']:.0f} (customers + listing + token = {c['expected_requests']})"
+    )
+    h = r["ha"]
+    counts = ", ".join(f"{k} scrapers: {v}" for k, v in h["requests_by_scrapers"].items())
+    lines.append(f"HA scrapers over three TTLs: {counts}; ratio 10/1 = {h['ratio_10_to_1']:.2f}")
+    s = r["slow"]
+    lines.append(
+        f"slow upstream (30 s): slowest scrape {s['max_scrape_seconds']:.2f} s with a {s['scrape_timeout']:.0f} s "
+        f"scrape timeout (limit {s['limit']:.1f} s); last good data served: {s['data_kept']}"
+    )
+    mem = ", ".join(f"{jobs} jobs: {rss / 2**20:.0f} MiB" for jobs, rss in r["memory"].items())
+    per_job = list(r["memory"].items())
+    (j0, m0), (j1, m1) = per_job[0], per_job[-1]
+    lines.append(f"peak RSS: {mem}; marginal {(m1 - m0) / max(j1 - j0, 1):.0f} bytes per job")
+    i = r["incremental"]
+    lines.append(
+        f"exposition rebuild after one customer changed: {i['one_customer_seconds'] * 1e3:.1f} ms vs full "
+        f"{i['full_seconds'] * 1e3:.0f} ms (ratio {i['ratio']:.3f}, {i['rebuilt']} customer re-encoded)"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
