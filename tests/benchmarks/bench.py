@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -51,8 +52,6 @@ Result = dict[str, Any]
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -265,7 +264,7 @@ def ha(customers: int, ttl: float, tmp: Path) -> Result:
             sim.reset_counters()
             stop = time.monotonic() + 3.5 * ttl  # three expiries: at 1, 2 and 3 TTLs
 
-            def scrape_until() -> None:
+            def scrape_until(stop: float = stop) -> None:
                 while time.monotonic() < stop:
                     get(port, "/metrics", {"Accept-Encoding": "gzip"})
                     time.sleep(0.05)
