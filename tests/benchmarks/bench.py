@@ -300,7 +300,7 @@ def slow(customers: int, timeout: float, tmp: Path) -> Result:
 
 
 def memory(sizes: list[int], tmp: Path) -> Result:
-    out = {}
+    out: Result = {}  # jobs (as a JSON key) -> peak RSS bytes
     for customers in sizes:
         with (
             Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim,
@@ -310,7 +310,7 @@ def memory(sizes: list[int], tmp: Path) -> Result:
             for _ in range(3):
                 get(port, "/metrics", {"Accept-Encoding": "gzip"})
             get(port, "/metrics")
-            out[customers * JOBS_PER_CUSTOMER] = peak_rss_bytes(proc.pid)
+            out[str(customers * JOBS_PER_CUSTOMER)] = peak_rss_bytes(proc.pid)
     return out
 
 
@@ -399,7 +399,7 @@ def table(r: Result) -> str:
         f"scrape timeout (limit {s['limit']:.1f} s); last good data served: {s['data_kept']}"
     )
     mem = ", ".join(f"{jobs} jobs: {rss / 2**20:.0f} MiB" for jobs, rss in r["memory"].items())
-    per_job = list(r["memory"].items())
+    per_job = [(int(jobs), rss) for jobs, rss in r["memory"].items()]
     (j0, m0), (j1, m1) = per_job[0], per_job[-1]
     lines.append(f"peak RSS: {mem}; marginal {(m1 - m0) / max(j1 - j0, 1):.0f} bytes per job")
     i = r["incremental"]
