@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 EP_CUSTOMERS = "customers"
 EP_JOBS = "jobs"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
+LISTING = "\0listing"  # the cache key of the customer listing; no customer id starts with NUL
 
 
 class Workers:
@@ -200,16 +201,16 @@ class Refresher:
     # --- the cycle ------------------------------------------------------------------------------
 
     def _stale_locked(self) -> bool:
-        if EP_CUSTOMERS not in self._fresh:
-            return True
-        return any(cid not in self._fresh for cid in self._customers)
+        # Every key is the listing or a current customer, so a count tells whether one has expired;
+        # len() expires entries first, in O(expired) rather than O(customers) on every scrape.
+        return LISTING not in self._fresh or len(self._fresh) - 1 < len(self._customers)
 
     def _run_cycle(self) -> None:
         started = self._clock()
         try:
             with self._lock:
                 config, client = self._config, self._client
-                list_due = EP_CUSTOMERS not in self._fresh
+                list_due = LISTING not in self._fresh
             if list_due:
                 self._refresh_listing(config, client)
             with self._lock:
@@ -239,7 +240,7 @@ class Refresher:
             with self._lock:
                 self._up = False
                 self._listing = self._listing.after(_describe(exc), now)
-                self._fresh[EP_CUSTOMERS] = True  # retry after the TTL, not on every scrape
+                self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
                 self._publish_locked()
             return
         listed: dict[str, Customer] = {}
@@ -254,7 +255,7 @@ class Refresher:
         with self._lock:
             self._up = True
             self._listing = self._listing.after(None, now)
-            self._fresh[EP_CUSTOMERS] = True
+            self._fresh[LISTING] = True
             old = self._customers
             # A customer the API no longer lists stops being exported.
             self._customers = {cid: self._listed_state(old.get(cid), c) for cid, c in listed.items()}
@@ -292,9 +293,9 @@ class Refresher:
             jobs, error = None, _describe(exc)
         with self._lock:
             current = self._customers.get(customer_id)
-            self._fresh[customer_id] = True
             if current is None:  # dropped from the listing meanwhile
                 return
+            self._fresh[customer_id] = True
             attempt = current.attempt.after(error, now)
             if jobs is None:
                 self._customers[customer_id] = replace(current, attempt=attempt)

@@ -2,16 +2,17 @@
 
 prometheus_client's `generate_latest` takes over a second per 100,000 samples here, and a large fleet
 has hundreds of thousands. So the exposition is built from per-customer fragments, each encoded once when
-that customer's data changes, and compressed once too: every fragment is its own run of deflate blocks,
-cut at a full flush (the technique of pigz and gzip --rsyncable), so the gzip body is the fragments'
-compressed bytes concatenated. A change of one customer re-encodes and re-compresses that customer only.
+that customer's data changes, and compressed in blocks of a few customers: every block is its own run of
+deflate blocks, cut at a full flush (the technique of pigz and gzip --rsyncable), so the gzip body is the
+blocks' compressed bytes concatenated. A change of one customer re-encodes that customer and recompresses
+its block only.
 The encoding follows prometheus_client's text format byte for byte (the golden test compares them) and
 uses its float formatting.
 """
 
 from __future__ import annotations
 
-import struct
+import functools
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import cast
 
 from prometheus_client import utils
 
+from exporter import deflate
 from exporter.config import JobsConfig
 from exporter.model import Customer, Job
 from exporter.refresh import EP_CUSTOMERS, EP_JOBS, Attempt, CustomerState, ModuleKey, Snapshot
@@ -27,7 +29,6 @@ from exporter.refresh import EP_CUSTOMERS, EP_JOBS, Attempt, CustomerState, Modu
 # The classic text format; prometheus_client's own default header names a newer version that older
 # Prometheus servers and tools do not all know.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-GZIP_LEVEL = 6
 CACHE_NOTE = "Refreshed from the API at most once per cache.ttl."
 # prometheus_client's own float formatting (Go's, as Prometheus parses it); it ships without annotations.
 _go_float = cast(Callable[[float], str], utils.floatToGoString)
@@ -261,35 +262,59 @@ def encode(snap: Snapshot) -> bytes:
 
 # --- incremental assembly and compression -------------------------------------------------------------------
 
+# Customers are compressed in blocks of this many: large enough for deflate to find the label sets that
+# repeat from customer to customer (a block per customer doubled the gzip size), small enough that one
+# changed customer costs a few milliseconds.
+BLOCK = 16
+
 
 class _Piece:
-    """Encoded and compressed text of one fragment, per family."""
+    """Encoded text of one fragment, per family. Compared by identity: a changed fragment is a new piece."""
 
-    __slots__ = ("compressed", "plain")
+    __slots__ = ("plain",)
 
     def __init__(self, lines: Mapping[Family, str]) -> None:
         self.plain = {family: text.encode() for family, text in lines.items()}
-        self.compressed = _deflate(self.plain)
 
 
-def _deflate(plain: Mapping[Family, bytes]) -> dict[Family, bytes]:
-    # One compressor per fragment; a full flush after each family makes every family's output a
-    # self-contained, byte-aligned run of deflate blocks that can be concatenated in any order.
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return {family: compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH) for family, data in plain.items()}
+def _deflate(pieces: tuple[_Piece, ...], families: tuple[Family, ...]) -> dict[Family, tuple[bytes, bytes]]:
+    """Per family: the pieces' text joined, and its compressed run (see exporter.deflate)."""
+    compressor = deflate.Compressor()
+    out = {}
+    for family in families:
+        data = b"".join(piece.plain.get(family, b"") for piece in pieces)
+        if data:
+            out[family] = (data, compressor.part(data))
+    return out
 
 
-_HEADERS = _Piece({family: family.header.decode() for family in FAMILIES})
-# A gzip member header (RFC 1952: no name, no mtime, unknown OS), and the final empty deflate block.
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-_FINAL_BLOCK = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+_HEADERS = {family: _deflate((_Piece({family: family.header.decode()}),), (family,))[family] for family in FAMILIES}
+_SMALL = tuple(f for f in FAMILIES if f not in JOB_FAMILIES)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Exposition:
+    """The encoded data families of one snapshot: text parts in order, and the same text deflated."""
+
     generation: int
-    body: bytes
-    gzipped: bytes
+    parts: tuple[bytes, ...]
+    deflated: bytes  # gzip header and compressed runs, without the end of the stream
+    crc: int  # CRC-32 of the text
+    size: int
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        # Joined only when a client asks for plain text; Prometheus asks for gzip.
+        return b"".join(self.parts)
+
+    def gzip_with(self, tail: bytes) -> tuple[bytes, ...]:
+        """A complete gzip stream of the text followed by `tail` (the per-scrape metrics), as parts."""
+        crc = deflate.crc32_combine(self.crc, zlib.crc32(tail), len(tail))
+        return (self.deflated, deflate.compress(tail), deflate.FINAL, deflate.trailer(crc, self.size + len(tail)))
+
+    @property
+    def gzipped(self) -> bytes:
+        return b"".join(self.gzip_with(b""))
 
 
 @dataclass(slots=True)
@@ -304,13 +329,19 @@ class _CustomerCache:
 
 
 class ExpositionCache:
-    """Builds the exposition once per snapshot generation, re-encoding only the customers that changed."""
+    """Builds the exposition once per snapshot generation, re-encoding only the customers that changed.
+
+    The refresh state of every customer changes with every cycle, its jobs rarely: the two are encoded
+    and compressed apart, so a cycle that changes no job recompresses only the small families.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._current: Exposition | None = None
         self._customers: dict[str, _CustomerCache] = {}
-        self.rebuilt_customers = 0  # how many customers the last build re-encoded (for tests and benchmarks)
+        self._blocks: dict[tuple[_Piece, ...], dict[Family, tuple[bytes, bytes]]] = {}
+        self.rebuilt_customers = 0  # customers re-encoded by the last build (for tests and benchmarks)
+        self.recompressed_blocks = 0
 
     def get(self, snap: Snapshot) -> Exposition:
         with self._lock:
@@ -321,31 +352,47 @@ class ExpositionCache:
 
     def _build(self, snap: Snapshot) -> Exposition:
         jobs_cfg = snap.config.jobs
-        pieces = [_Piece(global_lines(snap))]
         fresh: dict[str, _CustomerCache] = {}
         rebuilt = 0
         for cs in snap.customers:
-            entry = self._refreshed(self._customers.get(cs.customer.id), cs, jobs_cfg)
-            rebuilt += entry is not self._customers.get(cs.customer.id)
+            old = self._customers.get(cs.customer.id)
+            entry = self._refreshed(old, cs, jobs_cfg)
+            rebuilt += entry is not old
             fresh[cs.customer.id] = entry
-            pieces.append(entry.small)
-            pieces.append(entry.large)
         self._customers = fresh  # customers gone from the snapshot leave the cache
         self.rebuilt_customers = rebuilt
+
+        entries = list(fresh.values())
+        groups = [(_deflate((_Piece(global_lines(snap)),), FAMILIES), FAMILIES)]
+        blocks: dict[tuple[_Piece, ...], dict[Family, tuple[bytes, bytes]]] = {}
+        recompressed = 0
+        for i in range(0, len(entries), BLOCK):
+            members = entries[i : i + BLOCK]
+            for key, families in (
+                (tuple(e.small for e in members), _SMALL),
+                (tuple(e.large for e in members), JOB_FAMILIES),
+            ):
+                block = self._blocks.get(key)
+                if block is None:
+                    block = _deflate(key, families)
+                    recompressed += 1
+                blocks[key] = block
+                groups.append((block, families))
+        self._blocks = blocks
+        self.recompressed_blocks = recompressed
+
         plain: list[bytes] = []
-        packed: list[bytes] = [_GZIP_HEADER]
+        packed: list[bytes] = [deflate.HEADER]
         for family in FAMILIES:
-            plain.append(_HEADERS.plain[family])
-            packed.append(_HEADERS.compressed[family])
-            for piece in pieces:
-                data = piece.plain.get(family)
-                if data:
-                    plain.append(data)
-                    packed.append(piece.compressed[family])
-        body = b"".join(plain)
-        packed.append(_FINAL_BLOCK)
-        packed.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
-        return Exposition(snap.generation, body, b"".join(packed))
+            header, header_packed = _HEADERS[family]
+            plain.append(header)
+            packed.append(header_packed)
+            for block, _families in groups:
+                part = block.get(family)
+                if part is not None:
+                    plain.append(part[0])
+                    packed.append(part[1])
+        return Exposition(snap.generation, tuple(plain), b"".join(packed), deflate.crc32(plain), sum(map(len, plain)))
 
     @staticmethod
     def _refreshed(old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig) -> _CustomerCache:
