@@ -1,4 +1,4 @@
-"""The AvePoint API client: one method per endpoint; timeouts, retries, rate limit, concurrency cap."""
+"""The AvePoint API client (legacy or v3): one method per endpoint; timeouts, retries, rate limit, concurrency cap."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -15,12 +15,13 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from exporter import __version__
+from exporter import __version__, codes
 from exporter import auth as authmod
 from exporter.config import ApiConfig, AuthConfig
 from exporter.errors import (
     ApiError,
     AuthError,
+    ConfigError,
     HTTPStatusError,
     ResponseFormatError,
     TransportError,
@@ -39,6 +40,15 @@ EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
 EP_CUSTOMERS = "/partner/customers"
 EP_JOBS = "/partner/customers/{id}/jobs"
 EP_JOBS_BY_MODULE = "/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}"
+EP_PROTECTED = "/partner/customers/{id}/protected"
+EP_SERVICES = "/partner/services"
+V3_PREFIX = "/partner/external/v3/general"
+EP_V3_CUSTOMERS = V3_PREFIX + "/customers/batch"
+EP_V3_JOBS = V3_PREFIX + "/customers/{customerId}/avpt-products/jobs/batch"
+EP_V3_SERVICES = V3_PREFIX + "/customers/services/batch"
+EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overview"
+# The documented maximum: the fewest requests for a large estate.
+V3_PAGE_SIZE = 100
 
 Observer = Callable[[str, str, float], None]
 
@@ -90,6 +100,7 @@ class Client:
         rng: random.Random | None = None,
     ) -> None:
         self._api, self._auth = api, auth
+        self._v3 = api.version == "v3"
         self._base = api.base_url.rstrip("/")
         self._origin = urlsplit(self._base)[:2]
         self._observe = observe or (lambda endpoint, code, seconds: None)
@@ -109,19 +120,61 @@ class Client:
         self._session.close()
 
     # --- endpoints ----------------------------------------------------------------------------
+    # Each returns the elements as the API sent them: legacy names or v3 integer codes alike.
+    # Turning codes into names is parse's job, so both backends feed the same parsers.
 
-    def customers(self) -> list[Any]:
-        """Every customer the app registration may see (`GET /partner/customers`)."""
-        return self._get_list(EP_CUSTOMERS, "/partner/customers")
+    @property
+    def version(self) -> str:
+        return self._api.version
+
+    def customers(self, customer_ids: Sequence[str] | None = None) -> list[Any]:
+        """Every customer the app registration may see, or only those of `customer_ids`.
+
+        Legacy has no filter, so there the list is cut on this side. An empty list asks nothing:
+        what v3 makes of `"customerIds": []` is undocumented.
+        """
+        if customer_ids is not None and not customer_ids:
+            return []
+        if self._v3:
+            return self._post_pages(EP_V3_CUSTOMERS, EP_V3_CUSTOMERS, _ids_body(customer_ids))
+        return _only(self._get_list(EP_CUSTOMERS, "/partner/customers"), "id", customer_ids)
 
     def jobs(self, customer_id: str) -> list[Any]:
         """The latest job row of every job type and module of one customer."""
+        if self._v3:
+            return self._post_pages(EP_V3_JOBS, _v3_jobs_path(customer_id), {})
         return self._get_list(EP_JOBS, f"/partner/customers/{_seg(customer_id)}/jobs")
 
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]:
-        """The latest job rows of one job type and module; the path segments contain spaces."""
+        """The latest job rows of one job type and module, both given by name.
+
+        Legacy puts the names in the path (they contain spaces); v3 filters by code, so a name
+        is looked up in the v3 tables (a decimal string is taken as the code itself). Config
+        validation refuses names without a code, so the ConfigError here is only a backstop.
+        """
+        if self._v3:
+            body = {
+                "jobType": _code_of(codes.JOB_TYPES, job_type, "job_type"),
+                "jobModule": _code_of(codes.JOB_MODULES, job_module, "job_module"),
+            }
+            return self._post_pages(EP_V3_JOBS, _v3_jobs_path(customer_id), body)
         path = f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(job_type)}/jobModule/{_seg(job_module)}"
         return self._get_list(EP_JOBS_BY_MODULE, path)
+
+    def protected(self, customer_id: str) -> list[Any]:
+        """Cloud Backup for Microsoft 365 protected data of one customer, one element per service module."""
+        if self._v3:
+            path = f"{V3_PREFIX}/customers/{_seg(customer_id)}/cloud-backup-m365/overview"
+            return self._get_elements(EP_V3_PROTECTED, path)
+        return self._get_list(EP_PROTECTED, f"/partner/customers/{_seg(customer_id)}/protected")
+
+    def services(self, customer_ids: Sequence[str] | None = None) -> list[Any]:
+        """Subscriptions: one element per customer (`customerId`, `products[]`), all or those of `customer_ids`."""
+        if customer_ids is not None and not customer_ids:
+            return []
+        if self._v3:
+            return self._post_pages(EP_V3_SERVICES, EP_V3_SERVICES, _ids_body(customer_ids))
+        return _only(self._get_list(EP_SERVICES, "/partner/services"), "customerId", customer_ids)
 
     def token(self) -> str:
         """A valid access token, from the cache or the token endpoint (one request for all threads)."""
@@ -162,6 +215,60 @@ class Client:
             url = self._next_link(body.get("@odata.nextLink"), endpoint)
         return rows
 
+    def _post_pages(self, endpoint: str, path: str, body: dict[str, Any]) -> list[Any]:
+        """POST a v3 batch route page by page (`pageIndex` from 1) until `metadata.totalCount` rows are held.
+
+        A server that never completes cannot hold a refresh: an empty page before the total, a
+        page repeating the one before (pageIndex ignored) or more than MAX_PAGES pages is an error.
+        Without a total (undocumented, but seen in other paged APIs) the first empty page ends the
+        list: stopping at a short page would lose rows of a server that pages smaller than asked.
+        """
+        rows: list[Any] = []
+        previous: list[Any] | None = None
+        index = 1
+        while True:
+            if index > MAX_PAGES:
+                raise ResponseFormatError(f"paging did not end after {MAX_PAGES} pages", endpoint=endpoint)
+            url = f"{self._base}{path}?pageIndex={index}&pageSize={V3_PAGE_SIZE}"
+            page = self._call(endpoint, "POST", url, json_body=body)
+            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+                raise ResponseFormatError(
+                    f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint
+                )
+            data: list[Any] = page["data"]
+            total = _total_count(page.get("metadata"), endpoint)
+            if total is not None and len(rows) >= total:
+                return rows
+            if not data:
+                if total is None:
+                    return rows
+                raise ResponseFormatError(
+                    f"page {index} is empty with {len(rows)} of metadata.totalCount {total} rows held",
+                    endpoint=endpoint,
+                )
+            if data == previous:
+                raise ResponseFormatError(f"page {index} repeats page {index - 1}", endpoint=endpoint)
+            rows.extend(data)
+            if total is not None and len(rows) >= total:
+                return rows
+            previous = data
+            index += 1
+
+    def _get_elements(self, endpoint: str, path: str) -> list[Any]:
+        """GET a route whose envelope is not documented: v3's `data`, OData's `value`, a bare list or one object."""
+        body = self._call(endpoint, "GET", self._base + path)
+        if isinstance(body, list):
+            return body
+        if isinstance(body, dict):
+            for key in ("data", "value"):
+                if isinstance(body.get(key), list):
+                    return list(body[key])
+                if isinstance(body.get(key), dict):
+                    return [body[key]]
+            if body and not any(key in body for key in ("data", "value", "metadata")):
+                return [body]
+        raise ResponseFormatError(f"expected a list of elements, got {_shape(body)}", endpoint=endpoint)
+
     def _next_link(self, link: object, endpoint: str) -> str | None:
         if link is None or link == "":
             return None
@@ -181,9 +288,13 @@ class Client:
         url: str,
         *,
         data: dict[str, str] | None = None,
+        json_body: object = None,
         authorize: bool = True,
     ) -> Any:
-        """One logical request: retries, backoff and one token renewal on 401. Returns parsed JSON."""
+        """One logical request: retries, backoff and one token renewal on 401. Returns parsed JSON.
+
+        POSTs of v3 batch routes are reads, so they are retried exactly like GETs.
+        """
         renewed = False
         attempt = 0
         while True:
@@ -193,7 +304,9 @@ class Client:
                 token = self.token()
                 headers["Authorization"] = f"Bearer {token}"
             try:
-                status, body, request_id, retry_after = self._attempt(endpoint, method, url, headers, data)
+                status, body, request_id, retry_after = self._attempt(
+                    endpoint, method, url, headers, data, json_body=json_body
+                )
             except TransportError as exc:
                 if attempt >= self._api.retries:
                     raise
@@ -221,6 +334,8 @@ class Client:
         url: str,
         headers: dict[str, str],
         data: dict[str, str] | None,
+        *,
+        json_body: object = None,
     ) -> tuple[int, bytes, str | None, str | None]:
         self._limiter.acquire()
         with self._slots, self._timed(endpoint) as outcome:
@@ -230,6 +345,7 @@ class Client:
                     url,
                     headers=headers,
                     data=data,
+                    json=json_body,
                     timeout=self._api.timeout,
                     stream=True,
                     allow_redirects=False,
@@ -290,6 +406,39 @@ class Client:
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
+
+
+def _v3_jobs_path(customer_id: str) -> str:
+    return f"{V3_PREFIX}/customers/{_seg(customer_id)}/avpt-products/jobs/batch"
+
+
+def _ids_body(customer_ids: Sequence[str] | None) -> dict[str, Any]:
+    return {} if customer_ids is None else {"customerIds": list(customer_ids)}
+
+
+def _only(rows: list[Any], key: str, customer_ids: Sequence[str] | None) -> list[Any]:
+    if customer_ids is None:
+        return rows
+    wanted = set(customer_ids)
+    return [row for row in rows if isinstance(row, dict) and row.get(key) in wanted]
+
+
+def _code_of(table: Mapping[int, str], name: str, key: str) -> int:
+    number = codes.code(table, name)
+    if number is None:
+        raise ConfigError(f"jobs.select: {key} {name!r} has no v3 code")
+    return number
+
+
+def _total_count(metadata: object, endpoint: str) -> int | None:
+    if metadata is None:
+        return None
+    total = metadata.get("totalCount") if isinstance(metadata, dict) else None
+    if total is None and isinstance(metadata, dict):
+        return None
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise ResponseFormatError("metadata.totalCount is not a non-negative integer", endpoint=endpoint)
+    return total
 
 
 def _user_agent() -> str:

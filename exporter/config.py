@@ -17,13 +17,36 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter import parse
+from exporter import codes, parse
 from exporter.errors import ConfigError
 from exporter.model import Outcome
 
 ENV_PREFIX = "AVEPOINT_"
 DEFAULT_LISTEN_ADDRESS = ":9877"
 LEGACY_SCOPES = ("partner.customers.read.all", "partner.jobs.read.all")
+V3_SCOPES = ("elements.customers.read.all", "elements.jobs.read.all")
+API_VERSIONS = ("legacy", "v3")
+# The scope each endpoint group needs, per API version (the customers list is always read).
+ENDPOINT_SCOPES: Mapping[str, Mapping[str, str]] = types.MappingProxyType(
+    {
+        "legacy": types.MappingProxyType(
+            {
+                "customers": "partner.customers.read.all",
+                "jobs": "partner.jobs.read.all",
+                "protected": "partner.cbprotected.read.all",
+                "services": "partner.license.read.all",
+            }
+        ),
+        "v3": types.MappingProxyType(
+            {
+                "customers": "elements.customers.read.all",
+                "jobs": "elements.jobs.read.all",
+                "protected": "elements.cbprotected.read.all",
+                "services": "elements.license.read.all",
+            }
+        ),
+    }
+)
 
 
 class Secret:
@@ -141,6 +164,15 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class EndpointsConfig:
+    """Which endpoint groups to read; each needs its own scope, which an app registration may lack."""
+
+    jobs: bool = True
+    protected: bool = False
+    services: bool = False
+
+
+@dataclass(frozen=True)
 class CacheConfig:
     ttl: float = _duration("5m")
     # The longest a scrape waits for fresh data, whatever Prometheus' scrape timeout says.
@@ -150,6 +182,17 @@ class CacheConfig:
 @dataclass(frozen=True)
 class WebConfig:
     listen_address: str = DEFAULT_LISTEN_ADDRESS
+    # With basic auth users in the web config file, only /-/healthy answers without credentials,
+    # so liveness probes need none; false closes it too.
+    open_health_check: bool = True
+    # Connections served at once; past it the longest-waiting idle one is closed, or the new one refused.
+    max_connections: int = 64
+    # TLS handshake, request line, headers and body must all arrive within this: slow clients end here.
+    read_header_timeout: float = _duration("10s")
+    # The longest a response may take to write: a client that does not read is cut off.
+    write_timeout: float = _duration("30s")
+    # How long a kept-alive connection may wait for its next request.
+    idle_timeout: float = _duration("30s")
 
 
 @dataclass(frozen=True)
@@ -158,6 +201,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state_file: str = ""
@@ -196,7 +240,45 @@ def from_mapping(
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not {_kind(data)}")
     merged = _apply_env(data, env or {})
     config = _build(Config, merged, "")
+    auth = merged.get("auth")
+    config = _apply_version(config, scopes_given=isinstance(auth, dict) and "scopes" in auth)
     return _resolve_secrets(config, base_dir or Path.cwd())
+
+
+def default_scopes(version: str, endpoints: EndpointsConfig | None = None) -> tuple[str, ...]:
+    """The scopes requested when `auth.scopes` is not set: those of the enabled endpoint groups."""
+    endpoints = endpoints or EndpointsConfig()
+    scopes = ENDPOINT_SCOPES[version]
+    enabled = {
+        "customers": True,
+        "jobs": endpoints.jobs,
+        "protected": endpoints.protected,
+        "services": endpoints.services,
+    }
+    return tuple(scopes[group] for group, on in enabled.items() if on)
+
+
+def _apply_version(config: Config, *, scopes_given: bool) -> Config:
+    """Check `api.version`, pick default scopes for it, and check v3 job selectors against its codes."""
+    version = config.api.version
+    if version not in API_VERSIONS:
+        raise ConfigError(f"api.version: must be one of {', '.join(API_VERSIONS)}, not {version!r}")
+    if version == "v3":
+        # v3 filters jobs by code: a name without one would select nothing, silently.
+        for index, selector in enumerate(config.jobs.select):
+            for key, value, table in (
+                ("job_type", selector.job_type, codes.JOB_TYPES),
+                ("job_module", selector.job_module, codes.JOB_MODULES),
+            ):
+                if codes.code(table, value) is None:
+                    known = ", ".join(table.values())
+                    raise ConfigError(
+                        f"jobs.select[{index}].{key}: {value!r} has no v3 code; use a number or one of: {known}"
+                    )
+    if scopes_given:
+        return config
+    auth = dataclasses.replace(config.auth, scopes=default_scopes(version, config.endpoints))
+    return dataclasses.replace(config, auth=auth)
 
 
 def env_names() -> dict[str, str]:
@@ -393,8 +475,6 @@ def _resolve_secrets(config: Config, base_dir: Path) -> Config:
     api, auth = config.api, config.auth
     _check_url(api.base_url, "api.base_url")
     _check_url(api.token_url, "api.token_url")
-    if api.version != "legacy":
-        raise ConfigError(f"api.version: only 'legacy' is supported by this release, not {api.version!r}")
     for key, value, low in (
         ("api.max_concurrency", api.max_concurrency, 1),
         ("api.retries", api.retries, 0),
@@ -403,6 +483,8 @@ def _resolve_secrets(config: Config, base_dir: Path) -> Config:
             raise ConfigError(f"{key}: must be at least {low}, not {value}")
     if api.max_requests_per_second <= 0:
         raise ConfigError("api.max_requests_per_second: must be greater than 0")
+    if config.web.max_connections < 1:
+        raise ConfigError(f"web.max_connections: must be at least 1, not {config.web.max_connections}")
     if not auth.client_id:
         raise ConfigError("auth.client_id: required")
     if not auth.scopes:

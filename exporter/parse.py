@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import TypeVar
 
-from exporter.model import Customer, Job, Outcome
+from exporter import codes
+from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
 
 __all__ = [
     "DEFAULT_OUTCOMES",
     "ParseError",
+    "capacity",
     "count",
     "customer",
     "duration_seconds",
@@ -21,8 +23,10 @@ __all__ = [
     "job",
     "normalize_status",
     "outcome",
+    "protected",
     "size_bytes",
     "size_ratio",
+    "subscriptions",
     "timestamp",
 ]
 
@@ -130,6 +134,9 @@ _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 
 def _quote(raw: object) -> str:
     # Bounded so that a huge upstream value cannot flood a log line.
+    if isinstance(raw, int) and raw.bit_length() > 256:
+        # repr() of an int of more than 4300 digits raises; no one reads such a number anyway.
+        return f"<{'negative ' if raw < 0 else ''}integer of {raw.bit_length()} bits>"
     text = repr(raw)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -357,20 +364,45 @@ def outcome(status: str, overrides: Mapping[str, Outcome] | None = None) -> Outc
     return DEFAULT_OUTCOMES.get(key, Outcome.UNKNOWN)
 
 
+def _code(raw: int, table: Mapping[int, str] | None) -> str:
+    if abs(raw) > codes.MAX_CODE:
+        raise ParseError(f"code out of range: {_quote(raw)}")
+    return codes.name(table, raw) if table is not None else str(raw)
+
+
 def _text(raw: object) -> str | None:
-    """A label value as sent but trimmed; an integer (v3 sends some statuses as numbers) as its decimal."""
+    """A label value as sent but trimmed; an integer (a v3 code without a table) as its decimal."""
     if raw is None:
         return None
     if isinstance(raw, str):
         return raw.strip()
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return str(raw)
+        return _code(raw, None)
     raise ParseError(f"not a string: {_quote(raw)}")
+
+
+def _coded(table: Mapping[int, str]) -> Callable[[object], str | None]:
+    """A reader of a field that legacy sends as a name and v3 as a code of `table`.
+
+    A code the table lacks becomes its decimal string: AvePoint adds modules faster than its
+    documentation, and a job with an unknown module must still be exported, never dropped.
+    """
+
+    def read(raw: object) -> str | None:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return _code(raw, table)
+        return _text(raw)
+
+    return read
 
 
 def _optional_id(raw: object) -> str | None:
     text = _text(raw)
     return None if is_missing(text) else text
+
+
+def _optional_text(raw: object) -> str:
+    return _optional_id(raw) or ""
 
 
 def _field(
@@ -386,21 +418,57 @@ def _field(
         return None
 
 
-def _required(row: Mapping[str, object], name: str, errors: list[str]) -> str | None:
+def _required(
+    row: Mapping[str, object], name: str, errors: list[str], table: Mapping[int, str] | None = None
+) -> str | None:
+    """A non-blank string, or (when `table` is given) a v3 code turned into its name."""
     raw = row.get(name)
-    text = raw.strip() if isinstance(raw, str) else ""
+    text = ""
+    if isinstance(raw, str):
+        text = raw.strip()
+    elif table is not None and isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) <= codes.MAX_CODE:
+        text = codes.name(table, raw)
     if not text:
         errors.append(name)
         return None
     return text
 
 
+def _tenants(row: Mapping[str, object], errors: list[str]) -> tuple[Tenant, ...]:
+    raw = row.get("tenants")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.append("tenants")
+        return ()
+    tenants: list[Tenant] = []
+    bad = False
+    for item in raw:
+        tenant_id = name = None
+        if isinstance(item, Mapping):
+            tenant_id = _field(item, "id", _optional_id, [])
+            name_errors: list[str] = []
+            name = _field(item, "name", _optional_text, name_errors)
+            bad = bad or bool(name_errors)
+        if tenant_id is None:  # a tenant without an id cannot be told apart: left out
+            bad = True
+            continue
+        tenants.append(Tenant(tenant_id, name or ""))
+    if bad:
+        errors.append("tenants")
+    return tuple(tenants)
+
+
 def customer(row: Mapping[str, object]) -> tuple[Customer | None, list[str]]:
     """A customer from one element of the customers list, and the API fields that could not be read.
 
-    Never raises: without a usable `id` the result is (None, ["id"]).
+    Accepts both backends: legacy sends `jobStatus` as a name, v3 as a code (mapped to the same
+    names) plus `managementMode` and `tenants`, which legacy lacks ("" and () then). Never
+    raises: without a usable `id` the result is (None, ["id"]).
     """
     errors: list[str] = []
+    if not isinstance(row, Mapping):
+        return None, ["id"]
     customer_id = _required(row, "id", errors)
     if customer_id is None:
         return None, errors
@@ -408,7 +476,9 @@ def customer(row: Mapping[str, object]) -> tuple[Customer | None, list[str]]:
         id=customer_id,
         organization=_field(row, "organization", _text, errors) or "",
         country=_field(row, "countryOrRegion", _text, errors) or "",
-        status=_field(row, "jobStatus", _text, errors) or "",
+        status=_field(row, "jobStatus", _coded(codes.CUSTOMER_STATUSES), errors) or "",
+        management_mode=_field(row, "managementMode", _coded(codes.MANAGEMENT_MODES), errors) or "",
+        tenants=_tenants(row, errors),
     )
     return record, errors
 
@@ -416,16 +486,20 @@ def customer(row: Mapping[str, object]) -> tuple[Customer | None, list[str]]:
 def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = None) -> tuple[Job | None, list[str]]:
     """A job from one job row, and the API names of the fields that could not be read.
 
-    Never raises: an unreadable field is None and named in the list; without a usable
-    `jobType` and `jobModule` the job itself is None. A row without job id and start
-    time describes a module that never ran, so it is not_run whatever its status.
+    Accepts both backends: v3 codes of `jobType`, `jobModule` and `status` become the names of
+    the v3 tables, or their decimal string when a table lacks them. Never raises: an unreadable
+    field is None and named in the list; without a usable `jobType` and `jobModule` the job
+    itself is None. A row without job id and start time describes a module that never ran, so
+    it is not_run whatever its status.
     """
     errors: list[str] = []
-    job_type = _required(row, "jobType", errors)
-    job_module = _required(row, "jobModule", errors)
+    if not isinstance(row, Mapping):
+        return None, ["jobType", "jobModule"]
+    job_type = _required(row, "jobType", errors, codes.JOB_TYPES)
+    job_module = _required(row, "jobModule", errors, codes.JOB_MODULES)
     if job_type is None or job_module is None:
         return None, errors
-    status = _field(row, "status", _text, errors) or ""
+    status = _field(row, "status", _coded(codes.JOB_STATUSES), errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
     record = Job(
         job_type=job_type,
@@ -446,3 +520,93 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
         last_modified=_field(row, "lastModifyTime", timestamp, errors),
     )
     return record, errors
+
+
+def protected(row: Mapping[str, object]) -> tuple[ProtectedData | None, list[str]]:
+    """Protected data of one service module (legacy `/protected`, v3 `cloud-backup-m365/overview`).
+
+    Never raises. Without a usable `serviceType` and `serviceModule` the record is None. Both
+    are kept as sent: the documentation gives them as strings; should an integer arrive, it is
+    exported as its decimal rather than guessed to share the job tables.
+    """
+    errors: list[str] = []
+    if not isinstance(row, Mapping):
+        return None, ["serviceType", "serviceModule"]
+    service = _required_any(row, "serviceType", errors)
+    module = _required_any(row, "serviceModule", errors)
+    if service is None or module is None:
+        return None, errors
+    record = ProtectedData(
+        service=service,
+        module=module,
+        scanned_objects=_field(row, "totalScannedObjects", count, errors),
+        protected_objects=_field(row, "totalProtectedObjects", count, errors),
+        bytes_avepoint=_field(row, "dataSizeStoredInAvePoint", size_bytes, errors),
+        bytes_byos=_field(row, "dataSizeStoredInBYOS", size_bytes, errors),
+    )
+    return record, errors
+
+
+def _required_any(row: Mapping[str, object], name: str, errors: list[str]) -> str | None:
+    raw = row.get(name)
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) <= codes.MAX_CODE:
+        return str(raw)
+    return _required(row, name, errors)
+
+
+def capacity(raw: object) -> tuple[float | None, float | None]:
+    """(used, purchased) bytes of a `purchasedCapacity`: "1024 GB" is all purchased, nothing said
+    of use; v3's "0/1 GB" reads as 0 used of 1 GB purchased (see `size_ratio`)."""
+    if isinstance(raw, str) and "/" in raw and not is_missing(raw):
+        return size_ratio(raw)
+    return None, size_bytes(raw)
+
+
+def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], list[str]]:
+    """The subscriptions (one per product) of one element of the services list, and unread fields.
+
+    Never raises. Without a usable `customerId` there is nothing to attribute, so ([], ["customerId"]);
+    a product without `service` is left out and "service" named. `N/A` gives None, never 0.
+    Consumed storage is `consumedStorage`; only where that is absent or unreadable does the
+    used side of a "used/purchased" `purchasedCapacity` stand in for it.
+    """
+    errors: list[str] = []
+    if not isinstance(element, Mapping):
+        return [], ["customerId"]
+    customer_id = _required(element, "customerId", errors)
+    if customer_id is None:
+        return [], errors
+    products = element.get("products")
+    if products is None:
+        return [], errors
+    if not isinstance(products, list):
+        return [], [*errors, "products"]
+    out: list[Subscription] = []
+    for product in products:
+        if not isinstance(product, Mapping):
+            errors.append("products")
+            continue
+        service = _required(product, "service", errors)
+        if service is None:
+            continue
+        used, purchased = _field(product, "purchasedCapacity", capacity, errors) or (None, None)
+        consumed = _field(product, "consumedStorage", size_bytes, errors)
+        out.append(
+            Subscription(
+                customer_id=customer_id,
+                service=service,
+                subscription_name=_field(product, "subscriptionName", _optional_text, errors) or "",
+                model=_field(product, "subscriptionModel", _optional_text, errors) or "",
+                storage=_field(product, "storage", _optional_text, errors) or "",
+                expiry=_field(product, "expirationDate", timestamp, errors),
+                contract_end=_field(product, "contractEndDate", timestamp, errors),
+                purchased_seats=_field(product, "purchasedUserSeats", count, errors),
+                purchased_units=_field(product, "purchasedUnits", count, errors),
+                licenses_assigned=_field(product, "microsoftLicenseAssigned", count, errors),
+                licenses_available=_field(product, "microsoftLicenseAvailable", count, errors),
+                capacity_purchased_bytes=purchased,
+                capacity_protected_bytes=_field(product, "protectedCapacity", size_bytes, errors),
+                consumed_bytes=consumed if consumed is not None else used,
+            )
+        )
+    return out, errors

@@ -249,3 +249,98 @@ def test_config_is_frozen() -> None:
     cfg = Config()
     with pytest.raises(AttributeError):
         cfg.state_file = "x"  # type: ignore[misc]
+
+
+# --- API version, endpoint groups and their scopes ------------------------------------------------
+
+LEGACY_ALL = (
+    "partner.customers.read.all",
+    "partner.jobs.read.all",
+    "partner.cbprotected.read.all",
+    "partner.license.read.all",
+)
+V3_ALL = tuple(scope.replace("partner.", "elements.") for scope in LEGACY_ALL)
+
+
+@pytest.mark.parametrize(
+    ("text", "scopes"),
+    [
+        ("", LEGACY_ALL[:2]),
+        ("api: {version: legacy}\n", LEGACY_ALL[:2]),
+        ("api: {version: v3}\n", V3_ALL[:2]),
+        ("endpoints: {protected: true}\n", LEGACY_ALL[:3]),
+        ("endpoints: {services: true}\n", (*LEGACY_ALL[:2], LEGACY_ALL[3])),
+        ("api: {version: v3}\nendpoints: {protected: true, services: true}\n", V3_ALL),
+        ("api: {version: v3}\nendpoints: {jobs: false, services: true}\n", (V3_ALL[0], V3_ALL[3])),
+        ("endpoints: {jobs: false}\n", LEGACY_ALL[:1]),
+        # Set by the user, scopes are theirs: nothing is added or dropped.
+        ("endpoints: {services: true}\nauth: {scopes: [partner.customers.read.all]}\n", LEGACY_ALL[:1]),
+        ("api: {version: v3}\nauth: {scopes: [partner.customers.read.all, x]}\n", ("partner.customers.read.all", "x")),
+    ],
+)
+def test_default_scopes_follow_version_and_endpoints(tmp_path: Path, text: str, scopes: tuple[str, ...]) -> None:
+    auth = "auth: {client_id: app, client_secret: s}\n"
+    if "auth:" in text:
+        head, _, tail = text.partition("auth: {")
+        text = head + "auth: {client_id: app, client_secret: s, " + tail
+        auth = ""
+    cfg = config.load(write(tmp_path, auth + text), env={})
+    assert cfg.auth.scopes == scopes
+
+
+def test_endpoints_defaults_and_environment(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, MINIMAL), env={})
+    assert cfg.endpoints == config.EndpointsConfig(jobs=True, protected=False, services=False)
+    assert cfg.api.version == "legacy"
+    env = {"AVEPOINT_API_VERSION": "v3", "AVEPOINT_ENDPOINTS_PROTECTED": "true", "AVEPOINT_ENDPOINTS_JOBS": "false"}
+    cfg = config.load(write(tmp_path, MINIMAL), env=env)
+    assert cfg.api.version == "v3"
+    assert cfg.endpoints == config.EndpointsConfig(jobs=False, protected=True, services=False)
+    assert cfg.auth.scopes == ("elements.customers.read.all", "elements.cbprotected.read.all")
+    # An environment override of the scopes counts as setting them.
+    cfg = config.load(write(tmp_path, MINIMAL), env={**env, "AVEPOINT_AUTH_SCOPES": "a,b"})
+    assert cfg.auth.scopes == ("a", "b")
+
+
+def test_default_scopes_function() -> None:
+    assert config.default_scopes("legacy") == config.LEGACY_SCOPES
+    assert config.default_scopes("v3") == config.V3_SCOPES
+    everything = config.EndpointsConfig(protected=True, services=True)
+    assert config.default_scopes("v3", everything) == V3_ALL
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("api: {version: v9}\n", "api.version: must be one of legacy, v3, not 'v9'"),
+        ("api: {version: V3}\n", "api.version: must be one of legacy, v3"),
+        ("endpoints: {services: yes please}\n", "endpoints.services: must be true or false"),
+        ("endpoints: {licences: true}\n", "unknown key endpoints.licences"),
+        (
+            "api: {version: v3}\njobs: {select: [{job_type: Microsoft 365, job_module: OneDrive for Business}]}\n",
+            "jobs.select[0].job_module: 'OneDrive for Business' has no v3 code; use a number or one of: None, Archiver",
+        ),
+        (
+            "api: {version: v3}\njobs: {select: [{job_type: Gmail, job_module: Gmail}]}\n",
+            "jobs.select[0].job_type: 'Gmail' has no v3 code",
+        ),
+    ],
+)
+def test_invalid_version_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, MINIMAL + text), env={})
+    assert message in str(info.value)
+
+
+def test_v3_job_selectors_take_names_in_any_case_or_numbers(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + "api: {version: v3}\n"
+        + "jobs: {select: [{job_type: microsoft 365, job_module: EXCHANGE ONLINE},\n"
+        + "                {job_type: '15', job_module: '601'}]}\n"
+    )
+    cfg = config.load(write(tmp_path, text), env={})
+    assert cfg.jobs.select == (JobSelector("microsoft 365", "EXCHANGE ONLINE"), JobSelector("15", "601"))
+    # Legacy puts the names in the path as they are: nothing to check against.
+    legacy = MINIMAL + "jobs: {select: [{job_type: Microsoft 365, job_module: OneDrive for Business}]}\n"
+    assert config.load(write(tmp_path, legacy), env={}).jobs.select[0].job_module == "OneDrive for Business"

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter import parse
-from exporter.model import Customer, Job, Outcome
+from exporter import codes, parse
+from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
 from exporter.parse import ParseError
 
 KB, MB, GB, TB, PB = 2**10, 2**20, 2**30, 2**40, 2**50
@@ -548,7 +548,9 @@ def test_outcome_overrides(status: str, overrides: dict[str, Outcome] | None, ex
             Customer("0b6c", 'Contoso "Ltd" \\', "N/A", "N/A"),
             [],
         ),
-        ({"id": "c", "jobStatus": 3}, Customer("c", "", "", "3"), []),
+        # v3 sends codes; the customer status table names them, an unknown code stays a number.
+        ({"id": "c", "jobStatus": 3}, Customer("c", "", "", "Waiting for configuration"), []),
+        ({"id": "c", "jobStatus": 99}, Customer("c", "", "", "99"), []),
         ({"id": "c", "jobStatus": None, "organization": None}, Customer("c", "", "", ""), []),
         (
             {"id": "c", "organization": ["x"], "countryOrRegion": 1.5, "jobStatus": True},
@@ -749,7 +751,7 @@ def test_job_reports_unreadable_fields_and_keeps_the_rest() -> None:
 
 
 def test_job_status_forms() -> None:
-    for raw, expected in [(" Failed ", "Failed"), (3, "3"), (None, ""), ("N/A", "N/A")]:
+    for raw, expected in [(" Failed ", "Failed"), (3, "Failed"), (99, "99"), (None, ""), ("N/A", "N/A")]:
         record, errors = parse.job({**FULL_ROW, "status": raw})
         assert record is not None
         assert (record.status, errors) == (expected, [])
@@ -781,8 +783,9 @@ def test_job_labels_are_stripped_but_never_escaped() -> None:
         ({"jobType": None}, ["jobType"]),
         ({"jobType": ""}, ["jobType"]),
         ({"jobType": "   "}, ["jobType"]),
-        ({"jobType": 7}, ["jobType"]),
-        ({"jobModule": 302}, ["jobModule"]),
+        ({"jobType": True}, ["jobType"]),
+        ({"jobModule": 2**40}, ["jobModule"]),
+        ({"jobModule": 302.0}, ["jobModule"]),
         ({"jobModule": ["SharePoint Online"]}, ["jobModule"]),
         ({"jobType": None, "jobModule": None}, ["jobType", "jobModule"]),
     ],
@@ -947,3 +950,408 @@ def test_count_forms_agree(number: int) -> None:
     assert parse.count(str(number)) == number
     assert parse.count(f" {number:,} ") == number
     assert parse.count(f"{number}.0") == number
+
+
+# --- v3 codes -----------------------------------------------------------------------
+
+TABLES = {
+    "jobType": codes.JOB_TYPES,
+    "jobModule": codes.JOB_MODULES,
+    "status": codes.JOB_STATUSES,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "name"),
+    [(field, number, name) for field, table in TABLES.items() for number, name in table.items()],
+)
+def test_job_codes_become_the_documented_names(field: str, number: int, name: str) -> None:
+    record, errors = parse.job({**FULL_ROW, field: number})
+    assert errors == []
+    assert record is not None
+    assert {"jobType": record.job_type, "jobModule": record.job_module, "status": record.status}[field] == name
+
+
+def test_job_codes_cover_every_status_the_simulator_and_legacy_use() -> None:
+    # Statuses named alike in both backends share the contract's outcome.
+    for number, name in codes.JOB_STATUSES.items():
+        record, _ = parse.job({**FULL_ROW, "status": number})
+        assert record is not None
+        assert record.outcome is parse.outcome(name)
+    assert parse.outcome(codes.JOB_STATUSES[4]) is Outcome.WARNING
+    assert parse.outcome(codes.JOB_STATUSES[13]) is Outcome.NOT_RUN
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"jobType": 7, "jobModule": 302, "status": 2}, ("Microsoft 365", "SharePoint Online", "Finished")),
+        ({"jobType": 15, "jobModule": 601, "status": 2}, ("Salesforce", "601", "Finished")),
+        ({"jobType": 99, "jobModule": 399, "status": 42}, ("99", "399", "42")),
+        ({"jobType": -1, "jobModule": 0, "status": 0}, ("-1", "None", "None")),
+        ({"jobType": 2**31 - 1, "jobModule": 304, "status": 1}, (str(2**31 - 1), "Microsoft 365 Groups", "Running")),
+    ],
+)
+def test_unknown_codes_are_kept_as_numbers(changes: dict[str, object], expected: tuple[str, str, str]) -> None:
+    record, errors = parse.job({**FULL_ROW, **changes})
+    assert errors == []
+    assert record is not None
+    assert (record.job_type, record.job_module, record.status) == expected
+
+
+def test_unknown_status_code_is_an_unknown_outcome() -> None:
+    record, _ = parse.job({**FULL_ROW, "status": 42})
+    assert record is not None
+    assert (record.status, record.outcome) == ("42", Outcome.UNKNOWN)
+    record, _ = parse.job({**FULL_ROW, "status": 42}, {"42": Outcome.FAILED})
+    assert record is not None
+    assert record.outcome is Outcome.FAILED
+
+
+def test_codes_out_of_range_are_errors_not_crashes() -> None:
+    assert parse.job({**FULL_ROW, "jobType": 2**31}) == (None, ["jobType"])
+    record, errors = parse.job({**FULL_ROW, "status": -(2**63)})
+    assert record is not None
+    assert (record.status, errors) == ("", ["status"])
+    assert parse.customer({"id": "c", "managementMode": 10**5000}) == (Customer("c", "", "", ""), ["managementMode"])
+
+
+@pytest.mark.parametrize(
+    ("table", "text", "expected"),
+    [
+        (codes.JOB_TYPES, "Microsoft 365", 7),
+        (codes.JOB_TYPES, " microsoft   365 ", 7),
+        (codes.JOB_TYPES, "IAAS + PAAS", 12),
+        (codes.JOB_TYPES, "15", 15),
+        (codes.JOB_MODULES, "None", 0),
+        (codes.JOB_MODULES, "601", 601),
+        (codes.JOB_MODULES, "-4", -4),
+        (codes.JOB_MODULES, "OneDrive for Business", None),
+        (codes.JOB_MODULES, "", None),
+        (codes.JOB_MODULES, "1e3", None),
+        (codes.JOB_MODULES, "99999999999", None),
+        (codes.JOB_MODULES, "\u0661", None),
+        (codes.JOB_STATUSES, "finished with exception", 4),
+    ],
+)
+def test_code_of_a_name(table: dict[int, str], text: str, expected: int | None) -> None:
+    assert codes.code(table, text) == expected
+
+
+def test_code_tables_are_one_to_one() -> None:
+    for table in (codes.JOB_TYPES, codes.JOB_MODULES, codes.JOB_STATUSES, codes.CUSTOMER_STATUSES):
+        assert len({name.casefold() for name in table.values()}) == len(table)
+        assert all(codes.code(table, name) == number for number, name in table.items())
+
+
+# --- v3 customers -------------------------------------------------------------------
+
+V3_CUSTOMER: dict[str, object] = {
+    "id": "0b6c",
+    "organization": "Contoso",
+    "ownerEmail": "it@contoso.example",
+    "jobStatus": 1,
+    "countryOrRegion": "US",
+    "managementMode": 1,
+    "tenants": [{"id": "t1", "name": "contoso.onmicrosoft.com"}, {"id": "t2", "name": None}],
+}
+
+
+def test_v3_customer() -> None:
+    record, errors = parse.customer(V3_CUSTOMER)
+    assert errors == []
+    assert record == Customer(
+        "0b6c",
+        "Contoso",
+        "US",
+        "Working",
+        management_mode="partner-managed",
+        tenants=(Tenant("t1", "contoso.onmicrosoft.com"), Tenant("t2", "")),
+    )
+
+
+@pytest.mark.parametrize(("number", "name"), [*codes.CUSTOMER_STATUSES.items()])
+def test_v3_customer_statuses(number: int, name: str) -> None:
+    record, _ = parse.customer({"id": "c", "jobStatus": number})
+    assert record is not None
+    assert record.status == name
+
+
+@pytest.mark.parametrize(
+    ("changes", "mode", "tenants", "errors"),
+    [
+        ({"managementMode": 0}, "customer-managed", None, []),
+        ({"managementMode": 2}, "to be configured", None, []),
+        ({"managementMode": 7}, "7", None, []),
+        ({"managementMode": "Partner managed"}, "Partner managed", None, []),
+        ({"managementMode": None, "tenants": None}, "", (), []),
+        ({"managementMode": True}, "", None, ["managementMode"]),
+        ({"tenants": []}, "partner-managed", (), []),
+        ({"tenants": "t1"}, "partner-managed", (), ["tenants"]),
+        ({"tenants": {"id": "t1"}}, "partner-managed", (), ["tenants"]),
+        (
+            {"tenants": [{"id": "t1"}, "t2", {"name": "x"}, {"id": "N/A"}]},
+            "partner-managed",
+            (Tenant("t1"),),
+            ["tenants"],
+        ),
+        ({"tenants": [{"id": 5, "name": ["x"]}]}, "partner-managed", (Tenant("5"),), ["tenants"]),
+    ],
+)
+def test_v3_customer_fields(
+    changes: dict[str, object], mode: str, tenants: tuple[Tenant, ...] | None, errors: list[str]
+) -> None:
+    record, found = parse.customer({**V3_CUSTOMER, **changes})
+    assert found == errors
+    assert record is not None
+    assert record.management_mode == mode
+    if tenants is not None:
+        assert record.tenants == tenants
+
+
+def test_legacy_customer_has_no_v3_fields() -> None:
+    record, _ = parse.customer({"id": "c", "jobStatus": "Working"})
+    assert record == Customer("c", "", "", "Working", "", ())
+
+
+# --- protected data -----------------------------------------------------------------
+
+PROTECTED_ROW: dict[str, object] = {
+    "customerId": "c",
+    "customer": "it@contoso.example",
+    "serviceType": "Microsoft 365",
+    "serviceModule": "Exchange Online",
+    "totalScannedObjects": 1200,
+    "totalProtectedObjects": 1100,
+    "dataSizeStoredInAvePoint": "12.5 GB",
+    "dataSizeStoredInBYOS": "N/A",
+}
+
+
+def test_protected() -> None:
+    assert parse.protected(PROTECTED_ROW) == (
+        ProtectedData("Microsoft 365", "Exchange Online", 1200, 1100, 12.5 * GB, None),
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "errors"),
+    [
+        (
+            {"totalScannedObjects": "1,200", "dataSizeStoredInAvePoint": "N/A", "dataSizeStoredInBYOS": "2 TB"},
+            ProtectedData("Microsoft 365", "Exchange Online", 1200, 1100, None, 2 * TB),
+            [],
+        ),
+        (
+            {"totalScannedObjects": "lots", "dataSizeStoredInBYOS": "0/1 GB", "totalProtectedObjects": None},
+            ProtectedData("Microsoft 365", "Exchange Online", None, None, 12.5 * GB, None),
+            ["totalScannedObjects", "dataSizeStoredInBYOS"],
+        ),
+        (
+            {"serviceType": 7, "serviceModule": " OneDrive "},
+            ProtectedData("7", "OneDrive", 1200, 1100, 12.5 * GB, None),
+            [],
+        ),
+        ({"serviceType": None}, None, ["serviceType"]),
+        ({"serviceType": "", "serviceModule": ["x"]}, None, ["serviceType", "serviceModule"]),
+    ],
+)
+def test_protected_forms(changes: dict[str, object], expected: ProtectedData | None, errors: list[str]) -> None:
+    assert parse.protected({**PROTECTED_ROW, **changes}) == (expected, errors)
+
+
+# --- subscriptions ------------------------------------------------------------------
+
+PRODUCT: dict[str, object] = {
+    "service": "Cloud Backup for Microsoft 365",
+    "subscriptionModel": "User-based",
+    "purchasedUserSeats": "250",
+    "purchasedUnits": "N/A",
+    "microsoftLicenseAssigned": "200",
+    "microsoftLicenseAvailable": "50",
+    "purchasedCapacity": "N/A",
+    "protectedCapacity": "N/A",
+    "storage": "AvePoint Storage",
+    "retention": "Unlimited",
+    "consumedStorage": "120.5 GB",
+    "expirationDate": "2026-03-01",
+    "change": "N/A",
+    "source": "Partner",
+    "paymentType": "Annual",
+    "subscriptionName": "Cloud Backup for Microsoft 365 (User-based)",
+    "package": "N/A",
+    "contractEndDate": "N/A",
+}
+MARCH_1 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+
+
+def test_subscriptions() -> None:
+    element = {
+        "customerId": "c",
+        "organization": "Contoso",
+        "customer": "x",
+        "tenantId": "t1,t2",
+        "products": [PRODUCT],
+    }
+    assert parse.subscriptions(element) == (
+        [
+            Subscription(
+                customer_id="c",
+                service="Cloud Backup for Microsoft 365",
+                subscription_name="Cloud Backup for Microsoft 365 (User-based)",
+                model="User-based",
+                storage="AvePoint Storage",
+                expiry=MARCH_1,
+                contract_end=None,
+                purchased_seats=250,
+                purchased_units=None,
+                licenses_assigned=200,
+                licenses_available=50,
+                capacity_purchased_bytes=None,
+                capacity_protected_bytes=None,
+                consumed_bytes=120.5 * GB,
+            )
+        ],
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields", "errors"),
+    [
+        # v3 spells dates in ISO 8601 and the purchased capacity as used/purchased.
+        ({"expirationDate": "2026-03-01T00:00:00Z"}, {"expiry": MARCH_1}, []),
+        (
+            {"purchasedCapacity": "0/1 GB", "consumedStorage": "N/A"},
+            {"capacity_purchased_bytes": GB, "consumed_bytes": 0.0},
+            [],
+        ),
+        (
+            {"purchasedCapacity": "0/1 GB"},  # consumedStorage, when given, is the consumed figure
+            {"capacity_purchased_bytes": GB, "consumed_bytes": 120.5 * GB},
+            [],
+        ),
+        (
+            {"purchasedCapacity": "512 MB/2 TB", "consumedStorage": "garbage"},
+            {"capacity_purchased_bytes": 2 * TB, "consumed_bytes": 512 * MB},
+            ["consumedStorage"],
+        ),
+        ({"purchasedCapacity": "1024 GB"}, {"capacity_purchased_bytes": 1024 * GB}, []),
+        ({"purchasedCapacity": "3/N/A"}, {"capacity_purchased_bytes": None}, []),
+        ({"purchasedCapacity": "a/b/c"}, {"capacity_purchased_bytes": None}, ["purchasedCapacity"]),
+        ({"protectedCapacity": "80 GB"}, {"capacity_protected_bytes": 80 * GB}, []),
+        (
+            {"purchasedUserSeats": "-5", "expirationDate": "soon"},
+            {"purchased_seats": None, "expiry": None},
+            [
+                "expirationDate",
+                "purchasedUserSeats",
+            ],
+        ),
+        ({"purchasedUnits": 12, "subscriptionName": "N/A", "storage": None}, {"purchased_units": 12}, []),
+        ({"expirationDate": "0001-01-01T00:00:00"}, {"expiry": None}, []),
+    ],
+)
+def test_subscription_forms(changes: dict[str, object], fields: dict[str, object], errors: list[str]) -> None:
+    subs, found = parse.subscriptions({"customerId": "c", "products": [{**PRODUCT, **changes}]})
+    assert sorted(found) == sorted(errors)
+    assert len(subs) == 1
+    for name, value in fields.items():
+        assert getattr(subs[0], name) == value, name
+    if "subscriptionName" in changes:
+        assert (subs[0].subscription_name, subs[0].storage) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("element", "count", "errors"),
+    [
+        ({"customerId": "c", "products": []}, 0, []),
+        ({"customerId": "c"}, 0, []),
+        ({"customerId": "c", "products": None}, 0, []),
+        ({"customerId": "c", "products": "x"}, 0, ["products"]),
+        ({"customerId": "c", "products": [PRODUCT, "x", {**PRODUCT, "service": "N/A "}]}, 2, ["products"]),
+        ({"customerId": "c", "products": [{**PRODUCT, "service": ""}, PRODUCT]}, 1, ["service"]),
+        ({"products": [PRODUCT]}, 0, ["customerId"]),
+        ({"customerId": 7, "products": [PRODUCT]}, 0, ["customerId"]),
+    ],
+)
+def test_subscriptions_shapes(element: dict[str, object], count: int, errors: list[str]) -> None:
+    subs, found = parse.subscriptions(element)
+    assert (len(subs), found) == (count, errors)
+
+
+def test_new_parsers_take_no_non_mapping() -> None:
+    assert parse.subscriptions([PRODUCT]) == ([], ["customerId"])  # type: ignore[arg-type]
+    assert parse.protected("row") == (None, ["serviceType", "serviceModule"])  # type: ignore[arg-type]
+    assert parse.customer(None) == (None, ["id"])  # type: ignore[arg-type]
+    assert parse.job(42) == (None, ["jobType", "jobModule"])  # type: ignore[arg-type]
+
+
+# --- properties of the new parsers ---------------------------------------------------
+
+codes_or_anything = st.integers() | st.sampled_from([0, 7, 302, 399, 601, 2**31, -(2**40)]) | anything
+PROTECTED_FIELDS = list(PROTECTED_ROW)
+PRODUCT_FIELDS = list(PRODUCT)
+V3_CUSTOMER_FIELDS = [*CUSTOMER_FIELDS, "managementMode", "tenants"]
+tenant_lists = st.lists(st.dictionaries(st.sampled_from(["id", "name"]), anything, max_size=2), max_size=3)
+
+
+@given(st.dictionaries(st.sampled_from(JOB_FIELDS), codes_or_anything))
+def test_job_with_codes_never_raises(row: dict[str, object]) -> None:
+    record, errors = parse.job(row)
+    assert len(errors) == len(set(errors))
+    if record is not None:
+        for label in (record.job_type, record.job_module):
+            assert isinstance(label, str) and label
+
+
+@given(st.dictionaries(st.sampled_from(V3_CUSTOMER_FIELDS), codes_or_anything | tenant_lists))
+def test_v3_customer_never_raises(row: dict[str, object]) -> None:
+    record, errors = parse.customer(row)
+    assert set(errors) <= set(V3_CUSTOMER_FIELDS)
+    assert len(errors) == len(set(errors))
+    if record is not None:
+        assert isinstance(record.management_mode, str)
+        assert all(isinstance(t, Tenant) and t.id and isinstance(t.name, str) for t in record.tenants)
+
+
+@given(st.dictionaries(st.sampled_from(PROTECTED_FIELDS), codes_or_anything))
+def test_protected_never_raises(row: dict[str, object]) -> None:
+    record, errors = parse.protected(row)
+    assert set(errors) <= set(PROTECTED_FIELDS)
+    assert len(errors) == len(set(errors))
+    if record is None:
+        assert errors and set(errors) <= {"serviceType", "serviceModule"}
+    else:
+        assert record.service and record.module
+        for value in (record.scanned_objects, record.protected_objects):
+            assert value is None or (type(value) is int and value >= 0)
+        for size in (record.bytes_avepoint, record.bytes_byos):
+            if size is not None:
+                _check_quantity(size)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["customerId", "organization", "products"]),
+        anything | st.lists(st.dictionaries(st.sampled_from(PRODUCT_FIELDS), anything) | anything, max_size=3),
+    )
+)
+def test_subscriptions_never_raise(element: dict[str, object]) -> None:
+    subs, errors = parse.subscriptions(element)
+    assert set(errors) <= {"customerId", "products", *PRODUCT_FIELDS}
+    for sub in subs:
+        assert isinstance(sub, Subscription)
+        assert sub.customer_id and sub.service
+        for size in (sub.capacity_purchased_bytes, sub.capacity_protected_bytes, sub.consumed_bytes):
+            if size is not None:
+                _check_quantity(size)
+        for number in (sub.purchased_seats, sub.purchased_units, sub.licenses_assigned, sub.licenses_available):
+            assert number is None or (type(number) is int and number >= 0)
+
+
+def test_huge_integers_are_quoted_without_repr() -> None:
+    for parser in (parse.count, parse.size_bytes, parse.duration_seconds):
+        with pytest.raises(ParseError, match="integer of 16610 bits"):
+            parser(10**5000)

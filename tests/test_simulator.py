@@ -175,7 +175,7 @@ def test_token_accepts_http_basic_client_credentials(sim: Simulator) -> None:
 
 @pytest.mark.parametrize(
     "scope",
-    ["", "openid", "elements.jobs.read.all", "partner.jobs.read.all partner.everything"],
+    ["", "openid", "elements.everything", "partner.jobs.read.all partner.everything"],
 )
 def test_token_refuses_bad_scope(sim: Simulator, scope: str) -> None:
     response = token_response(sim, client_id="demo", client_secret="demo-secret", scope=scope)

@@ -1,0 +1,150 @@
+"""The Elements API v3 integer codes and their names: one table per field, used both ways."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = [
+    "CUSTOMER_STATUSES",
+    "JOB_MODULES",
+    "JOB_STATUSES",
+    "JOB_TYPES",
+    "MANAGEMENT_MODES",
+    "MAX_CODE",
+    "code",
+    "name",
+]
+
+# Copied from AvePoint's v3 reference (see avepoint-api.md); names are spelled as documented there.
+JOB_TYPES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "Microsoft 365 Scan",
+        7: "Microsoft 365",
+        10: "Google Workspace Scan",
+        11: "Google Workspace",
+        12: "IaaS + PaaS",
+        15: "Salesforce",
+        16: "Dynamics 365",
+    }
+)
+
+JOB_MODULES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "None",
+        8: "Archiver",
+        10: "Retention",
+        302: "SharePoint Online",
+        303: "Exchange Online",
+        304: "Microsoft 365 Groups",
+        305: "OneDrive",
+        306: "Project Online",
+        307: "Exchange Online Public Folder",
+        308: "Microsoft Teams",
+        309: "Teams Chat",
+        310: "Power BI",
+        311: "Power Automate",
+        312: "Power Apps",
+        355: "Cloud Backup for Azure",
+        356: "Azure Virtual Machine",
+        357: "Disk",
+        358: "Microsoft Entra ID",
+        359: "Storage",
+        360: "Admin Portal Settings",
+        361: "Amazon EC2",
+        362: "Native Azure SQL Backup Monitoring",
+        363: "Dev Ops",
+        364: "Microsoft Entra ID B2C",
+        365: "Azure SQL Backup",
+        366: "Google Virtual Machine Instance",
+        367: "Azure VMware Solution",
+        368: "Microsoft SQL Server in Azure VM",
+        369: "Google Cloud Storage",
+        370: "Cosmos DB",
+        371: "Azure PostgreSQL",
+        401: "Dynamics 365",
+        402: "Viva Engage",
+        501: "Gmail",
+        502: "Calendar",
+        503: "Contacts",
+        504: "Drive",
+        505: "Shared Drives",
+        506: "Google Classroom",
+        507: "Chat",
+        508: "Google Directory",
+        550: "Dynamics CRM Backup",
+        551: "Dynamics Unified Operations Backup",
+    }
+)
+
+JOB_STATUSES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "None",
+        1: "Running",
+        2: "Finished",
+        3: "Failed",
+        4: "Finished with exception",
+        5: "Skipped",
+        6: "Pending",
+        7: "Failed to start",
+        8: "Canceled",
+        9: "Rejected",
+        10: "Stopped",
+        11: "Not scanned",
+        12: "Disabled",
+        13: "Not started",
+        14: "Waiting for configuration",
+    }
+)
+
+# The `jobStatus` of a customer: a summary over its jobs, with its own table.
+CUSTOMER_STATUSES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "N/A",
+        1: "Working",
+        2: "Failed",
+        3: "Waiting for configuration",
+        4: "Multiple issues found",
+        5: "Finished with exception",
+        6: "No backup updates",
+    }
+)
+
+# Spelled as the reference spells them (lower case): no legacy spelling exists to match.
+MANAGEMENT_MODES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "customer-managed",
+        1: "partner-managed",
+        2: "to be configured",
+    }
+)
+
+# .NET enums are 32-bit; anything wider is corruption, and str() of a huge int can even raise.
+MAX_CODE = 2**31 - 1
+_DECIMAL = re.compile(r"-?[0-9]+")
+_SPACES = re.compile(r"\s+")
+
+
+def name(table: Mapping[int, str], raw: int) -> str:
+    """The documented name of a code, or the code as a decimal string when the table lacks it."""
+    return table.get(raw, str(raw))
+
+
+def _key(text: str) -> str:
+    return _SPACES.sub(" ", text.strip()).casefold()
+
+
+def code(table: Mapping[int, str], text: str) -> int | None:
+    """The code of a name (case and spacing ignored) or of a decimal string such as "601"; else None.
+
+    The decimal form lets configuration select what the exporter shows for an unknown code.
+    """
+    wanted = _key(text)
+    for number, spelled in table.items():
+        if _key(spelled) == wanted:
+            return number
+    stripped = text.strip()
+    if _DECIMAL.fullmatch(stripped) and len(stripped) <= 11 and abs(int(stripped)) <= MAX_CODE:
+        return int(stripped)
+    return None
