@@ -11,13 +11,13 @@ import socket
 import sys
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TextIO
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from exporter import __version__, config, logs
+from exporter import __version__, config, logs, webconfig
 from exporter import shard as sharding
 from exporter.client import Client
 from exporter.errors import ApiError, ConfigError
@@ -53,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
         dest="listen_address",
         metavar="HOST:PORT",
         help=f"address to serve on (default: web.listen_address of the config, else {config.DEFAULT_LISTEN_ADDRESS})",
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS (tls_server_config), basic auth (basic_auth_users), headers",
     )
     p.add_argument(
         "--shard.count",
@@ -91,12 +97,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             cfg = config.load(args.config_file, env)
         else:
             raise ConfigError("--config.file is required (or --demo to try the built-in simulated fleet)")
+        web_config_file = args.web_config_file
+        security = webconfig.load(web_config_file) if web_config_file else webconfig.WebSecurity()
         if args.command == "check":
             return check(cfg, sys.stdout)
         listen = parse_listen_address(args.listen_address or cfg.web.listen_address)
         shard = sharding.resolve(args.shard_index, args.shard_count, env.get("HOSTNAME") or socket.gethostname())
         reload_path = None if args.demo else args.config_file
-        return run(cfg, listen, reload_path, env, shard)
+        return run(cfg, listen, reload_path, env, shard, web_config_file=web_config_file, security=security)
     except ConfigError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_USAGE
@@ -131,11 +139,21 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
 class Runtime:
     """The parts that a config reload replaces, and the ones that survive it."""
 
-    def __init__(self, cfg: config.Config, shard: sharding.Shard) -> None:
+    def __init__(
+        self,
+        cfg: config.Config,
+        shard: sharding.Shard,
+        security: webconfig.WebSecurity | None = None,
+        web_config_file: str | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.telemetry = Telemetry(self.registry, shard)
         ProcessCollector(registry=self.registry)
         self.config = cfg
+        self.security = security or webconfig.WebSecurity()
+        self.web_config_file = web_config_file
+        # Called with the new web settings after a successful reload (the server applies them).
+        self.on_web: Callable[[config.WebConfig, webconfig.WebSecurity], None] | None = None
         self.refresher = Refresher(
             cfg,
             self._client(cfg),
@@ -152,14 +170,18 @@ class Runtime:
         with self._reload_lock:
             try:
                 new = config.load(path, env)
+                # The web config goes with the rest: both files are good, or nothing changes.
+                security = webconfig.load(self.web_config_file) if self.web_config_file else webconfig.WebSecurity()
             except ConfigError as exc:
                 self.telemetry.config_reload(False)
                 log.error("reload failed, old config kept", extra={"error": str(exc)})
                 raise
-            if new.web != self.config.web:
+            if new.web.listen_address != self.config.web.listen_address:
                 log.warning("web.listen_address changes take effect after a restart")
             self.refresher.reconfigure(new, self._client(new))
-            self.config = new
+            self.config, self.security = new, security
+            if self.on_web is not None:
+                self.on_web(new.web, security)
             self.telemetry.config_reload(True)
             log.info("config reloaded")
 
@@ -170,16 +192,20 @@ def run(
     reload_path: str | None,
     env: Mapping[str, str],
     shard: sharding.Shard | None = None,
+    *,
+    web_config_file: str | None = None,
+    security: webconfig.WebSecurity | None = None,
 ) -> int:
     shard = shard or sharding.Shard()
-    runtime = Runtime(cfg, shard)
+    runtime = Runtime(cfg, shard, security, web_config_file)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
     app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload)
     try:
-        server = Server(listen, app)
+        server = Server(listen, app, cfg.web, runtime.security)
     except OSError as exc:
         log.error("cannot listen", extra={"address": f"{listen[0]}:{listen[1]}", "error": exc.strerror})
         return EXIT_FAILURE
+    runtime.on_web = server.configure
     stop = threading.Event()
     reload_requested = threading.Event()
 
@@ -202,6 +228,8 @@ def run(
             "auth": cfg.auth.method,
             "api": cfg.api.base_url,
             "shard": f"{shard.index}/{shard.count}",
+            "tls": server.tls,
+            "basic_auth": runtime.security.auth_required,
         },
     )
     runtime.refresher.trigger()  # warm the cache so the first scrape is quick

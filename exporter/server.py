@@ -1,33 +1,58 @@
-"""HTTP: /metrics, the landing page, /-/healthy, /-/ready and /-/reload."""
+"""HTTP: /metrics, the landing page, /-/healthy, /-/ready, /-/reload; TLS, basic auth and request limits."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import enum
 import gzip
+import hmac
 import html
+import io
 import logging
+import re
+import secrets
 import socket
+import socketserver
+import ssl
 import threading
 import time
-from collections.abc import Callable
+import typing
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import bcrypt
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
+from exporter.config import Secret, WebConfig
 from exporter.errors import ConfigError
 from exporter.refresh import Refresher
 from exporter.render import CONTENT_TYPE, ExpositionCache
 from exporter.telemetry import Telemetry
+from exporter.webconfig import WebSecurity
 
 log = logging.getLogger(__name__)
 
 # Prometheus sends its scrape timeout; answer this much before it so the answer still arrives.
 DEADLINE_MARGIN = 0.5
-# Socket timeout per client: a silent or trickling client cannot hold a thread for long.
-CLIENT_TIMEOUT = 30.0
+
+# Request size limits. Prometheus sends a request line under 200 bytes and about ten headers.
+MAX_REQUEST_LINE = 8192
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 16384
+MAX_BODY = 4096
+
+REALM = "avepoint-backup-exporter"
+CHALLENGE = f'Basic realm="{REALM}"'
+# Successful (user, password) checks remembered so a scrape does not pay bcrypt every time.
+AUTH_CACHE_SIZE = 64
+BCRYPT_MAX_PASSWORD = 72  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +142,276 @@ LANDING = """<!doctype html>
 """
 
 TEXT = "text/plain; charset=utf-8"
+ROUTES = frozenset({"/metrics", "/", "/-/healthy", "/-/ready", "/-/reload"})
+
+
+# --- basic auth ----------------------------------------------------------------------------------
+
+
+class BasicAuth:
+    """Checks `Authorization: Basic` against bcrypt hashes; unknown users cost as much as wrong passwords."""
+
+    def __init__(self, users: Mapping[str, Secret], dummy_hash: bytes) -> None:
+        self._users = {name: hashed.get().encode() for name, hashed in users.items()}
+        self._dummy = dummy_hash
+        # The cache holds HMACs under a key that lives only in this process, never a password.
+        self._key = secrets.token_bytes(32)
+        self._ok: OrderedDict[bytes, None] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        # bcrypt is meant to be slow: one check at a time keeps a flood of guesses to one core.
+        self._bcrypt_lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._users)
+
+    def check(self, authorization: str | None) -> bool:
+        credentials = _credentials(authorization)
+        if credentials is None:
+            return False
+        user, password = credentials
+        stored = self._users.get(user)
+        hashed = stored if stored is not None else self._dummy
+        mac = hmac.new(self._key, digestmod="sha256")
+        for part in (user.encode(), hashed, password):
+            mac.update(len(part).to_bytes(4, "big") + part)
+        key = mac.digest()
+        if stored is not None:
+            with self._cache_lock:
+                if key in self._ok:
+                    self._ok.move_to_end(key)
+                    return True
+        ok = self._verify(password, hashed) and stored is not None
+        if ok:
+            with self._cache_lock:
+                self._ok[key] = None
+                while len(self._ok) > AUTH_CACHE_SIZE:
+                    self._ok.popitem(last=False)
+        return ok
+
+    def _verify(self, password: bytes, hashed: bytes) -> bool:
+        with self._bcrypt_lock:
+            if len(password) > BCRYPT_MAX_PASSWORD:
+                # bcrypt refuses these: never a match, but it costs what a wrong password costs.
+                bcrypt.checkpw(b"", self._dummy)
+                return False
+            return bcrypt.checkpw(password, hashed)
+
+
+def _credentials(authorization: str | None) -> tuple[str, bytes] | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = raw.partition(b":")
+    if not sep:
+        return None
+    try:
+        return user.decode("utf-8"), password
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the web config and the main config's `web` section ask of the listener; swapped on reload."""
+
+    web: WebConfig
+    security: WebSecurity
+    auth: BasicAuth
+
+    @classmethod
+    def of(cls, web: WebConfig, security: WebSecurity, previous: Policy | None = None) -> Policy:
+        if previous is not None and previous.security.users == security.users:
+            auth = previous.auth  # same users: keep the warm cache
+        else:
+            auth = BasicAuth(security.users, security.dummy_hash)
+        return cls(web, security, auth)
+
+
+# --- connections ---------------------------------------------------------------------------------
+
+
+class Phase(enum.Enum):
+    READ = "read"  # TLS handshake, request line, headers, body: bounded by read_header_timeout
+    BUSY = "busy"  # the exporter is working on the request: never cut, never evicted
+    WRITE = "write"  # sending the response: bounded by write_timeout
+    IDLE = "idle"  # kept alive, waiting for the next request: bounded by idle_timeout
+
+
+@dataclass(eq=False)
+class Connection:
+    sock: socket.socket
+    phase: Phase
+    deadline: float | None
+    since: float
 
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
-    timeout = CLIENT_TIMEOUT
-    server_version = f"avepoint-backup-exporter/{__version__}"
+    server_version = "avepoint-backup-exporter"
     sys_version = ""
+
+    def __init__(
+        self,
+        request: socket.socket,
+        client_address: typing.Any,
+        server: socketserver.BaseServer,
+        conn: Connection | None = None,
+    ) -> None:
+        self.conn = conn if conn is not None else Connection(request, Phase.READ, None, 0.0)
+        self.policy = typing.cast(Server, server).policy
+        self.body = b""
+        self._served = 0
+        self._answered = False
+        super().__init__(request, client_address, server)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        web = self.policy.web
+        # A backstop for every single read and write; the server enforces the real deadlines.
+        self.connection.settimeout(max(web.read_header_timeout, web.write_timeout, web.idle_timeout))
+
+    def handle_one_request(self) -> None:
+        server = self.server
+        try:
+            if self._served:
+                server.set_phase(self.conn, Phase.IDLE, self.policy.web.idle_timeout)
+                if not typing.cast(io.BufferedReader, self.rfile).peek(1):
+                    self.close_connection = True
+                    return
+                server.set_phase(self.conn, Phase.READ, server.policy.web.read_header_timeout)
+            self.policy = server.policy
+            self.body, self._answered = b"", False
+            if not self._read_request():
+                self.close_connection = True
+                if self._answered:
+                    self._linger()
+                return
+            server.set_phase(self.conn, Phase.BUSY, None)
+            self._dispatch()
+            self.wfile.flush()
+            self._served += 1
+        except OSError as exc:  # timeouts, resets, TLS alerts, a connection cut by the server
+            log.debug("client connection ended", extra={"client": self.client_address[0], "error": _reason(exc)})
+            self.close_connection = True
+
+    def _read_request(self) -> bool:
+        """Read the request line, headers and body within the limits; False: the connection ends."""
+        line = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if not line:
+            return False
+        if len(line) > MAX_REQUEST_LINE:
+            return self._refuse(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
+        self.raw_requestline = line
+        if len(line.split()) != 3:  # HTTP/0.9 or garbage: nothing this exporter serves
+            return self._refuse(HTTPStatus.BAD_REQUEST, "bad request line")
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            header = self.rfile.readline(MAX_HEADER_BYTES - total + 1)
+            total += len(header)
+            if total > MAX_HEADER_BYTES:
+                return self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large")
+            if not header:
+                return False
+            if header in (b"\r\n", b"\n"):
+                break
+            lines.append(header)
+            if len(lines) > MAX_HEADERS:
+                return self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many request headers")
+        # The stdlib parser reads headers from rfile: hand it the block read above, within the limits.
+        stream, self.rfile = self.rfile, io.BytesIO(b"".join(lines) + b"\r\n")
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = stream
+        return parsed and self._read_body()
+
+    def _read_body(self) -> bool:
+        if self.headers.get("Transfer-Encoding"):
+            self.send_error(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not a chunked body")
+            return False
+        length = self._content_length()
+        if length is None:
+            return False
+        if length:
+            self.body = self.rfile.read(length)
+            if len(self.body) < length:
+                return False
+        return True
+
+    def _content_length(self) -> int | None:
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
+        if not values:
+            return 0
+        value = values.pop()
+        if values or not re.fullmatch(r"[0-9]{1,12}", value):
+            self.send_error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
+            return None
+        if int(value) > MAX_BODY:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+            return None
+        return int(value)
+
+    def handle_expect_100(self) -> bool:
+        # Refuse a large body before the client sends it; the interim response carries no extra headers.
+        if self._content_length() is None:
+            return False
+        self.send_response_only(HTTPStatus.CONTINUE)
+        BaseHTTPRequestHandler.end_headers(self)
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self._answered = True
+        super().send_error(code, message, explain)
+
+    def _linger(self) -> None:
+        """After refusing a request not yet read to its end, read on briefly before closing, because
+        closing with unread data resets the connection and the client may lose the answer."""
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self.connection, socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            for _ in range(16):
+                if not self.connection.recv(4096):
+                    break
+
+    def _refuse(self, status: HTTPStatus, message: str) -> bool:
+        self.requestline, self.request_version, self.command = "", "", ""
+        self.send_error(status, message)
+        return False
+
+    def _dispatch(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if not self._authorized(path):
+            challenge = Response(401, TEXT, b"unauthorized\n", (("WWW-Authenticate", CHALLENGE),))
+            self._send(challenge, head=self.command == "HEAD")
+            return
+        method = getattr(self, "do_" + self.command, None)
+        if method is None:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, "unsupported method")
+            return
+        method()
+
+    def _authorized(self, path: str) -> bool:
+        auth = self.policy.auth
+        if not auth.enabled or (path == "/-/healthy" and self.policy.web.open_health_check):
+            return True
+        if auth.check(self.headers.get("Authorization")):
+            return True
+        # Neither the user name nor the password: a user who typed the password as the name must not find
+        # it in the log.
+        log.debug("basic auth failed", extra={"client": self.client_address[0], "path": path})
+        return False
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -134,13 +421,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
-        # Drain a small body so keep-alive stays in step; refuse large ones.
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 4096:
-            self._send(Response(413, TEXT, b"request body too large\n"))
-            return
-        if length:
-            self.rfile.read(length)
         if path == "/-/reload":
             self._send(self.server.app.reload())
         else:
@@ -180,23 +460,178 @@ class Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(response.body)
 
+    def end_headers(self) -> None:
+        # Every response, errors included, carries the web config's headers; writing starts the clock.
+        for name, value in self.policy.security.headers:
+            self.send_header(name, value)
+        self.server.set_phase(self.conn, Phase.WRITE, self.policy.web.write_timeout)
+        super().end_headers()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         log.debug("http request", extra={"client": self.client_address[0], "request": format % args})
 
 
-ROUTES = frozenset({"/metrics", "/", "/-/healthy", "/-/ready", "/-/reload"})
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
+
+
+PLAIN_HTTP_TO_TLS = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    b"Content-Length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+)
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
+    """One thread per connection, at most `web.max_connections` of them, each with deadlines.
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    The accept loop only registers a connection and starts its thread: the TLS handshake and every
+    read happen in that thread, so a client that connects and says nothing blocks no one. The loop's
+    housekeeping (`service_actions`, every poll interval) cuts connections past their deadline.
+    When every slot is taken, the connection that has waited longest without a request in progress
+    (kept alive, or still sending its request) is closed to make room; when all are busy with
+    requests, the new connection is refused (a 503 for plain HTTP; closed for TLS).
+    """
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        web: WebConfig | None = None,
+        security: WebSecurity | None = None,
+    ) -> None:
         host = address[0]
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.app = app
+        self.policy = Policy.of(web or WebConfig(), security or WebSecurity())
+        self._conns: dict[int, Connection] = {}
+        self._conns_lock = threading.Lock()
+        self._refused = 0
+        self._refused_logged = 0.0
         super().__init__(address, Handler)
+
+    def configure(self, web: WebConfig, security: WebSecurity) -> None:
+        """New users and headers apply from the next request, TLS settings and timeouts from the next connection."""
+        self.policy = Policy.of(web, security, self.policy)
+
+    @property
+    def tls(self) -> bool:
+        return self.policy.security.ssl_context is not None
+
+    @property
+    def connections(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
+
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: typing.Any) -> None:
+        sock = typing.cast(socket.socket, request)
+        policy = self.policy
+        now = time.monotonic()
+        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now)
+        with self._conns_lock:
+            if len(self._conns) >= policy.web.max_connections:
+                waiting = [c for c in self._conns.values() if c.phase in (Phase.IDLE, Phase.READ)]
+                if not waiting:
+                    self._refuse(sock, policy)
+                    return
+                self._cut(min(waiting, key=lambda c: (c.phase is not Phase.IDLE, c.since)))
+            self._conns[id(conn)] = conn
+        thread = threading.Thread(target=self._serve_connection, args=(conn, client_address), daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no more threads: the connection goes, the server stays
+            self._forget(conn)
+            self.shutdown_request(sock)
+
+    def _serve_connection(self, conn: Connection, client_address: typing.Any) -> None:
+        try:
+            context = self.policy.security.ssl_context
+            if context is None or self._handshake(conn, context, client_address):
+                Handler(conn.sock, client_address, self, conn)
+        except Exception:
+            self.handle_error(conn.sock, client_address)
+        finally:
+            self._forget(conn)
+            self.shutdown_request(conn.sock)
+
+    def _handshake(self, conn: Connection, context: ssl.SSLContext, client_address: typing.Any) -> bool:
+        conn.sock.settimeout(self.policy.web.read_header_timeout)
+        with self._conns_lock:
+            if id(conn) not in self._conns:
+                return False  # cut while waiting for its thread
+            tls = context.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
+            conn.sock = tls
+        try:
+            tls.do_handshake()
+        except OSError as exc:
+            # Scanners, health checks that speak plain HTTP, clients without the right certificate:
+            # routine, and nothing for an operator's error log.
+            log.debug("TLS handshake failed", extra={"client": client_address[0], "error": _reason(exc)})
+            if isinstance(exc, ssl.SSLError) and exc.reason == "HTTP_REQUEST":
+                _answer_plain_http(tls)
+            return False
+        return True
+
+    def set_phase(self, conn: Connection, phase: Phase, timeout: float | None) -> None:
+        now = time.monotonic()
+        with self._conns_lock:
+            conn.phase, conn.since = phase, now
+            conn.deadline = None if timeout is None else now + timeout
+
+    def service_actions(self) -> None:
+        super().service_actions()
+        now = time.monotonic()
+        with self._conns_lock:
+            for conn in [c for c in self._conns.values() if c.deadline is not None and c.deadline <= now]:
+                log.debug("closing a slow or idle client connection", extra={"phase": conn.phase.value})
+                self._cut(conn)
+
+    def _cut(self, conn: Connection) -> None:
+        """End a connection from outside its thread (with the lock held): its blocked read or write returns."""
+        self._conns.pop(id(conn), None)
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown, also under TLS: the TLS layer is its thread's to touch.
+            socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+
+    def _forget(self, conn: Connection) -> None:
+        with self._conns_lock:
+            self._conns.pop(id(conn), None)
+
+    def _refuse(self, sock: socket.socket, policy: Policy) -> None:
+        if policy.security.ssl_context is None:
+            body = b"too many connections, retry later\n"
+            head = [
+                "HTTP/1.1 503 Service Unavailable",
+                "Content-Type: text/plain; charset=utf-8",
+                f"Content-Length: {len(body)}",
+                "Retry-After: 1",
+                "Connection: close",
+                *(f"{name}: {value}" for name, value in policy.security.headers),
+            ]
+            with contextlib.suppress(OSError):
+                sock.setblocking(False)  # the accept loop never waits on a client
+                sock.send("\r\n".join(head).encode() + b"\r\n\r\n" + body)
+        self.shutdown_request(sock)
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= 60:
+            self._refused_logged = now
+            log.warning(
+                "refusing connections: every one of web.max_connections is busy with a request",
+                extra={"max_connections": policy.web.max_connections, "refused": self._refused},
+            )
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._conns_lock:
+            for conn in list(self._conns.values()):
+                self._cut(conn)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up mid-request is routine, not a stack trace on stderr.
@@ -207,7 +642,19 @@ class Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = str(host)
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}"
+        return f"{'https' if self.tls else 'http'}://{shown}:{port}"
+
+
+def _answer_plain_http(tls: ssl.SSLSocket) -> None:
+    """Tell a plain-HTTP client what went wrong, as Go's servers do, on the raw socket under the TLS one."""
+    with contextlib.suppress(OSError):
+        tls.settimeout(0.5)
+        socket.socket.send(tls, PLAIN_HTTP_TO_TLS)
+        socket.socket.shutdown(tls, socket.SHUT_WR)
+        # Read what is left of the request, so closing does not reset the connection under the answer.
+        for _ in range(16):
+            if not socket.socket.recv(tls, 4096):
+                break
 
 
 def parse_listen_address(value: str) -> tuple[str, int]:
@@ -226,4 +673,4 @@ def serve_in_thread(server: Server) -> threading.Thread:
     return thread
 
 
-__all__ = ["App", "Server", "parse_listen_address", "serve_in_thread"]
+__all__ = ["App", "BasicAuth", "Policy", "Server", "parse_listen_address", "serve_in_thread"]
