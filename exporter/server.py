@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import enum
-import gzip
 import hmac
 import html
 import io
@@ -61,6 +60,12 @@ class Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # Further body parts, sent after `body` without first copying megabytes into one buffer.
+    more: tuple[bytes, ...] = ()
+
+    @property
+    def length(self) -> int:
+        return len(self.body) + sum(map(len, self.more))
 
 
 class App:
@@ -95,12 +100,10 @@ class App:
         self._telemetry.scrape_duration.set(self._clock() - start)
         live = generate_latest(self._live)
         if "gzip" in accept_encoding.lower():
-            # Two gzip members back to back are one valid gzip stream (RFC 1952), so the large
-            # data part is compressed once per data change and only the small live part per scrape.
-            return Response(
-                200, CONTENT_TYPE, exposition.gzipped + gzip.compress(live, 6), (("Content-Encoding", "gzip"),)
-            )
-        return Response(200, CONTENT_TYPE, exposition.body + live)
+            # The data part was compressed when it changed; only the small live part is compressed now.
+            first, *rest = exposition.gzip_with(live)
+            return Response(200, CONTENT_TYPE, first, (("Content-Encoding", "gzip"),), tuple(rest))
+        return Response(200, CONTENT_TYPE, exposition.body, (), (live,))
 
     def landing(self) -> Response:
         snap = self._refresher().snapshot()
@@ -453,12 +456,14 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response, head: bool = False) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", str(response.length))
         for name, value in response.headers:
             self.send_header(name, value)
         self.end_headers()
         if not head:
             self.wfile.write(response.body)
+            for part in response.more:
+                self.wfile.write(part)
 
     def end_headers(self) -> None:
         # Every response, errors included, carries the web config's headers; writing starts the clock.
