@@ -16,14 +16,18 @@ import cachetools
 from exporter import parse, state
 from exporter.config import Config
 from exporter.errors import ApiError
-from exporter.model import Customer, Job, Outcome
+from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
 
 log = logging.getLogger(__name__)
 
 EP_CUSTOMERS = "customers"
 EP_JOBS = "jobs"
+EP_PROTECTED = "protected"
+EP_SERVICES = "services"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
-LISTING = "\0listing"  # the cache key of the customer listing; no customer id starts with NUL
+# Cache keys of the fleet-wide calls; no customer id starts with NUL.
+LISTING = "\0listing"
+SERVICES = "\0services"
 
 
 class Workers:
@@ -65,6 +69,8 @@ class ApiClient(Protocol):
     def customers(self) -> list[Any]: ...
     def jobs(self, customer_id: str) -> list[Any]: ...
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
+    def protected(self, customer_id: str) -> list[Any]: ...
+    def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,9 @@ class CustomerState:
     attempt: Attempt = field(default_factory=Attempt)
     # End of the newest successful (or warning) job seen per module, for the modules listed in `jobs`.
     last_success: Mapping[ModuleKey, float] = field(default_factory=dict)
+    protected: tuple[ProtectedData, ...] = ()
+    protected_attempt: Attempt = field(default_factory=Attempt)
+    subscriptions: tuple[Subscription, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,7 @@ class Snapshot:
     customers: tuple[CustomerState, ...]
     refreshed: bool  # a first refresh has been attempted (readiness)
     last_refresh_seconds: float | None = None
+    services: Attempt = field(default_factory=Attempt)
 
     @property
     def last_success(self) -> dict[state.JobKey, float]:
@@ -144,6 +154,7 @@ class Refresher:
         )
         self._up = False
         self._listing = Attempt()
+        self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
         # customer id -> module -> time; all of it is saved, also for customers not listed right now.
         self._last_success: dict[str, dict[ModuleKey, float]] = {}
@@ -201,9 +212,10 @@ class Refresher:
     # --- the cycle ------------------------------------------------------------------------------
 
     def _stale_locked(self) -> bool:
-        # Every key is the listing or a current customer, so a count tells whether one has expired;
+        # Every key is a fleet-wide call or a current customer, so a count tells whether one has expired;
         # len() expires entries first, in O(expired) rather than O(customers) on every scrape.
-        return LISTING not in self._fresh or len(self._fresh) - 1 < len(self._customers)
+        fleet_keys = 2 if self._config.endpoints.services else 1
+        return LISTING not in self._fresh or len(self._fresh) < len(self._customers) + fleet_keys
 
     def _run_cycle(self) -> None:
         started = self._clock()
@@ -215,6 +227,9 @@ class Refresher:
                 self._refresh_listing(config, client)
             with self._lock:
                 due = [cid for cid in self._customers if cid not in self._fresh]
+                services_due = config.endpoints.services and SERVICES not in self._fresh
+            if services_due:
+                self._pool.submit(self._refresh_services, config, client).result()
             futures = [self._pool.submit(self._refresh_customer, config, client, cid) for cid in due]
             for future in futures:
                 future.result()
@@ -270,41 +285,100 @@ class Refresher:
         return old if old.customer == customer else replace(old, customer=customer)
 
     def _refresh_customer(self, config: Config, client: ApiClient, customer_id: str) -> None:
+        # Each endpoint group on its own: a missing scope for one (403) must not hide the others.
         now = self._wall()
-        try:
-            if config.jobs.select:
-                rows: list[Any] = []
-                for sel in config.jobs.select:
-                    rows.extend(client.jobs_for(customer_id, sel.job_type, sel.job_module))
-            else:
-                rows = client.jobs(customer_id)
-            jobs = self._parse_jobs(config, rows)
-            error = None
-        except ApiError as exc:
-            log.warning(
-                "refreshing customer failed, keeping its last good data",
-                extra={
-                    "customer_id": customer_id,
-                    "endpoint": exc.endpoint,
-                    "error": str(exc),
-                    "error_class": type(exc).__name__,
-                },
-            )
-            jobs, error = None, _describe(exc)
+        jobs: tuple[Job, ...] | None = None
+        protected: tuple[ProtectedData, ...] | None = None
+        jobs_error = protected_error = None
+        if config.endpoints.jobs:
+            try:
+                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id))
+            except ApiError as exc:
+                jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
+        if config.endpoints.protected:
+            try:
+                protected = self._parse_protected(client.protected(customer_id))
+            except ApiError as exc:
+                protected_error = self._failed(
+                    "refreshing protected data failed, keeping the last good data", exc, customer_id
+                )
         with self._lock:
             current = self._customers.get(customer_id)
             if current is None:  # dropped from the listing meanwhile
                 return
             self._fresh[customer_id] = True
-            attempt = current.attempt.after(error, now)
-            if jobs is None:
-                self._customers[customer_id] = replace(current, attempt=attempt)
-            else:
+            changes: dict[str, Any] = {}
+            if config.endpoints.jobs:
+                changes["attempt"] = current.attempt.after(jobs_error, now)
+            if jobs is not None:
                 seen: Mapping[ModuleKey, float] = self._remember_successes(customer_id, jobs)
-                if jobs == current.jobs and seen == current.last_success:
-                    jobs, seen = current.jobs, current.last_success  # unchanged: keep the cached objects
-                self._customers[customer_id] = replace(current, jobs=jobs, attempt=attempt, last_success=seen)
+                if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
+                    changes.update(jobs=jobs, last_success=seen)
+            if config.endpoints.protected:
+                changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
+            if protected is not None and protected != current.protected:
+                changes["protected"] = protected
+            self._customers[customer_id] = replace(current, **changes)
             self._publish_locked()
+
+    @staticmethod
+    def _fetch_jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
+        if not config.jobs.select:
+            return client.jobs(customer_id)
+        rows: list[Any] = []
+        for sel in config.jobs.select:
+            rows.extend(client.jobs_for(customer_id, sel.job_type, sel.job_module))
+        return rows
+
+    @staticmethod
+    def _failed(message: str, exc: ApiError, customer_id: str = "") -> str:
+        log.warning(
+            message,
+            extra={
+                "customer_id": customer_id,
+                "endpoint": exc.endpoint,
+                "error": str(exc),
+                "error_class": type(exc).__name__,
+            },
+        )
+        return _describe(exc)
+
+    def _refresh_services(self, config: Config, client: ApiClient) -> None:
+        now = self._wall()
+        with self._lock:
+            ids = sorted(self._customers)
+        try:
+            elements = client.services(ids)
+        except ApiError as exc:
+            error = self._failed("refreshing subscriptions failed, keeping the last good data", exc)
+            with self._lock:
+                self._services = self._services.after(error, now)
+                self._fresh[SERVICES] = True
+                self._publish_locked()
+            return
+        by_customer: dict[str, list[Subscription]] = {}
+        for element in elements:
+            subs, errors = parse.subscriptions(element) if isinstance(element, dict) else ([], ["services"])
+            self._count_parse_errors(errors)
+            for sub in subs:
+                by_customer.setdefault(sub.customer_id, []).append(sub)
+        with self._lock:
+            self._services = self._services.after(None, now)
+            self._fresh[SERVICES] = True
+            for cid, current in self._customers.items():
+                kept = _unique_subscriptions(by_customer.get(cid, []))
+                if kept != current.subscriptions:
+                    self._customers[cid] = replace(current, subscriptions=kept)
+            self._publish_locked()
+
+    def _parse_protected(self, rows: list[Any]) -> tuple[ProtectedData, ...]:
+        found: dict[tuple[str, str], ProtectedData] = {}
+        for row in rows:
+            item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
+            self._count_parse_errors(errors)
+            if item is not None:
+                found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
+        return tuple(found[key] for key in sorted(found))
 
     def _parse_jobs(self, config: Config, rows: list[Any]) -> tuple[Job, ...]:
         by_key: dict[tuple[str, str], Job] = {}
@@ -344,10 +418,19 @@ class Refresher:
             config=self._config,
             up=self._up,
             listing=self._listing,
+            services=self._services,
             customers=tuple(self._customers[cid] for cid in sorted(self._customers)),
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
+
+
+def _unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
+    """One per (service, subscription name): a repeated pair would export duplicate series."""
+    found: dict[tuple[str, str], Subscription] = {}
+    for sub in subs:
+        found.setdefault((sub.service, sub.subscription_name), sub)
+    return tuple(found[key] for key in sorted(found))
 
 
 def _newness(job: Job) -> float:

@@ -22,9 +22,9 @@ from typing import cast
 from prometheus_client import utils
 
 from exporter import deflate
-from exporter.config import JobsConfig
-from exporter.model import Customer, Job
-from exporter.refresh import EP_CUSTOMERS, EP_JOBS, Attempt, CustomerState, ModuleKey, Snapshot
+from exporter.config import EndpointsConfig, JobsConfig
+from exporter.model import Job
+from exporter.refresh import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, ModuleKey, Snapshot
 
 # The classic text format; prometheus_client's own default header names a newer version that older
 # Prometheus servers and tools do not all know.
@@ -70,7 +70,13 @@ REFRESH_TIME = _family(
     cached=False,
 )
 CUSTOMER_INFO = _family(
-    "avepoint_customer_info", "A customer of the partner; value 1 (API fields id, organization, countryOrRegion)."
+    "avepoint_customer_info",
+    "A customer of the partner; value 1 (API fields id, organization, countryOrRegion, managementMode; the "
+    "last only with api.version v3).",
+)
+TENANT_INFO = _family(
+    "avepoint_customer_tenant_info",
+    "A tenant of a customer; value 1 (API field tenants, api.version v3 only).",
 )
 CUSTOMER_STATUS = _family(
     "avepoint_customer_status",
@@ -140,6 +146,73 @@ JOB_VALUES: tuple[tuple[Family, str], ...] = (
         "last_modified",
     ),
 )
+PROTECTED_SCANNED = _family(
+    "avepoint_protected_scanned_objects",
+    "Objects scanned by Cloud Backup for Microsoft 365, per service and module (API field totalScannedObjects).",
+)
+PROTECTED_OBJECTS = _family(
+    "avepoint_protected_objects",
+    "Objects protected by Cloud Backup for Microsoft 365, per service and module (API field totalProtectedObjects).",
+)
+PROTECTED_BYTES = _family(
+    "avepoint_protected_data_bytes",
+    "Protected data stored in AvePoint's storage (storage=avepoint, API field dataSizeStoredInAvePoint) or the "
+    "customer's own (storage=byos, dataSizeStoredInBYOS); binary multiples.",
+)
+# (family, Subscription attribute): the subscription gauges, left out where the API sent N/A.
+SUBSCRIPTION_VALUES: tuple[tuple[Family, str], ...] = (
+    (
+        _family(
+            "avepoint_subscription_expiry_timestamp_seconds",
+            "When the subscription expires, Unix time (API field expirationDate; a date is midnight UTC).",
+        ),
+        "expiry",
+    ),
+    (
+        _family("avepoint_subscription_purchased_seats", "User seats purchased (API field purchasedUserSeats)."),
+        "purchased_seats",
+    ),
+    (
+        _family("avepoint_subscription_purchased_units", "Units purchased (API field purchasedUnits)."),
+        "purchased_units",
+    ),
+    (
+        _family(
+            "avepoint_subscription_licenses_assigned",
+            "Microsoft licenses assigned (API field microsoftLicenseAssigned).",
+        ),
+        "licenses_assigned",
+    ),
+    (
+        _family(
+            "avepoint_subscription_licenses_available",
+            "Microsoft licenses available (API field microsoftLicenseAvailable).",
+        ),
+        "licenses_available",
+    ),
+    (
+        _family(
+            "avepoint_subscription_capacity_purchased_bytes",
+            "Storage capacity purchased (API field purchasedCapacity, the total of a used/total value); binary "
+            "multiples.",
+        ),
+        "capacity_purchased_bytes",
+    ),
+    (
+        _family(
+            "avepoint_subscription_capacity_protected_bytes",
+            "Protected capacity (API field protectedCapacity); binary multiples.",
+        ),
+        "capacity_protected_bytes",
+    ),
+    (
+        _family(
+            "avepoint_subscription_capacity_consumed_bytes",
+            "Storage consumed (API field consumedStorage, else the used part of purchasedCapacity); binary multiples.",
+        ),
+        "consumed_bytes",
+    ),
+)
 LAST_SUCCESS = _family(
     "avepoint_backup_job_last_success_timestamp_seconds",
     "End of the newest job with outcome success or warning this exporter has seen, Unix time; kept across job "
@@ -160,14 +233,18 @@ FAMILIES: tuple[Family, ...] = (
     REFRESH_OK,
     REFRESH_TIME,
     CUSTOMER_INFO,
+    TENANT_INFO,
     CUSTOMER_STATUS,
+    PROTECTED_SCANNED,
+    PROTECTED_OBJECTS,
+    PROTECTED_BYTES,
+    *(family for family, _ in SUBSCRIPTION_VALUES),
     JOB_STATUS,
     JOB_INFO,
     *(family for family, _ in JOB_VALUES),
     LAST_SUCCESS,
     EXPECTED,
 )
-CUSTOMER_FAMILIES = (REFRESH_OK, REFRESH_TIME, CUSTOMER_INFO, CUSTOMER_STATUS)
 JOB_FAMILIES = tuple(f for f in FAMILIES[FAMILIES.index(JOB_STATUS) :])
 
 
@@ -184,28 +261,46 @@ def _line(name: str, labels: str, value: float) -> str:
     return f"{name}{{{labels}}} {_go_float(value)}\n" if labels else f"{name} {_go_float(value)}\n"
 
 
-def customer_lines(customer: Customer, attempt: Attempt) -> dict[Family, str]:
-    """The small per-customer families: refresh state, info, status."""
-    out = {
-        REFRESH_OK: _line(
-            REFRESH_OK.name, _labels([("customer_id", customer.id), ("endpoint", EP_JOBS)]), float(attempt.success)
-        ),
-        CUSTOMER_INFO: _line(
-            CUSTOMER_INFO.name,
-            _labels(
-                [("country", customer.country), ("customer_id", customer.id), ("organization", customer.organization)]
-            ),
-            1.0,
-        ),
-        CUSTOMER_STATUS: _line(
-            CUSTOMER_STATUS.name, _labels([("customer_id", customer.id), ("status", customer.status)]), 1.0
-        ),
-    }
-    if attempt.last_success is not None:
-        out[REFRESH_TIME] = _line(
-            REFRESH_TIME.name, _labels([("customer_id", customer.id), ("endpoint", EP_JOBS)]), attempt.last_success
-        )
-    return out
+def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family, str]:
+    """The small per-customer families: refresh state, info, status, tenants, protected data, subscriptions."""
+    customer = cs.customer
+    cid = customer.id
+    parts: dict[Family, list[str]] = {}
+
+    def add(family: Family, labels: list[tuple[str, str]], value: float) -> None:
+        parts.setdefault(family, []).append(_line(family.name, _labels(labels), value))
+
+    for endpoint, enabled, attempt in (
+        (EP_JOBS, endpoints.jobs, cs.attempt),
+        (EP_PROTECTED, endpoints.protected, cs.protected_attempt),
+    ):
+        if enabled:
+            add(REFRESH_OK, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
+            if attempt.last_success is not None:
+                add(REFRESH_TIME, [("customer_id", cid), ("endpoint", endpoint)], attempt.last_success)
+    info = [("country", customer.country), ("customer_id", cid), ("organization", customer.organization)]
+    if customer.management_mode:
+        info.append(("management_mode", customer.management_mode))
+    add(CUSTOMER_INFO, info, 1.0)
+    for tenant in customer.tenants:
+        add(TENANT_INFO, [("customer_id", cid), ("tenant_id", tenant.id), ("tenant_name", tenant.name)], 1.0)
+    add(CUSTOMER_STATUS, [("customer_id", cid), ("status", customer.status)], 1.0)
+    for item in cs.protected:
+        labels = [("customer_id", cid), ("module", item.module), ("service", item.service)]
+        if item.scanned_objects is not None:
+            add(PROTECTED_SCANNED, labels, item.scanned_objects)
+        if item.protected_objects is not None:
+            add(PROTECTED_OBJECTS, labels, item.protected_objects)
+        for storage, size in (("avepoint", item.bytes_avepoint), ("byos", item.bytes_byos)):
+            if size is not None:
+                add(PROTECTED_BYTES, [*labels, ("storage", storage)], size)
+    for sub in cs.subscriptions:
+        labels = [("customer_id", cid), ("service", sub.service), ("subscription", sub.subscription_name)]
+        for family, attr in SUBSCRIPTION_VALUES:
+            value = getattr(sub, attr)
+            if value is not None:
+                add(family, labels, float(value))
+    return {family: "".join(lines) for family, lines in parts.items()}
 
 
 def job_lines(
@@ -244,10 +339,17 @@ def global_lines(snap: Snapshot) -> dict[Family, str]:
     }
     if snap.last_refresh_seconds is not None:
         out[REFRESH_DURATION] = _line(REFRESH_DURATION.name, "", snap.last_refresh_seconds)
-    if snap.listing.last_success is not None:
-        out[REFRESH_TIME] = _line(
-            REFRESH_TIME.name, _labels([("customer_id", ""), ("endpoint", EP_CUSTOMERS)]), snap.listing.last_success
-        )
+    times = []
+    for endpoint, attempt in ((EP_CUSTOMERS, snap.listing), (EP_SERVICES, snap.services)):
+        if endpoint == EP_SERVICES and not snap.config.endpoints.services:
+            continue
+        labels = _labels([("customer_id", ""), ("endpoint", endpoint)])
+        if endpoint == EP_SERVICES:
+            out[REFRESH_OK] += _line(REFRESH_OK.name, labels, float(attempt.success))
+        if attempt.last_success is not None:
+            times.append(_line(REFRESH_TIME.name, labels, attempt.last_success))
+    if times:
+        out[REFRESH_TIME] = "".join(times)
     return out
 
 
@@ -255,9 +357,14 @@ def encode(snap: Snapshot) -> bytes:
     """The whole exposition of a snapshot, uncached (reference path; ExpositionCache is the fast one)."""
     fragments = [global_lines(snap)]
     for cs in snap.customers:
-        fragments.append(customer_lines(cs.customer, cs.attempt))
+        fragments.append(customer_lines(cs, snap.config.endpoints))
         fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
-    return b"".join(family.header + "".join(f.get(family, "") for f in fragments).encode() for family in FAMILIES)
+    out = []
+    for family in FAMILIES:
+        samples = "".join(f.get(family, "") for f in fragments)
+        if samples:  # a family without samples (an endpoint switched off) is left out, header and all
+            out.append(family.header + samples.encode())
+    return b"".join(out)
 
 
 # --- incremental assembly and compression -------------------------------------------------------------------
@@ -319,8 +426,7 @@ class Exposition:
 
 @dataclass(slots=True)
 class _CustomerCache:
-    customer: Customer
-    attempt: Attempt
+    small_key: tuple[object, ...]
     small: _Piece
     jobs: tuple[Job, ...]
     last_success: Mapping[ModuleKey, float]
@@ -356,7 +462,7 @@ class ExpositionCache:
         rebuilt = 0
         for cs in snap.customers:
             old = self._customers.get(cs.customer.id)
-            entry = self._refreshed(old, cs, jobs_cfg)
+            entry = self._refreshed(old, cs, jobs_cfg, snap.config.endpoints)
             rebuilt += entry is not old
             fresh[cs.customer.id] = entry
         self._customers = fresh  # customers gone from the snapshot leave the cache
@@ -384,31 +490,34 @@ class ExpositionCache:
         plain: list[bytes] = []
         packed: list[bytes] = [deflate.HEADER]
         for family in FAMILIES:
+            present = [part for block, _ in groups if (part := block.get(family)) is not None]
+            if not present:
+                continue  # no samples: no header either
             header, header_packed = _HEADERS[family]
             plain.append(header)
             packed.append(header_packed)
-            for block, _families in groups:
-                part = block.get(family)
-                if part is not None:
-                    plain.append(part[0])
-                    packed.append(part[1])
+            for text, compressed in present:
+                plain.append(text)
+                packed.append(compressed)
         return Exposition(snap.generation, tuple(plain), b"".join(packed), deflate.crc32(plain), sum(map(len, plain)))
 
     @staticmethod
-    def _refreshed(old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig) -> _CustomerCache:
+    def _refreshed(
+        old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig, endpoints: EndpointsConfig
+    ) -> _CustomerCache:
         cid = cs.customer.id
+        small_key = (cs.customer, cs.attempt, cs.protected_attempt, cs.protected, cs.subscriptions, endpoints)
         if old is None:
             return _CustomerCache(
-                cs.customer,
-                cs.attempt,
-                _Piece(customer_lines(cs.customer, cs.attempt)),
+                small_key,
+                _Piece(customer_lines(cs, endpoints)),
                 cs.jobs,
                 cs.last_success,
                 jobs_cfg,
                 _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg)),
             )
         small, large = old.small, old.large
-        same_small = old.customer == cs.customer and old.attempt == cs.attempt
+        same_small = old.small_key == small_key
         # Identity first: the refresher keeps the same objects when nothing changed, so this is cheap.
         same_large = (
             (old.jobs is cs.jobs or old.jobs == cs.jobs)
@@ -418,7 +527,7 @@ class ExpositionCache:
         if same_small and same_large:
             return old
         if not same_small:
-            small = _Piece(customer_lines(cs.customer, cs.attempt))
+            small = _Piece(customer_lines(cs, endpoints))
         if not same_large:
             large = _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg))
-        return _CustomerCache(cs.customer, cs.attempt, small, cs.jobs, cs.last_success, jobs_cfg, large)
+        return _CustomerCache(small_key, small, cs.jobs, cs.last_success, jobs_cfg, large)

@@ -256,6 +256,12 @@ class RowsClient:
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]:
         raise AssertionError("not used")
 
+    def protected(self, customer_id: str) -> list[Any]:
+        raise AssertionError("not used")
+
+    def services(self, customer_ids: list[str] | None = None) -> list[Any]:
+        raise AssertionError("not used")
+
 
 def test_duplicate_rows_keep_the_newest_and_bad_rows_are_skipped() -> None:
     old = {"jobType": "T", "jobModule": "M", "status": "Failed", "jobId": "1", "lastModifyTime": "2025-01-01T00:00:00Z"}

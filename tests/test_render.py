@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from exporter import config, render
-from exporter.model import Customer, Job, Outcome
+from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
 from exporter.refresh import Attempt, CustomerState, Snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -104,12 +104,55 @@ def snapshot(generation: int = 1) -> Snapshot:
     )
 
 
-def test_exposition_matches_golden_file() -> None:
-    body = render.encode(snapshot()).decode()
-    golden = GOLDEN / "exposition.prom"
+def snapshot_with_everything() -> Snapshot:
+    """Every endpoint group on, a v3 customer with tenants, protected data and subscriptions."""
+    base = snapshot()
+    cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True))
+    customer = Customer(
+        "c-3",
+        "Woodgrove",
+        "US",
+        "Working",
+        management_mode="partner-managed",
+        tenants=(Tenant("t-1", "wood.onmicrosoft.com"),),
+    )
+    protected = (
+        ProtectedData("Microsoft 365", "Exchange Online", 1200, 1100, 5 * 2**30, None),
+        ProtectedData("Microsoft 365", "SharePoint Online", None, 40, None, 2**40),
+    )
+    subscription = Subscription(
+        "c-3",
+        "Cloud Backup for Microsoft 365",
+        subscription_name="CB-365 Standard",
+        expiry=1767225600.0,
+        purchased_seats=250,
+        licenses_assigned=240,
+        licenses_available=10,
+        capacity_purchased_bytes=2**40,
+        consumed_bytes=0.5 * 2**40,
+    )
+    state = CustomerState(
+        customer,
+        base.customers[0].jobs[:1],
+        Attempt(True, 1757562003.0),
+        {},
+        protected,
+        Attempt(False, 1757500000.0, "HTTP 403"),
+        (subscription,),
+    )
+    return replace(base, config=cfg, customers=(*base.customers, state), services=Attempt(True, 1757562002.0))
+
+
+@pytest.mark.parametrize(
+    ("name", "make"), [("exposition.prom", snapshot), ("exposition-full.prom", snapshot_with_everything)]
+)
+def test_exposition_matches_golden_file(name: str, make: Callable[[], Snapshot]) -> None:
+    body = render.encode(make()).decode()
+    golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(body)
     assert body == golden.read_text(), "exposition changed: review, then rerun with UPDATE_GOLDEN=1"
+    assert render.ExpositionCache().get(make()).body.decode() == body
 
 
 def test_exposition_parses_and_leaves_out_missing_values() -> None:
@@ -145,7 +188,7 @@ def test_exposition_parses_and_leaves_out_missing_values() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
 def test_promtool_accepts_the_exposition() -> None:
-    body = render.encode(snapshot())
+    body = render.encode(snapshot_with_everything())
     result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
     # promtool lints too (exit 3 for lint problems only); the format itself must be clean.
     assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
