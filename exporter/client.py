@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 from exporter import __version__, codes
 from exporter import auth as authmod
@@ -366,7 +367,9 @@ class Client:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(64 * 1024):
+            # read1, not iter_content: iter_content waits for a whole 64 KiB chunk, so a body trickling in a
+            # byte at a time would never reach the deadline check; read1 returns whatever has arrived.
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
@@ -382,9 +385,16 @@ class Client:
                         endpoint=endpoint,
                         request_id=request_id,
                     )
-        except requests.exceptions.RequestException as exc:
-            outcome[0] = _transport_code(exc)
-            raise _transport_error(exc, endpoint, request_id) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
+            outcome[0] = "timeout" if timed_out else "connection_error"
+            if timed_out:
+                raise UpstreamTimeout(
+                    "timed out reading the response", endpoint=endpoint, request_id=request_id
+                ) from None
+            raise TransportError(
+                "connection broke while reading the response", endpoint=endpoint, request_id=request_id
+            ) from None
         return b"".join(chunks)
 
     @contextmanager

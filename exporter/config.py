@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -215,8 +216,8 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
+        raise ConfigError(f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -224,6 +225,9 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    except (ValueError, AttributeError, RecursionError) as exc:
+        # PyYAML's constructors raise these for values it parsed but cannot build ("2025-13-45").
+        raise ConfigError(f"{path}: YAML value that cannot be read: {exc.__class__.__name__}") from None
     if data is None:
         data = {}
     return from_mapping(data, env=env, base_dir=path.parent, source=str(path))
@@ -367,7 +371,7 @@ def _build(cls: type, data: object, where: str) -> Any:
 def _yaml_scalar(value: _EnvValue, key: str) -> object:
     try:
         return yaml.safe_load(value.text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, AttributeError, RecursionError):
         raise ConfigError(f"{value.name} (for {key}): not valid YAML") from None
 
 
@@ -406,8 +410,13 @@ def _convert(hint: Any, raw: object, key: str, *, duration: bool = False) -> Any
             raise ConfigError(f"{key}: must be true or false, not {raw!r}")
         return raw
     if hint in (int, float):
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or (hint is int and isinstance(raw, float)):
-            raise ConfigError(f"{key}: must be {'an integer' if hint is int else 'a number'}, not {raw!r}")
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or (hint is int and isinstance(raw, float))
+            or not math.isfinite(raw)
+        ):
+            raise ConfigError(f"{key}: must be {'an integer' if hint is int else 'a finite number'}, not {raw!r}")
         return hint(raw)
     raise TypeError(f"config field {key} has unsupported type {hint!r}")  # a bug, not user input
 
@@ -458,6 +467,8 @@ def _read_secret(base_dir: Path, path: str, key: str) -> str:
         raise ConfigError(f"{key}: cannot read {file}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{key}: {file} is not UTF-8 text") from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(f"{key}: not a usable file name") from None
     # A trailing newline from `echo` or an editor is never part of a secret.
     text = text.strip()
     if not text:

@@ -15,7 +15,7 @@ import cachetools
 
 from exporter import parse, state
 from exporter.config import Config
-from exporter.errors import ApiError
+from exporter.errors import ApiError, ResponseFormatError
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
 
 log = logging.getLogger(__name__)
@@ -248,22 +248,22 @@ class Refresher:
         try:
             rows = client.customers()
         except ApiError as exc:
-            log.warning(
-                "listing customers failed, keeping the last known list",
-                extra={"endpoint": exc.endpoint, "error": str(exc), "error_class": type(exc).__name__},
-            )
-            with self._lock:
-                self._up = False
-                self._listing = self._listing.after(_describe(exc), now)
-                self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
-                self._publish_locked()
+            self._listing_failed(exc, now)
             return
         listed: dict[str, Customer] = {}
+        usable = 0
         for row in rows:
             customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
             self._count_parse_errors(errors)
+            usable += customer is not None
             if customer is not None and config.customers.wanted(customer.id) and self._owns(customer.id):
                 listed[customer.id] = customer
+        if rows and not usable:
+            # Not one usable row: dropping every customer on a broken answer would lose all good data.
+            self._listing_failed(
+                ResponseFormatError(f"none of the {len(rows)} customer rows is usable", endpoint=EP_CUSTOMERS), now
+            )
+            return
         for wanted in config.customers.include:
             if wanted not in listed and self._owns(wanted):
                 log.warning("configured customer is not listed by the API", extra={"customer_id": wanted})
@@ -276,6 +276,17 @@ class Refresher:
             self._customers = {cid: self._listed_state(old.get(cid), c) for cid, c in listed.items()}
             for cid in old.keys() - listed.keys():
                 self._fresh.pop(cid, None)
+            self._publish_locked()
+
+    def _listing_failed(self, exc: ApiError, now: float) -> None:
+        log.warning(
+            "listing customers failed, keeping the last known list",
+            extra={"endpoint": exc.endpoint, "error": str(exc), "error_class": type(exc).__name__},
+        )
+        with self._lock:
+            self._up = False
+            self._listing = self._listing.after(_describe(exc), now)
+            self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
             self._publish_locked()
 
     def _listed_state(self, old: CustomerState | None, customer: Customer) -> CustomerState:
@@ -391,6 +402,9 @@ class Refresher:
             other = by_key.get(job.key)
             if other is None or _newness(job) >= _newness(other):
                 by_key[job.key] = job
+        if rows and not by_key:
+            # Rows, but not one usable: a broken answer, not a customer without jobs. Keep the last good data.
+            raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
         return tuple(sorted(by_key.values(), key=lambda j: j.key))
 
     def _count_parse_errors(self, fields: list[str]) -> None:

@@ -276,3 +276,20 @@ def test_duplicate_rows_keep_the_newest_and_bad_rows_are_skipped() -> None:
     assert job.job_id == "2" and job.outcome is Outcome.SUCCESS
     assert sorted(errors) == ["customer", "id", "job"]
     refresher.close()
+
+
+def test_an_answer_without_one_usable_row_is_a_failure_not_an_empty_fleet(sim: Simulator) -> None:
+    clock = Clock()
+    client = Client(make_config(sim).api, make_config(sim).auth, sleep=lambda s: None)
+    refresher = Refresher(make_config(sim), client, clock=clock)
+    before = refresher.collect(wait=10)
+    garbage: list[Any] = [1, "a", None]
+    client.customers = lambda *args: garbage  # type: ignore[method-assign]
+    client.jobs = lambda customer_id: garbage  # type: ignore[method-assign]
+    clock.now = 61
+    after = refresher.collect(wait=10)
+    assert not after.up and "none of the 3 customer rows is usable" in (after.listing.error or "")
+    assert [c.customer for c in after.customers] == [c.customer for c in before.customers]
+    assert [c.jobs for c in after.customers] == [c.jobs for c in before.customers]
+    assert all(not c.attempt.success and "job rows" in (c.attempt.error or "") for c in after.customers)
+    refresher.close()

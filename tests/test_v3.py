@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import urllib3
 
 from exporter import client as clientmod
 from exporter import codes, config, parse
@@ -540,7 +541,10 @@ class Scripted(requests.adapters.BaseAdapter):
             payload = self.answer(request.method, request.url)
         response = requests.Response()
         response.status_code = 200
-        response.raw = io.BytesIO(json.dumps(payload).encode())
+        # A real urllib3 response over a buffer, as HTTPAdapter would hand over (the client reads with read1).
+        response.raw = urllib3.HTTPResponse(
+            body=io.BytesIO(json.dumps(payload).encode()), status=200, preload_content=False
+        )
         response.url = request.url
         response.request = request
         return response
