@@ -359,6 +359,23 @@ def encode(snap: Snapshot) -> bytes:
     for cs in snap.customers:
         fragments.append(customer_lines(cs, snap.config.endpoints))
         fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
+    return _join(fragments)
+
+
+def customer_exposition(snap: Snapshot, customer_id: str) -> bytes | None:
+    """One customer's families and avepoint_up (the /probe answer); None if the customer is not exported."""
+    cs = next((c for c in snap.customers if c.customer.id == customer_id), None)
+    if cs is None:
+        return None
+    fragments = [
+        {UP: _line(UP.name, "", 1.0 if snap.up else 0.0)},
+        customer_lines(cs, snap.config.endpoints),
+        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs),
+    ]
+    return _join(fragments)
+
+
+def _join(fragments: list[dict[Family, str]]) -> bytes:
     out = []
     for family in FAMILIES:
         samples = "".join(f.get(family, "") for f in fragments)

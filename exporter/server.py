@@ -6,6 +6,7 @@ import base64
 import binascii
 import contextlib
 import enum
+import gzip
 import hmac
 import html
 import io
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import bcrypt
 from prometheus_client import CollectorRegistry
@@ -31,8 +33,8 @@ from prometheus_client.exposition import generate_latest
 from exporter import __version__
 from exporter.config import Secret, WebConfig
 from exporter.errors import ConfigError
-from exporter.refresh import Refresher
-from exporter.render import CONTENT_TYPE, ExpositionCache
+from exporter.refresh import Refresher, Snapshot
+from exporter.render import CONTENT_TYPE, ExpositionCache, customer_exposition
 from exporter.telemetry import Telemetry
 from exporter.webconfig import WebSecurity
 
@@ -87,15 +89,32 @@ class App:
         self._cache = ExpositionCache()
         self.started = time.time()
 
-    def metrics(self, scrape_timeout: str | None, accept_encoding: str) -> Response:
-        start = self._clock()
+    def _collect(self, scrape_timeout: str | None) -> Snapshot:
         refresher = self._refresher()
         wait = refresher.snapshot().config.cache.max_scrape_wait
         if scrape_timeout:
             # A malformed header must not break scrapes: the configured cap applies then.
             with contextlib.suppress(ValueError):
                 wait = min(wait, max(float(scrape_timeout) - DEADLINE_MARGIN, 0.0))
-        snap = refresher.collect(wait)
+        return refresher.collect(wait)
+
+    def probe(self, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
+        """One customer's metrics (`/probe?customer_id=...`), from the same cache as /metrics."""
+        ids = parse_qs(query).get("customer_id", [])
+        if len(ids) != 1 or not ids[0]:
+            return Response(400, TEXT, b"give exactly one customer_id: /probe?customer_id=...\n")
+        body = customer_exposition(self._collect(scrape_timeout), ids[0])
+        if body is None:
+            return Response(
+                404, TEXT, b"customer not exported here: unknown, excluded by config, or owned by another shard\n"
+            )
+        if "gzip" in accept_encoding.lower():
+            return Response(200, CONTENT_TYPE, gzip.compress(body, 6), (("Content-Encoding", "gzip"),))
+        return Response(200, CONTENT_TYPE, body)
+
+    def metrics(self, scrape_timeout: str | None, accept_encoding: str) -> Response:
+        start = self._clock()
+        snap = self._collect(scrape_timeout)
         exposition = self._cache.get(snap)
         self._telemetry.scrape_duration.set(self._clock() - start)
         live = generate_latest(self._live)
@@ -145,7 +164,7 @@ LANDING = """<!doctype html>
 """
 
 TEXT = "text/plain; charset=utf-8"
-ROUTES = frozenset({"/metrics", "/", "/-/healthy", "/-/ready", "/-/reload"})
+ROUTES = frozenset({"/metrics", "/probe", "/", "/-/healthy", "/-/ready", "/-/reload"})
 
 
 # --- basic auth ----------------------------------------------------------------------------------
@@ -435,6 +454,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/metrics":
                 response = app.metrics(
+                    self.headers.get("X-Prometheus-Scrape-Timeout-Seconds"),
+                    self.headers.get("Accept-Encoding", ""),
+                )
+            elif path == "/probe":
+                response = app.probe(
+                    self.path.partition("?")[2],
                     self.headers.get("X-Prometheus-Scrape-Timeout-Seconds"),
                     self.headers.get("Accept-Encoding", ""),
                 )

@@ -155,3 +155,31 @@ def test_listen_address(value: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_address(value: str) -> None:
     with pytest.raises(ConfigError, match=r"--web\.listen-address"):
         parse_listen_address(value)
+
+
+def test_probe_serves_one_customer_from_the_shared_cache(running: Running) -> None:
+    requests.get(running.url + "/metrics", timeout=10)
+    before = sum(running.sim.requests.values())
+    cid = running.sim.customer_ids[1]
+    response = requests.get(running.url + "/probe", params={"customer_id": cid}, timeout=10)
+    assert response.status_code == 200
+    customers = {
+        s.labels.get("customer_id")
+        for f in text_string_to_metric_families(response.text)
+        for s in f.samples
+        if "customer_id" in s.labels
+    }
+    assert customers == {cid}
+    assert "avepoint_up 1.0" in response.text and "avepoint_backup_job_status{" in response.text
+    assert sum(running.sim.requests.values()) == before  # served from the cache /metrics filled
+    gz = requests.get(
+        running.url + "/probe", params={"customer_id": cid}, headers={"Accept-Encoding": "gzip"}, timeout=10
+    )
+    assert gz.headers["Content-Encoding"] == "gzip" and gz.text == response.text
+
+
+@pytest.mark.parametrize(("query", "status"), [("", 400), ("customer_id=", 400), ("customer_id=nobody", 404)])
+def test_probe_refuses_bad_targets(running: Running, query: str, status: int) -> None:
+    response = requests.get(running.url + "/probe?" + query, timeout=10)
+    assert response.status_code == status
+    assert "customer" in response.text
