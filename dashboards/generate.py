@@ -22,6 +22,11 @@ CUSTOMER_DASHBOARD = "/d/avepoint-customer/avepoint-customer"
 # Metric names (README, section "Metrics").
 STATUS = "avepoint_backup_job_status"
 SIZE = "avepoint_backup_job_size_bytes"
+SUB_EXPIRY = "avepoint_subscription_expiry_timestamp_seconds"
+SUB_SEATS = "avepoint_subscription_purchased_seats"
+SUB_ASSIGNED = "avepoint_subscription_licenses_assigned"
+SUB_CONSUMED = "avepoint_subscription_capacity_consumed_bytes"
+SUB_PURCHASED = "avepoint_subscription_capacity_purchased_bytes"
 LAST_SUCCESS = "avepoint_backup_job_last_success_timestamp_seconds"
 EXPECTED = "avepoint_backup_job_expected_interval_seconds"
 REFRESH_OK = "avepoint_refresh_success"
@@ -104,6 +109,7 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 
 OK = thresholds((None, "green"))
 BAD_FROM_1 = thresholds((None, "green"), (1, "red"))
+CAPACITY_STEPS = thresholds((None, "green"), (0.8, "orange"), (0.9, "red"))
 
 
 def value_mapping(*entries: tuple[str | int, str, str]) -> Json:
@@ -596,6 +602,53 @@ def fleet() -> Json:
                 ),
                 minimum=0,
                 maximum=1,
+            ),
+            row(
+                "Licences and capacity",
+                table(
+                    "Subscriptions",
+                    "Every subscription (endpoints.services), soonest expiry first, with seats or units, licences and the "
+                    "share of purchased capacity consumed. Click an organization for its dashboard.",
+                    [
+                        Column("organization", "Organization", link=CUSTOMER_LINK),
+                        Column("service", "Service"),
+                        Column("subscription", "Subscription"),
+                        Column("Value #A", "Expires", unit="dateTimeFromNow"),
+                        Column("Value #B", "Seats or units", unit="short"),
+                        Column("Value #C", "Licences assigned", unit="short"),
+                        Column("Value #D", "Capacity used", unit="percentunit", steps=CAPACITY_STEPS, colour="text"),
+                    ],
+                    target(with_organization(f"1000 * {SUB_EXPIRY}")),
+                    # A subscription is sold by seats (Microsoft 365) or by units (the others).
+                    target(f"{SUB_SEATS} or avepoint_subscription_purchased_units"),
+                    target(SUB_ASSIGNED),
+                    target(f"{SUB_CONSUMED} / ({SUB_PURCHASED} > 0)"),
+                    keys=["customer_id", "service", "subscription"],
+                    sort_by="Expires",
+                    h=10,
+                ),
+                stat(
+                    "Expiring within 30 days",
+                    "Subscriptions that expire within 30 days (or have expired).",
+                    "short",
+                    f"count({SUB_EXPIRY} - time() < 30 * 86400) or vector(0)",
+                    steps=BAD_FROM_1,
+                ),
+                timeseries(
+                    "Capacity consumed",
+                    "Storage consumed against purchased capacity, summed over all subscriptions.",
+                    "bytes",
+                    target(f"sum({SUB_CONSUMED})", "consumed"),
+                    target(f"sum({SUB_PURCHASED})", "purchased"),
+                ),
+                timeseries(
+                    "Protected data by storage",
+                    "Data protected by Cloud Backup for Microsoft 365 (endpoints.protected), in AvePoint's storage "
+                    "and in customers' own (BYOS).",
+                    "bytes",
+                    target("sum by (storage) (avepoint_protected_data_bytes)", "{{storage}}"),
+                    stack=True,
+                ),
             ),
         ],
     )

@@ -101,8 +101,9 @@ class Stack:
 
 
 def scenario(sim: Simulator) -> tuple[list[str], tuple[str, str, str], tuple[str, str, str]]:
-    """Two customers, every module healthy except one failing and one stale module of the first."""
-    customers = sim.customer_ids[:2]
+    """Three customers (capacity- and seat-based subscriptions among them), every module healthy except one
+    failing and one stale module of the first."""
+    customers = sim.customer_ids[:3]
     now = time.time()
     for cid in customers:
         for row in sim.jobs(cid):
@@ -152,6 +153,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "expected_interval_overrides": [{"customer_id": stale[0], "job_module": stale[2], "interval": "1m"}]
             },
             "cache": {"ttl": "2s"},
+            "endpoints": {"protected": True, "services": True},
         }
         (tmp / "exporter.yml").write_text(yaml.safe_dump(exporter_cfg))
         exporter = run_process(
@@ -238,6 +240,19 @@ def job_key(alert: dict[str, Any]) -> tuple[str, str, str]:
     return (labels.get("customer_id", ""), labels.get("job_type", ""), labels.get("job_module", ""))
 
 
+# The simulated subscriptions expire and fill up as they please: their alerts are not part of this scenario.
+SUBSCRIPTION_ALERTS = {"AvePointSubscriptionExpiring", "AvePointCapacityNearlyFull"}
+
+
+def backup_alerts(alerts: list[dict[str, Any]]) -> set[tuple[str, tuple[str, str, str]]]:
+    found = set()
+    for a in alerts:
+        labels = a.get("labels") or a["metric"]
+        if labels["alertname"] not in SUBSCRIPTION_ALERTS:
+            found.add((labels["alertname"], job_key(a)))
+    return found
+
+
 def test_failed_and_stale_modules_page_and_nothing_else_does(stack: Stack) -> None:
     def both_fired() -> bool:
         names = {(a["labels"]["alertname"], job_key(a)) for a in stack.receiver.alerts("firing")}
@@ -251,12 +266,12 @@ def test_failed_and_stale_modules_page_and_nothing_else_does(stack: Stack) -> No
     assert by_name["AvePointBackupJobFailed"]["labels"]["severity"] == "warning"
     assert by_name["AvePointBackupStale"]["labels"]["severity"] == "critical"
     # Nothing for the healthy modules or the healthy customer, nothing about the exporter's health.
-    assert {(a["labels"]["alertname"], job_key(a)) for a in firing} == {
+    assert backup_alerts(firing) == {
         ("AvePointBackupJobFailed", stack.failing),
         ("AvePointBackupStale", stack.stale),
     }
     # Prometheus agrees, and every rule evaluates without error against real data.
-    active = {(a["metric"]["alertname"], job_key(a)) for a in stack.query("ALERTS{alertstate='firing'}")}
+    active = backup_alerts(stack.query("ALERTS{alertstate='firing'}"))
     assert active == {("AvePointBackupJobFailed", stack.failing), ("AvePointBackupStale", stack.stale)}
     rules = requests.get(stack.prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
