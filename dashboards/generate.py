@@ -607,8 +607,8 @@ def fleet() -> Json:
                 "Licences and capacity",
                 table(
                     "Subscriptions",
-                    "Every subscription (endpoints.services), soonest expiry first, with seats or units, licences and the "
-                    "share of purchased capacity consumed. Click an organization for its dashboard.",
+                    "Every subscription (endpoints.services), soonest expiry first, with seats or units, licences "
+                    "and the share of purchased capacity consumed. Click an organization for its dashboard.",
                     [
                         Column("organization", "Organization", link=CUSTOMER_LINK),
                         Column("service", "Service"),
