@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,44 @@ def test_certificate_authentication_against_the_simulator(tmp_path: Path) -> Non
         client = Client(config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url), auth)
         with pytest.raises(AuthError, match="refused the credentials"):
             client.customers()
+
+
+def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP(S)_PROXY still applies although the environment is read once, at start."""
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = b'{"value": [{"id": "c1", "organization": "Via proxy"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            body = b'{"access_token": "t", "expires_in": 3600}'
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = Client(
+            config.ApiConfig(base_url="http://api.example.invalid", token_url="http://id.example.invalid/token"),
+            config.AuthConfig(client_id="a", client_secret=config.Secret("b")),
+        )
+        assert client.customers()[0]["organization"] == "Via proxy"
+        assert seen == ["http://id.example.invalid/token", "http://api.example.invalid/partner/customers"]
+    finally:
+        proxy.shutdown()

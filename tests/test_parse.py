@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter import codes, parse
@@ -1355,3 +1355,19 @@ def test_huge_integers_are_quoted_without_repr() -> None:
     for parser in (parse.count, parse.size_bytes, parse.duration_seconds):
         with pytest.raises(ParseError, match="integer of 16610 bits"):
             parser(10**5000)
+
+
+@settings(max_examples=500)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)),
+)
+def test_fast_timestamp_path_agrees_with_the_general_one(moment: datetime) -> None:
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
+    # The same instant written with an explicit offset takes the general (regex) path.
+    general = parse.timestamp(text[:-1] + "+00:00")
+    assert parse.timestamp(text) == general
+
+
+@given(st.integers(min_value=0, max_value=10**18 - 1))
+def test_fast_count_path_agrees_with_the_general_one(n: int) -> None:
+    assert parse.count(str(n)) == parse.count(f" {n} ") == n
