@@ -32,8 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +99,14 @@ def metric_values(text: str, name: str) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class Upstream:
+    base_url: str
+    token_url: str
+
+
 @contextmanager
-def exporter(sim: Simulator, tmp: Path, **cfg: Any) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def exporter(sim: Simulator | Upstream, tmp: Path, **cfg: Any) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     (tmp / "secret").write_text(DEMO_CLIENT_SECRET)
     data: dict[str, Any] = {
         "api": {"base_url": sim.base_url, "token_url": sim.token_url, "max_requests_per_second": 100000},
@@ -143,29 +148,22 @@ def summarize(times: list[float]) -> tuple[float, float]:
 # --- baselines ------------------------------------------------------------------------------------------------
 
 
-def static_server(body: bytes, gzipped: bytes) -> tuple[ThreadingHTTPServer, int]:
-    """The floor: Python's http.server sending bytes encoded beforehand, nothing else."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            gz = "gzip" in self.headers.get("Accept-Encoding", "")
-            data = gzipped if gz else body
-            self.send_response(200)
-            self.send_header("Content-Type", render.CONTENT_TYPE)
-            if gz:
-                self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
+@contextmanager
+def static_server(body: bytes, gzipped: bytes, tmp: Path) -> Iterator[tuple[int, int]]:
+    """The floor, in its own process like the exporter: yields (port, pid)."""
+    (tmp / "body").write_bytes(body)
+    (tmp / "body.gz").write_bytes(gzipped)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks.static_server", str(tmp / "body"), str(tmp / "body.gz")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline()), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def node_exporter_binary() -> str | None:
@@ -191,13 +189,11 @@ def warm(customers: int, scrapes: int, tmp: Path) -> Result:
         times = scrape_series(port, scrapes)
         rows["exporter"] = (*summarize(times), (cpu_seconds(proc.pid) - cpu0) / scrapes)
 
-    # The floor runs in this process: its CPU is this process's, less what the client itself costs.
-    server, fport = static_server(plain, gzipped)
-    client_cpu0 = time.process_time()
-    times = scrape_series(fport, scrapes)
-    floor_cpu = (time.process_time() - client_cpu0) / scrapes
-    server.shutdown()
-    rows["floor"] = (*summarize(times), floor_cpu)
+    with static_server(plain, gzipped, tmp) as (fport, fpid):
+        get(fport, "/metrics")
+        cpu0 = cpu_seconds(fpid)
+        times = scrape_series(fport, scrapes)
+        rows["floor"] = (*summarize(times), (cpu_seconds(fpid) - cpu0) / scrapes)
 
     binary = node_exporter_binary()
     if binary:
@@ -229,20 +225,43 @@ def warm(customers: int, scrapes: int, tmp: Path) -> Result:
     return rows
 
 
+@contextmanager
+def simulator_process(customers: int, latency: float) -> Iterator[str]:
+    """The upstream in its own process, so its work does not share a core's time with the measurement."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter.simulator",
+            "--listen=127.0.0.1:0",
+            f"--customers={customers}",
+            f"--jobs-per-customer={JOBS_PER_CUSTOMER}",
+            f"--latency={latency}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def cold(customers: int, latency: float, concurrency: int, tmp: Path) -> Result:
-    with Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER)) as sim:
-        sim.faults.latency = latency
-        sim.faults.token_latency = latency
-        with exporter(sim, tmp, api={"max_concurrency": concurrency}) as (port, _proc):
+    with simulator_process(customers, latency) as base_url:
+        upstream = Upstream(base_url, f"{base_url}/connect/token")
+        with exporter(upstream, tmp, api={"max_concurrency": concurrency}) as (port, _proc):
             wait_ready(port)
             _, body = get(port, "/metrics")
             text = body.decode()
     duration = metric_values(text, "avepoint_refresh_duration_seconds")["avepoint_refresh_duration_seconds"]
     requests = metric_values(text, "avepoint_api_requests_total")
     total = sum(requests.values())
-    token = sum(v for k, v in requests.items() if 'endpoint="token"' in k)
-    # The token comes first, alone; then the listing; then the customers, `concurrency` at a time.
-    ideal = latency * (token + 1 + customers / concurrency)
+    # The listing comes first, alone (the token endpoint has no latency); then the customers, `concurrency`
+    # at a time.
+    ideal = latency * (1 + customers / concurrency)
     return {
         "customers": customers,
         "refresh_seconds": duration,
