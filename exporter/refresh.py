@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import cachetools
 
 from exporter import parse, state
+from exporter.client import EP_TOKEN
 from exporter.config import Config
 from exporter.errors import ApiError, ResponseFormatError
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
@@ -223,8 +224,12 @@ class Refresher:
             with self._lock:
                 config, client = self._config, self._client
                 list_due = LISTING not in self._fresh
-            if list_due:
-                self._refresh_listing(config, client)
+            token_error = self._refresh_listing(config, client) if list_due else None
+            if token_error is not None:
+                # No token for the listing means none for any customer: asking on behalf of each would
+                # send the identity endpoint (retries + 1) requests per customer. Fail them all at once.
+                self._fail_due(token_error)
+                return
             with self._lock:
                 due = [cid for cid in self._customers if cid not in self._fresh]
                 services_due = config.endpoints.services and SERVICES not in self._fresh
@@ -243,13 +248,14 @@ class Refresher:
                 flat = {(cid, *key): ts for cid, seen in self._last_success.items() for key, ts in seen.items()}
             state.save(config.state_file, flat)
 
-    def _refresh_listing(self, config: Config, client: ApiClient) -> None:
+    def _refresh_listing(self, config: Config, client: ApiClient) -> ApiError | None:
+        """Refresh the customer list; return the error if the token could not be had."""
         now = self._wall()
         try:
             rows = client.customers()
         except ApiError as exc:
             self._listing_failed(exc, now)
-            return
+            return exc if exc.endpoint == EP_TOKEN else None
         listed: dict[str, Customer] = {}
         usable = 0
         for row in rows:
@@ -263,7 +269,7 @@ class Refresher:
             self._listing_failed(
                 ResponseFormatError(f"none of the {len(rows)} customer rows is usable", endpoint=EP_CUSTOMERS), now
             )
-            return
+            return None
         for wanted in config.customers.include:
             if wanted not in listed and self._owns(wanted):
                 log.warning("configured customer is not listed by the API", extra={"customer_id": wanted})
@@ -276,6 +282,28 @@ class Refresher:
             self._customers = {cid: self._listed_state(old.get(cid), c) for cid, c in listed.items()}
             for cid in old.keys() - listed.keys():
                 self._fresh.pop(cid, None)
+            self._publish_locked()
+        return None
+
+    def _fail_due(self, exc: ApiError) -> None:
+        """Mark every due customer failed with the listing's token error (already logged once)."""
+        now = self._wall()
+        error = _describe(exc)
+        with self._lock:
+            enabled = self._config.endpoints
+            for cid, current in self._customers.items():
+                if cid in self._fresh:
+                    continue
+                self._fresh[cid] = True
+                changes: dict[str, Any] = {}
+                if enabled.jobs:
+                    changes["attempt"] = current.attempt.after(error, now)
+                if enabled.protected:
+                    changes["protected_attempt"] = current.protected_attempt.after(error, now)
+                self._customers[cid] = replace(current, **changes)
+            if enabled.services:
+                self._services = self._services.after(error, now)
+                self._fresh[SERVICES] = True
             self._publish_locked()
 
     def _listing_failed(self, exc: ApiError, now: float) -> None:

@@ -293,3 +293,21 @@ def test_an_answer_without_one_usable_row_is_a_failure_not_an_empty_fleet(sim: S
     assert [c.jobs for c in after.customers] == [c.jobs for c in before.customers]
     assert all(not c.attempt.success and "job rows" in (c.attempt.error or "") for c in after.customers)
     refresher.close()
+
+
+def test_without_a_token_the_cycle_asks_the_identity_endpoint_once(sim: Simulator) -> None:
+    clock = Clock()
+    cfg = make_config(sim, api={"retries": 2})
+    refresher = make_refresher(cfg, clock)
+    refresher.collect(wait=10)
+    sim.faults.token_status = 500
+    sim.revoke_tokens()
+    sim.reset_counters()
+    clock.now = 61
+    snap = refresher.collect(wait=10)
+    # One logical token request (with its two retries) for the whole cycle, not one per customer.
+    assert sim.requests[("/connect/token", 500)] == 3
+    assert not snap.up
+    assert all(not c.attempt.success and "HTTP 500" in (c.attempt.error or "") for c in snap.customers)
+    assert all(c.jobs for c in snap.customers)  # the last good data stays
+    refresher.close()
