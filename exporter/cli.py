@@ -199,7 +199,7 @@ def run(
     shard = shard or sharding.Shard()
     runtime = Runtime(cfg, shard, security, web_config_file)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
-    app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload)
+    app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload, shard=shard)
     try:
         server = Server(listen, app, cfg.web, runtime.security)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""HTTP: /metrics, the landing page, /-/healthy, /-/ready, /-/reload; TLS, basic auth and request limits."""
+"""HTTP: /metrics, /probe, the status page (/, /status.json), health, readiness, reload; TLS, basic auth, limits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import enum
 import gzip
 import hmac
-import html
 import io
 import logging
 import re
@@ -35,6 +34,8 @@ from exporter.config import Secret, WebConfig
 from exporter.errors import ConfigError
 from exporter.refresh import Refresher, Snapshot
 from exporter.render import CONTENT_TYPE, ExpositionCache, customer_exposition
+from exporter.shard import Shard
+from exporter.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
 from exporter.telemetry import Telemetry
 from exporter.webconfig import WebSecurity
 
@@ -81,13 +82,16 @@ class App:
         *,
         reload: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shard: Shard | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._refresher = refresher
         self._live, self._telemetry = live, telemetry
         self._reload = reload
-        self._clock = clock
+        self._clock, self._wall = clock, wall_clock
         self._cache = ExpositionCache()
-        self.started = time.time()
+        self.started = wall_clock()
+        self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
 
     def _collect(self, scrape_timeout: str | None) -> Snapshot:
         refresher = self._refresher()
@@ -124,16 +128,22 @@ class App:
             return Response(200, CONTENT_TYPE, first, (("Content-Encoding", "gzip"),), tuple(rest))
         return Response(200, CONTENT_TYPE, exposition.body, (), (live,))
 
-    def landing(self) -> Response:
-        snap = self._refresher().snapshot()
-        jobs = sum(len(c.jobs) for c in snap.customers)
-        body = LANDING.format(
-            version=html.escape(__version__),
-            customers=len(snap.customers),
-            jobs=jobs,
-            up="yes" if snap.up else "no",
-        )
-        return Response(200, "text/html; charset=utf-8", body.encode())
+    def _status_page(self) -> Page:
+        # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
+        # never waits for it: the page shows the data it has and how old it is.
+        return self.status.get(self._refresher().collect(0.0))
+
+    def landing(self, accept_encoding: str = "") -> Response:
+        """The status page `/`: header, the fleet with problems first, filter; built once per data change."""
+        page = self._status_page()
+        gzipped = "gzip" in accept_encoding.lower()
+        first, *rest = page.html_parts(self._wall(), gzipped)
+        headers = ((("Content-Encoding", "gzip"),) if gzipped else ()) + HTML_HEADERS
+        return Response(200, HTML_TYPE, first, headers, tuple(rest))
+
+    def status_json(self) -> Response:
+        """`/status.json`: the same data as the page, for scripts."""
+        return Response(200, JSON_TYPE, self._status_page().json(), JSON_HEADERS)
 
     def ready(self) -> Response:
         if self._refresher().snapshot().refreshed:
@@ -150,21 +160,8 @@ class App:
         return Response(200, "text/plain; charset=utf-8", b"config reloaded\n")
 
 
-LANDING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>AvePoint Backup Exporter</title></head>
-<body>
-<h1>AvePoint Backup Exporter</h1>
-<p>Version {version}. API reachable: {up}. Customers: {customers}. Jobs: {jobs}.</p>
-<ul>
-<li><a href="metrics">/metrics</a></li>
-<li><a href="-/healthy">/-/healthy</a></li>
-<li><a href="-/ready">/-/ready</a></li>
-</ul>
-</body></html>
-"""
-
 TEXT = "text/plain; charset=utf-8"
-ROUTES = frozenset({"/metrics", "/probe", "/", "/-/healthy", "/-/ready", "/-/reload"})
+ROUTES = frozenset({"/metrics", "/probe", "/", "/status.json", "/-/healthy", "/-/ready", "/-/reload"})
 
 
 # --- basic auth ----------------------------------------------------------------------------------
@@ -464,7 +461,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.headers.get("Accept-Encoding", ""),
                 )
             elif path == "/":
-                response = app.landing()
+                response = app.landing(self.headers.get("Accept-Encoding", ""))
+            elif path == "/status.json":
+                response = app.status_json()
             elif path == "/-/healthy":
                 response = Response(200, TEXT, b"healthy\n")
             elif path == "/-/ready":
@@ -482,8 +481,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(response.length))
+        # A header the web config sets (e.g. its own Content-Security-Policy) replaces the page's.
+        configured = {name.lower() for name, _ in self.policy.security.headers}
         for name, value in response.headers:
-            self.send_header(name, value)
+            if name.lower() not in configured:
+                self.send_header(name, value)
         self.end_headers()
         if not head:
             self.wfile.write(response.body)

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
@@ -963,6 +963,14 @@ class Simulator:
             raise KeyError(customer_id)
         with self._lock:
             self._removed = self._removed - {customer_id}
+
+    def rename_customer(self, customer_id: str, organization: str) -> None:
+        """Serve the customer under another organization name from now on (a hostile one, say)."""
+        with self._lock:
+            old = self._by_id[customer_id]
+            customer = replace(old, record={**old.record, "organization": organization})
+            self._customers = [customer if c.id == customer_id else c for c in self._customers]
+            self._by_id = {**self._by_id, customer_id: customer}
 
     def revoke_tokens(self) -> None:
         """Every token issued so far answers 401 from now on."""

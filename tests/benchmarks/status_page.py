@@ -1,0 +1,144 @@
+"""The status page at fleet scale: its one-time build per data change, and serving it from the cache.
+
+    .venv/bin/python -m tests.benchmarks.status_page                  # 1,000 customers
+    .venv/bin/python -m tests.benchmarks.status_page --customers 5000
+
+The fleet is the simulator's, fetched in-process (its rows, no HTTP) by a real Refresher, so the snapshot is
+what the exporter holds. Measured: the build of the page for a new snapshot generation (view, HTML, JSON,
+gzip), then requests for the cached page: App.landing() (the exporter's own time per request) and a
+GET over loopback through the real HTTP server (that plus sending the bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from prometheus_client import CollectorRegistry
+
+from exporter import config
+from exporter.refresh import Refresher
+from exporter.server import App, Server, serve_in_thread
+from exporter.simulator import FleetSpec, Simulator
+from exporter.telemetry import Telemetry
+
+
+class SimulatorRows:
+    """The API client the refresher calls, answering from the simulator's fleet without HTTP."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def customers(self) -> list[Any]:
+        return list(self.sim.customers)
+
+    def jobs(self, customer_id: str) -> list[Any]:
+        return self.sim.jobs(customer_id)
+
+    def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]:
+        return [r for r in self.sim.jobs(customer_id) if (r["jobType"], r["jobModule"]) == (job_type, job_module)]
+
+    def protected(self, customer_id: str) -> list[Any]:
+        return self.sim.protected(customer_id)
+
+    def services(self, customer_ids: list[str] | None = None) -> list[Any]:
+        return self.sim.services()
+
+
+@dataclass
+class Result:
+    customers: int
+    jobs: int
+    build_seconds: float  # view + HTML: what the first request for `/` after a data change pays
+    gzip_seconds: float  # compressing the page, once per generation, when a client asks for gzip
+    json_seconds: float  # /status.json, once per generation, when asked for
+    serve_seconds: list[float]  # App.landing() on the cached page
+    http_seconds: list[float]  # GET / over loopback, body read
+    page_bytes: int
+    builds: int  # builds during all the serving: 0 means every request was served from the cache
+
+    def report(self) -> str:
+        def ms(values: list[float]) -> str:
+            return f"median {statistics.median(values) * 1000:.2f} ms, max {max(values) * 1000:.2f} ms"
+
+        return (
+            f"status page, {self.customers} customers, {self.jobs} jobs, {self.page_bytes / 1e6:.2f} MB of HTML\n"
+            f"  build once per data change:        {self.build_seconds * 1000:.1f} ms (view and HTML), "
+            f"+{self.gzip_seconds * 1000:.1f} ms gzip, +{self.json_seconds * 1000:.1f} ms JSON\n"
+            f"  cached serve (App.landing):        {ms(self.serve_seconds)}\n"
+            f"  cached serve (GET / on loopback):  {ms(self.http_seconds)}\n"
+            f"  builds while serving:              {self.builds}"
+        )
+
+
+def measure(customers: int = 1000, requests_count: int = 30, seed: int = 1) -> Result:
+    sim = Simulator(FleetSpec(customers=customers, seed=seed))
+    cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
+    refresher = Refresher(cfg, SimulatorRows(sim))
+    registry = CollectorRegistry()
+    app = App(lambda: refresher, registry, Telemetry(registry))
+    try:
+        cycle = refresher.trigger()
+        assert cycle is not None
+        cycle.result()
+        snap = refresher.snapshot()
+        started = time.perf_counter()
+        page = app.status.get(snap)
+        page.html_parts(time.time(), gzip=False)
+        build = time.perf_counter() - started
+        page.html_parts(time.time(), gzip=True)
+        packed = time.perf_counter() - started - build
+        started = time.perf_counter()
+        page.json()
+        as_json = time.perf_counter() - started
+        builds = app.status.builds
+        serve = []
+        for _ in range(requests_count):
+            started = time.perf_counter()
+            response = app.landing()
+            serve.append(time.perf_counter() - started)
+        server = Server(("127.0.0.1", 0), app)
+        serve_in_thread(server)
+        http = []
+        try:
+            with requests.Session() as session:
+                for _ in range(requests_count):
+                    started = time.perf_counter()
+                    got = session.get(server.url + "/", headers={"Accept-Encoding": "identity"}, timeout=10)
+                    got.content  # noqa: B018 - the body is part of the request
+                    http.append(time.perf_counter() - started)
+                    assert got.status_code == 200
+        finally:
+            server.shutdown()
+            server.server_close()
+        return Result(
+            customers=len(snap.customers),
+            jobs=sum(len(c.jobs) for c in snap.customers),
+            build_seconds=build,
+            gzip_seconds=packed,
+            json_seconds=as_json,
+            serve_seconds=serve,
+            http_seconds=http,
+            page_bytes=response.length,
+            builds=app.status.builds - builds,
+        )
+    finally:
+        refresher.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--customers", type=int, default=1000)
+    p.add_argument("--requests", type=int, default=30)
+    args = p.parse_args(argv)
+    print(measure(args.customers, args.requests).report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The status page in a real headless Chromium, against the console script and the simulator on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import select
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from tests.screenshot import CHROMIUM, FLAGS, WINDOW, dump_dom, exporter, png_size, screenshot, wait_until_refreshed
+
+# Skipped only where the browser is not installed (`bash tests/run` installs it); a Chromium that is
+# there but fails makes the test fail.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (Debian package chromium)"),
+]
+
+# Each payload would change the page's title if it ran.
+SCRIPT_NAME = "<script>document.title='pwned-script'</script>"
+IMG_NAME = '"><img src=x onerror="document.title=\'pwned-img\'">'
+FAILED_OBJECTS = "17"
+
+
+@dataclass
+class Cell:
+    classes: set[str]
+    module: str
+    title: str
+
+
+@dataclass
+class Row:
+    attrs: dict[str, str | None]
+    cells: list[Cell] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.attrs["data-id"] or ""
+
+    @property
+    def hidden(self) -> bool:
+        return "hidden" in self.attrs
+
+    @property
+    def organization(self) -> str:
+        return self.text[0]
+
+
+class Dom(HTMLParser):
+    """What a test needs from Chromium's serialized DOM: title, tags seen, the fleet's rows, a few texts."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.tags: list[str] = []
+        self.rows: list[Row] = []
+        self.shown = ""
+        self._stack: list[str] = []
+        self._in_body = False
+        self._capture: str | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append(tag)
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append(Row(a))
+        elif tag == "td" and self._in_body and "data-module" in a:
+            self.rows[-1].cells.append(
+                Cell(set((a.get("class") or "").split()), a["data-module"] or "", a.get("title") or "")
+            )
+        if tag == "title":
+            self._capture = "title"
+        elif a.get("id") == "shown":
+            self._capture = "shown"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        if tag in ("title", "span"):
+            self._capture = None
+
+    def handle_data(self, data: str) -> None:
+        if self._capture == "title":
+            self.title += data
+        elif self._capture == "shown":
+            self.shown += data
+        elif self._in_body and self.rows and data.strip():
+            self.rows[-1].text.append(data)
+
+    def visible(self) -> list[Row]:
+        return [r for r in self.rows if not r.hidden]
+
+
+@dataclass
+class Fleet:
+    url: str
+    sim: Simulator
+    failing: dict[str, str]  # customer id -> "job type / module" pinned to Failed
+    unreachable: str  # customer whose jobs route answers 500
+    hostile: dict[str, str]  # customer id -> hostile organization
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    tmp = tmp_path_factory.mktemp("browser")
+    with Simulator(FleetSpec(customers=7, seed=3)) as sim:
+        ids = sim.customer_ids
+        failing = {}
+        for cid in ids[:2]:
+            row = sim.jobs(cid)[0]
+            job_type, module = str(row["jobType"]), str(row["jobModule"])
+            sim.pin(cid, job_type, module, status="Failed", jobId=f"failed-{cid[:8]}", failedCount=FAILED_OBJECTS)
+            failing[cid] = f"{job_type} / {module}"
+        sim.faults.failing_customers = {ids[2]}
+        hostile = {ids[3]: SCRIPT_NAME, ids[4]: IMG_NAME}
+        for cid, name in hostile.items():
+            sim.rename_customer(cid, name)
+        cfg = tmp / "config.yml"
+        cfg.write_text(
+            f"api: {{base_url: '{sim.base_url}', token_url: '{sim.token_url}', retries: 0, "
+            "max_requests_per_second: 100}\n"
+            f"auth: {{client_id: {DEMO_CLIENT_ID}, client_secret_file: secret}}\n"
+            "cache: {ttl: 10m}\n"
+        )
+        (tmp / "secret").write_text(DEMO_CLIENT_SECRET)
+        with exporter("--config.file", str(cfg)) as (url, proc):
+            wait_until_refreshed(url, proc)
+            yield Fleet(url, sim, failing, ids[2], hostile)
+
+
+def test_rows_colours_escaping_and_no_script_ran(fleet: Fleet, tmp_path: Path) -> None:
+    text = dump_dom(fleet.url + "/")
+    dom = Dom(text)
+    assert len(dom.rows) == 7
+    assert all(not r.hidden for r in dom.rows)
+    assert dom.shown == "7 of 7 customers shown"  # the page's script ran (allowed by the CSP hash)
+    by_id = {r.id: r for r in dom.rows}
+    for cid, module in fleet.failing.items():
+        (cell,) = [c for c in by_id[cid].cells if c.module == module]
+        assert "o-failed" in cell.classes
+        assert f"failed objects: {FAILED_OBJECTS}" in cell.title and "last success" in cell.title
+    # The simulator's clock may fail other modules too: whichever they are, their customers rank as failed.
+    for row in dom.rows:
+        if any("o-failed" in c.classes for c in row.cells):
+            assert row.attrs["data-health"] == "failed"
+    # Problems first: the failed rows, then warnings (the unreachable customer among them), then the rest.
+    ranks = [{"failed": 0, "warning": 1, "pending": 2, "ok": 3}[r.attrs["data-health"] or ""] for r in dom.rows]
+    assert ranks == sorted(ranks)
+    unreachable = by_id[fleet.unreachable]
+    assert unreachable.attrs["data-health"] in ("warning", "failed")
+    assert "HTTPStatusError" in unreachable.text and any(t.startswith(" (request id ") for t in unreachable.text)
+    # The hostile names are text, as they were sent; no element came from them and no script ran.
+    for cid, name in fleet.hostile.items():
+        assert by_id[cid].organization == name
+    assert "img" not in dom.tags
+    assert dom.tags.count("script") == 1
+    assert dom.title.startswith("AvePoint Backup Exporter") and "pwned" not in dom.title
+    assert html.escape(SCRIPT_NAME, quote=False) in text and SCRIPT_NAME not in text
+    assert DEMO_CLIENT_SECRET not in text
+    shot = tmp_path / "status-page.png"
+    screenshot(fleet.url + "/", shot)
+    assert png_size(shot) == WINDOW
+
+
+def test_filter_and_problems_only(fleet: Fleet) -> None:
+    everyone = Dom(dump_dom(fleet.url + "/")).rows
+    target = next(r for r in everyone if r.id not in fleet.hostile)
+    # The page's script reads ?filter= and ?problems=1 into the filter box and the toggle and applies them,
+    # as it does on every keystroke, so a filtered view is a link.
+    dom = Dom(dump_dom(fleet.url + "/?filter=" + quote(target.organization.upper())))
+    assert [r.id for r in dom.visible()] == [target.id]
+    assert dom.shown == "1 of 7 customers shown"
+
+    dom = Dom(dump_dom(fleet.url + "/?filter=" + quote(fleet.unreachable[:13])))  # part of a customer id
+    assert [r.id for r in dom.visible()] == [fleet.unreachable]
+
+    dom = Dom(dump_dom(fleet.url + "/?filter=" + quote("<script>")))  # a hostile name is filtered as text
+    assert [r.id for r in dom.visible()] == [cid for cid, name in fleet.hostile.items() if "<script>" in name]
+
+    dom = Dom(dump_dom(fleet.url + "/?problems=1"))
+    problems = {r.id for r in everyone if r.attrs["data-problem"] == "1"}
+    assert {r.id for r in dom.visible()} == problems
+    assert set(fleet.failing) | {fleet.unreachable} <= problems
+    assert len(problems) < len(everyone), "the fleet should have customers without problems too"
+
+    dom = Dom(dump_dom(fleet.url + "/?problems=1&filter=" + quote(target.organization)))
+    assert [r.id for r in dom.visible()] == ([target.id] if target.id in problems else [])
+
+    dom = Dom(dump_dom(fleet.url + "/?filter=no-such-customer"))
+    assert dom.visible() == [] and dom.shown == "0 of 7 customers shown"
+
+
+class DevTools:
+    """Chromium driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: commands on fd 3,
+    answers on fd 4, each a JSON message ended by NUL), so a test can type and click like a person."""
+
+    def __init__(self, profile: Path) -> None:
+        to_chrome, self._out = os.pipe()
+        self._in, from_chrome = os.pipe()
+
+        def wire() -> None:  # in the child, before exec: its fds 3 and 4 are the pipe's ends
+            os.dup2(to_chrome, 3)
+            os.dup2(from_chrome, 4)
+
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4),
+            preexec_fn=wire,  # noqa: PLW1509 - the test is single-threaded here
+        )
+        os.close(to_chrome)
+        os.close(from_chrome)
+        self._buffer = b""
+        self._next = 0
+        self.session: str | None = None
+
+    def send(self, method: str, timeout: float = 20.0, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if self.session is not None and not method.startswith("Target."):
+            message["sessionId"] = self.session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._in], [], [], left)[0]:
+                    raise TimeoutError(f"no answer to {method} within {timeout}s")
+                chunk = os.read(self._in, 1 << 16)
+                if not chunk:
+                    raise RuntimeError(f"chromium closed the pipe (exit code {self.proc.poll()})")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self._next:  # events and other answers are not needed here
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return dict(answer["result"])
+
+    def open(self, url: str) -> None:
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Page.navigate", url=url)
+        deadline = time.monotonic() + 20
+        # Until the new document is there and parsed to its end, where the page's script runs.
+        while self.eval(f"location.href === {json.dumps(url)} && document.readyState") != "complete":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not load")
+            time.sleep(0.05)
+
+    def eval(self, expression: str) -> Any:
+        return self.send("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        box = self.eval(
+            f"(r => [r.x + r.width / 2, r.y + r.height / 2])(document.querySelector('{selector}')"
+            ".getBoundingClientRect())"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            self.send("Browser.close", timeout=5)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._out)
+        os.close(self._in)
+
+
+VISIBLE = (
+    "JSON.stringify([...document.querySelectorAll('#fleet tbody tr')].filter(r => !r.hidden).map(r => r.dataset.id))"
+)
+
+
+def test_typing_in_the_filter_and_clicking_problems_only(fleet: Fleet, tmp_path: Path) -> None:
+    rows = Dom(dump_dom(fleet.url + "/")).rows
+    problems = [r.id for r in rows if r.attrs["data-problem"] == "1"]
+    target = next(r for r in rows if r.id not in fleet.hostile)
+    browser = DevTools(tmp_path / "profile")
+    try:
+        browser.open(fleet.url + "/")
+        assert json.loads(browser.eval(VISIBLE)) == [r.id for r in rows]
+        browser.click("#filter")
+        browser.send("Input.insertText", text=target.organization[: len(target.organization) // 2 + 3].lower())
+        assert json.loads(browser.eval(VISIBLE)) == [target.id]
+        assert browser.eval("document.getElementById('shown').textContent") == "1 of 7 customers shown"
+        assert browser.eval("location.search").startswith("?filter=")  # the view is a link to share
+        browser.eval("document.getElementById('filter').select()")
+        browser.send(
+            "Input.dispatchKeyEvent", type="keyDown", key="Backspace", code="Backspace", windowsVirtualKeyCode=8
+        )
+        browser.send("Input.dispatchKeyEvent", type="keyUp", key="Backspace", code="Backspace", windowsVirtualKeyCode=8)
+        assert json.loads(browser.eval(VISIBLE)) == [r.id for r in rows]
+        browser.click("#problems")
+        assert browser.eval("document.getElementById('problems').checked") is True
+        assert json.loads(browser.eval(VISIBLE)) == problems
+        assert browser.eval("location.search") == "?problems=1"
+        assert "pwned" not in browser.eval("document.title")
+    finally:
+        browser.close()
