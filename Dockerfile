@@ -12,7 +12,11 @@
 # /var/lib/avepoint-exporter (the working directory, a volume owned by the runtime user) is the place
 # for it: set `state_file: /var/lib/avepoint-exporter/state.json` in the config file. The image sets no
 # AVEPOINT_* variable on purpose, since those override the config file.
-# The HEALTHCHECK asks 127.0.0.1:9877; with another --web.listen-address, override it at `docker run`.
+# The HEALTHCHECK asks http://127.0.0.1:9877/-/healthy; with another --web.listen-address, override it at
+# `docker run`. With TLS on (tls_server_config in --web.config.file) run with `-e HEALTHCHECK_SCHEME=https`: it
+# then asks https://127.0.0.1:9877/-/healthy without checking the certificate (it only asks whether the process
+# on loopback answers). /-/healthy needs no credentials with basic auth unless web.open_health_check is false;
+# then, or with client certificates required (RequireAndVerifyClientCert), disable it (--no-healthcheck).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -50,6 +54,6 @@ VOLUME ["/var/lib/avepoint-exporter"]
 USER 65532:65532
 EXPOSE 9877
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/opt/venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9877/-/healthy', timeout=4)"]
+    CMD ["/opt/venv/bin/python", "-c", "import os, ssl, urllib.request; c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE; urllib.request.urlopen('http://127.0.0.1:9877/-/healthy'.replace('http', os.environ.get('HEALTHCHECK_SCHEME') or 'http', 1), timeout=4, context=c)"]
 ENTRYPOINT ["avepoint-backup-exporter"]
 CMD ["--config.file=/etc/avepoint-exporter/config.yml"]

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
+from tests.support import make_cert
 
 pytestmark = pytest.mark.e2e
 
@@ -351,3 +352,37 @@ def test_entrypoint_serves_demo_passes_healthcheck_and_stops(
     proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert time.monotonic() - started < 2.0
+
+
+def test_healthcheck_with_tls_reads_the_scheme_from_the_environment(
+    image_venv: Path, final: list[Instruction], tmp_path: Path
+) -> None:
+    """With tls_server_config, HEALTHCHECK_SCHEME=https makes the same HEALTHCHECK pass; plain HTTP fails."""
+    key_path, cert_path, _ = make_cert(tmp_path)
+    web = tmp_path / "web-config.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {cert_path}\n  key_file: {key_path}\n")
+    port = free_port()
+    env = {"PATH": f"{image_venv / 'bin'}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        str(image_venv / "bin" / "avepoint-backup-exporter"),
+        "--demo",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        f"--web.config.file={web}",
+    ]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        health = [
+            arg.replace(f"127.0.0.1:{PORT_IN_IMAGE}", f"127.0.0.1:{port}").replace(VENV_IN_IMAGE, str(image_venv))
+            for arg in healthcheck_command(final)
+        ]
+        https_env = {**env, "HEALTHCHECK_SCHEME": "https"}
+        deadline = time.monotonic() + 20
+        while subprocess.run(health, env=https_env, capture_output=True, timeout=10).returncode != 0:
+            assert proc.poll() is None, f"exporter exited early: {proc.communicate()[1]}"
+            assert time.monotonic() < deadline, "the HTTPS healthcheck never passed"
+            time.sleep(0.2)
+        assert subprocess.run(health, env=env, capture_output=True, timeout=10).returncode != 0, "plain HTTP to TLS"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

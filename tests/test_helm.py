@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import helm_python as helm
 import pytest
 import yaml
 
-from exporter import __version__, cli, config
+from exporter import __version__, cli, config, webconfig
 from exporter import shard as sharding
 from tests.support import make_cert
 
@@ -28,6 +29,12 @@ DASHBOARDS_SOURCE = ROOT / "dashboards"
 RELEASE, NAMESPACE = "rel", "mon"
 FULLNAME = f"{RELEASE}-avepoint-backup-exporter"
 SECRET_DIR, CONFIG_DIR, STATE_DIR = "/run/secrets/avepoint", "/etc/avepoint-exporter", "/var/lib/avepoint-exporter"
+WEB_DIR, WEB_TLS_DIR = "/run/secrets/avepoint-web", "/run/secrets/avepoint-web-tls"
+WEB_CONFIG_SECRET = f"{FULLNAME}-web-config"
+# A real bcrypt hash (cost 4: quick to check) of the password "scrape".
+HASH = bcrypt.hashpw(b"scrape", bcrypt.gensalt(rounds=4)).decode()
+WEB_BASIC_AUTH: dict[str, Any] = {"basic_auth_users": {"prometheus": HASH}}
+WEB_TLS: dict[str, Any] = {"tls": {"existingSecret": "exporter-tls"}}
 
 Manifest = dict[str, Any]
 DNS_LABEL = r"(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -46,6 +53,9 @@ FEATURES: dict[str, dict[str, Any]] = {
     "persistence": {"persistence": {"enabled": True}},
     "shardsWithPersistence": {"shards": 3, "persistence": {"enabled": True}},
     "demo": {"demo": True},
+    "webBasicAuth": {"webConfig": WEB_BASIC_AUTH},
+    "webTLS": {"webConfig": WEB_TLS, "serviceMonitor": {"enabled": True, "tlsConfig": {"insecureSkipVerify": True}}},
+    "webBoth": {"webConfig": WEB_BASIC_AUTH | WEB_TLS},
 }
 BASE_KINDS = {"Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret"}
 EXPECTED_KINDS = {
@@ -61,6 +71,9 @@ EXPECTED_KINDS = {
     "persistence": BASE_KINDS | {"PersistentVolumeClaim"},
     "shardsWithPersistence": BASE_KINDS - {"Deployment"} | {"StatefulSet"},
     "demo": BASE_KINDS - {"ConfigMap", "Secret"},
+    "webBasicAuth": BASE_KINDS,  # plus the web config Secret
+    "webTLS": BASE_KINDS | {"ServiceMonitor"},
+    "webBoth": BASE_KINDS,
 }
 SAMPLE_RULES = """groups:
   - name: sample
@@ -518,6 +531,239 @@ def test_pod_disruption_budget(chart: helm.Chart) -> None:
     assert pdb["spec"]["minAvailable"] == "50%" and "maxUnavailable" not in pdb["spec"]
 
 
+# --- web config: TLS and basic auth ---------------------------------------------------------------------------
+
+WEB_MODES: dict[str, dict[str, Any]] = {
+    "basicAuth": WEB_BASIC_AUTH,
+    "tls": WEB_TLS | {"tls_server_config": {"min_version": "TLS13"}},
+    "both": WEB_BASIC_AUTH | WEB_TLS | {"http_server_config": {"headers": {"X-Content-Type-Options": "nosniff"}}},
+}
+
+
+def web_config_text(docs: list[Manifest]) -> str:
+    return base64.b64decode(get(docs, "Secret", WEB_CONFIG_SECRET)["data"]["web-config.yml"]).decode()
+
+
+def mounted_volume(docs: list[Manifest], path: str) -> dict[str, Any]:
+    """The volume mounted read-only at path, as the pod spec names it."""
+    (mount,) = [m for m in container(docs)["volumeMounts"] if m["mountPath"] == path]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod_spec(docs)["volumes"] if v["name"] == mount["name"]]
+    result: dict[str, Any] = volume
+    return result
+
+
+def web_config_arg(docs: list[Manifest]) -> str | None:
+    found = [a for a in container(docs)["args"] if a.startswith("--web.config.file=")]
+    assert len(found) <= 1
+    return found[0].partition("=")[2] if found else None
+
+
+def test_web_config_is_off_by_default(chart: helm.Chart) -> None:
+    docs = render(chart, FEATURES["serviceMonitor"])
+    assert web_config_arg(docs) is None
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == [FULLNAME]
+    assert not [m for m in container(docs)["volumeMounts"] if m["mountPath"].startswith(WEB_DIR)]
+    assert "checksum/web-config" not in workload(docs)["spec"]["template"]["metadata"]["annotations"]
+    (endpoint,) = get(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "http" and "tlsConfig" not in endpoint and "basicAuth" not in endpoint
+    # tlsConfig only means something with TLS on.
+    docs = render(chart, {"serviceMonitor": {"enabled": True, "tlsConfig": {"insecureSkipVerify": True}}})
+    (endpoint,) = get(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "http" and "tlsConfig" not in endpoint
+
+
+@pytest.mark.parametrize("mode", WEB_MODES)
+def test_web_config_secret_is_mounted_and_passed(chart: helm.Chart, mode: str) -> None:
+    docs = render(chart, {"webConfig": WEB_MODES[mode]})
+    path = web_config_arg(docs)
+    assert path == f"{WEB_DIR}/web-config.yml"
+    assert cli.parser().parse_args(container(docs)["args"]).web_config_file == path
+    secret = mounted_volume(docs, WEB_DIR)["secret"]
+    assert secret["secretName"] == WEB_CONFIG_SECRET and secret["defaultMode"] == 0o440
+    assert secret["items"] == [{"key": "web-config.yml", "path": "web-config.yml"}]
+    assert get(docs, "Secret", WEB_CONFIG_SECRET)["type"] == "Opaque"
+    web = yaml.safe_load(web_config_text(docs))
+    assert "tls" not in web, "the chart's own key stays out of the file"
+    if "basic_auth_users" in WEB_MODES[mode]:
+        assert web["basic_auth_users"] == {"prometheus": HASH}
+    else:
+        assert "basic_auth_users" not in web
+    tls_mounts = [m for m in container(docs)["volumeMounts"] if m["mountPath"] == WEB_TLS_DIR]
+    if "tls" in WEB_MODES[mode]:
+        assert web["tls_server_config"]["cert_file"] == f"{WEB_TLS_DIR}/tls.crt"
+        assert web["tls_server_config"]["key_file"] == f"{WEB_TLS_DIR}/tls.key"
+        tls = mounted_volume(docs, WEB_TLS_DIR)["secret"]
+        assert tls["secretName"] == "exporter-tls" and tls["defaultMode"] == 0o440
+        assert tls["items"] == [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]
+    else:
+        assert "tls_server_config" not in web and not tls_mounts
+
+
+def write_web_files(docs: list[Manifest], tmp_path: Path, tls_keys: dict[str, bytes]) -> Path:
+    """The web config Secret and the TLS Secret (its keys given) laid out as the pod sees them."""
+    web_dir, tls_dir = tmp_path / "web", tmp_path / "tls"
+    web_dir.mkdir()
+    tls_dir.mkdir()
+    for item in mounted_volume(docs, WEB_DIR)["secret"]["items"]:
+        text = base64.b64decode(get(docs, "Secret", WEB_CONFIG_SECRET)["data"][item["key"]]).decode()
+        (web_dir / item["path"]).write_text(text.replace(WEB_TLS_DIR, str(tls_dir)))
+    if any(m["mountPath"] == WEB_TLS_DIR for m in container(docs)["volumeMounts"]):
+        for item in mounted_volume(docs, WEB_TLS_DIR)["secret"]["items"]:
+            (tls_dir / item["path"]).write_bytes(tls_keys[item["key"]])
+    path = web_config_arg(docs)
+    assert path is not None and path.startswith(WEB_DIR + "/")
+    return web_dir / Path(path).relative_to(WEB_DIR)
+
+
+@pytest.mark.parametrize("mode", WEB_MODES)
+def test_the_exporter_loads_the_rendered_web_config(chart: helm.Chart, tmp_path: Path, mode: str) -> None:
+    key_path, cert_path, _ = make_cert(tmp_path)
+    keys = {"tls.crt": cert_path.read_bytes(), "tls.key": key_path.read_bytes()}
+    docs = render(chart, {"webConfig": WEB_MODES[mode]})
+    security = webconfig.load(write_web_files(docs, tmp_path, keys))
+    assert security.auth_required is ("basic_auth_users" in WEB_MODES[mode])
+    if security.auth_required:
+        assert dict(security.users) == {"prometheus": config.Secret(HASH)}
+    if "tls" in WEB_MODES[mode]:
+        assert security.tls is not None and security.ssl_context is not None
+        assert security.tls.cert_file == tmp_path / "tls" / "tls.crt"
+        assert security.tls.key_file == tmp_path / "tls" / "tls.key"
+    else:
+        assert security.tls is None
+    if mode == "tls":
+        assert security.tls is not None and security.tls.min_version == "TLS13"
+    if mode == "both":
+        assert security.headers == (("X-Content-Type-Options", "nosniff"),)
+
+
+def test_tls_secret_with_custom_keys_and_client_ca(chart: helm.Chart, tmp_path: Path) -> None:
+    """Mutual TLS: the CA comes from the same Secret; the kubelet has no client certificate, so TCP probes."""
+    key_path, cert_path, _ = make_cert(tmp_path)
+    keys = {"crt": cert_path.read_bytes(), "key": key_path.read_bytes(), "ca.crt": cert_path.read_bytes()}
+    tls = {"existingSecret": "exporter-tls", "certKey": "crt", "keyKey": "key", "clientCAKey": "ca.crt"}
+    web = {"tls": tls, "tls_server_config": {"client_auth_type": "RequireAndVerifyClientCert"}}
+    docs = render(chart, {"webConfig": web})
+    items = mounted_volume(docs, WEB_TLS_DIR)["secret"]["items"]
+    assert {i["path"]: i["key"] for i in items} == {"tls.crt": "crt", "tls.key": "key", "client-ca.crt": "ca.crt"}
+    server = yaml.safe_load(web_config_text(docs))["tls_server_config"]
+    assert server["client_ca_file"] == f"{WEB_TLS_DIR}/client-ca.crt"
+    security = webconfig.load(write_web_files(docs, tmp_path, keys))
+    assert security.tls is not None and security.tls.client_auth_type == "RequireAndVerifyClientCert"
+    assert security.tls.client_ca_file == tmp_path / "tls" / "client-ca.crt"
+    c = container(docs)
+    for probe in (c["livenessProbe"], c["readinessProbe"]):
+        assert probe["tcpSocket"] == {"port": "http-metrics"} and "httpGet" not in probe
+
+
+def probe_gets(docs: list[Manifest]) -> tuple[dict[str, Any], dict[str, Any]]:
+    c = container(docs)
+    return c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "scheme", "ready_path"),
+    [("basicAuth", None, "/-/healthy"), ("tls", "HTTPS", "/-/ready"), ("both", "HTTPS", "/-/healthy")],
+)
+def test_probes_follow_the_web_config(chart: helm.Chart, mode: str, scheme: str | None, ready_path: str) -> None:
+    liveness, readiness = probe_gets(render(chart, {"webConfig": WEB_MODES[mode]}))
+    assert liveness.get("scheme") == scheme and readiness.get("scheme") == scheme
+    assert liveness["path"] == "/-/healthy", "open without credentials (web.open_health_check)"
+    assert readiness["path"] == ready_path, "/-/ready needs credentials the kubelet does not have"
+    assert liveness["port"] == readiness["port"] == "http-metrics"
+
+
+def test_probes_fall_back_to_tcp_when_health_needs_auth(chart: helm.Chart) -> None:
+    closed = {"webConfig": WEB_BASIC_AUTH, "config": {"web": {"open_health_check": False}}}
+    c = container(render(chart, closed))
+    assert c["livenessProbe"]["tcpSocket"] == c["readinessProbe"]["tcpSocket"] == {"port": "http-metrics"}
+    assert c["livenessProbe"]["periodSeconds"] == 15
+    opened = {"webConfig": WEB_BASIC_AUTH, "config": {"web": {"open_health_check": True}}}
+    assert probe_gets(render(chart, opened))[0]["path"] == "/-/healthy"
+
+
+def test_service_monitor_scrapes_with_tls_and_basic_auth(chart: helm.Chart) -> None:
+    basic_auth = {
+        "username": {"name": "avepoint-scrape", "key": "username"},
+        "password": {"name": "avepoint-scrape", "key": "password"},
+    }
+    tls_config = {"ca": {"secret": {"name": "exporter-tls", "key": "ca.crt"}}, "serverName": "exporter.mon.svc"}
+    monitor = {"enabled": True, "tlsConfig": tls_config, "basicAuth": basic_auth}
+    docs = render(chart, {"webConfig": WEB_MODES["both"], "serviceMonitor": monitor})
+    (endpoint,) = get(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == tls_config and endpoint["basicAuth"] == basic_auth
+    docs = render(chart, FEATURES["webTLS"])
+    (endpoint,) = get(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    assert "basicAuth" not in endpoint
+    docs = render(chart, {"webConfig": WEB_BASIC_AUTH, "serviceMonitor": {"enabled": True, "basicAuth": basic_auth}})
+    (endpoint,) = get(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "http" and endpoint["basicAuth"] == basic_auth
+
+
+def test_web_config_checksum_rolls_the_pods(chart: helm.Chart) -> None:
+    def checksums(web: dict[str, Any]) -> dict[str, str]:
+        annotations = workload(render(chart, {"webConfig": web}))["spec"]["template"]["metadata"]["annotations"]
+        return {k: v for k, v in annotations.items() if k.startswith("checksum/")}
+
+    base = checksums(WEB_BASIC_AUTH)
+    other_hash = bcrypt.hashpw(b"other", bcrypt.gensalt(rounds=4)).decode()
+    changed = checksums({"basic_auth_users": {"prometheus": other_hash}})
+    assert changed["checksum/web-config"] != base["checksum/web-config"]
+    assert changed["checksum/config"] == base["checksum/config"]
+    assert changed["checksum/secret"] == base["checksum/secret"]
+    with_tls = checksums(WEB_BASIC_AUTH | WEB_TLS)
+    assert with_tls["checksum/web-config"] != base["checksum/web-config"]
+    other_secret = checksums(WEB_BASIC_AUTH | {"tls": {"existingSecret": "exporter-tls", "certKey": "crt"}})
+    assert other_secret["checksum/web-config"] != with_tls["checksum/web-config"]
+    assert checksums(WEB_BASIC_AUTH) == base, "rendering is deterministic"
+
+
+@pytest.mark.parametrize(
+    ("web", "message"),
+    [
+        (
+            {"tls": {"existingSecret": "s"}, "tls_server_config": {"cert_file": "/x.pem"}},
+            "cert_file/key_file: leave them out",
+        ),
+        ({"tls_server_config": {"min_version": "TLS13"}}, "set webConfig.tls.existingSecret"),
+        ({"tls": {"existingSecret": "s", "clientCAKey": "ca.crt"}}, "client_auth_type"),
+        ({"tls": {"clientCAKey": "ca.crt"}}, "needs webConfig.tls.existingSecret"),
+    ],
+)
+def test_web_config_mistakes_stop_the_render(chart: helm.Chart, web: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError, match=re.escape(message)):
+        render(chart, {"webConfig": web})
+
+
+def test_user_tls_files_pass_through(chart: helm.Chart) -> None:
+    """Without tls.existingSecret, cert_file/key_file of files mounted with extraVolumes are kept."""
+    web = {"tls_server_config": {"cert_file": "/certs/tls.crt", "key_file": "/certs/tls.key"}}
+    docs = render(chart, {"webConfig": web})
+    assert yaml.safe_load(web_config_text(docs)) == web
+    assert probe_gets(docs)[0]["scheme"] == "HTTPS"
+    assert not [m for m in container(docs)["volumeMounts"] if m["mountPath"] == WEB_TLS_DIR]
+
+
+def test_notes_explain_the_web_config(chart: helm.Chart) -> None:
+    values = {"webConfig": WEB_MODES["both"], "serviceMonitor": {"enabled": True}}
+    notes = next(text for path, text in rendered(chart, values).items() if path.endswith("NOTES.txt"))
+    assert "curl -sk https://127.0.0.1:9877/metrics -u prometheus" in notes
+    assert WEB_CONFIG_SECRET in notes and "readiness probe asks /-/healthy" in notes
+    assert "serviceMonitor.tlsConfig is empty" in notes and "serviceMonitor.basicAuth is empty" in notes
+    secret_ref = {"name": "scrape", "key": "k"}
+    monitor = {"enabled": True, "tlsConfig": {"insecureSkipVerify": True}}
+    monitor["basicAuth"] = {"username": secret_ref, "password": secret_ref}
+    notes = next(
+        text
+        for path, text in rendered(chart, {"webConfig": WEB_MODES["both"], "serviceMonitor": monitor}).items()
+        if path.endswith("NOTES.txt")
+    )
+    assert "tlsConfig is empty" not in notes and "basicAuth is empty" not in notes
+    assert "scheme https and serviceMonitor.tlsConfig" in notes
+
+
 # --- values.schema.json, NOTES, README -------------------------------------------------------------------
 
 
@@ -536,6 +782,22 @@ def test_pod_disruption_budget(chart: helm.Chart) -> None:
         ({"serviceMonitor": {"enabled": "yes"}}, "/serviceMonitor/enabled"),
         ({"serviceMonitor": {"interval": 60}}, "/serviceMonitor/interval"),
         ({"config": "auth: {}"}, "/config"),
+        ({"webConfig": "yes"}, "/webConfig"),
+        ({"webConfig": {"basic_auth_users": {"prometheus": "plain-password"}}}, "/webConfig/basic_auth_users"),
+        ({"webConfig": {"basic_auth_user": {}}}, "basic_auth_user"),
+        ({"webConfig": {"rate_limit": {"interval": "1s"}}}, "rate_limit"),
+        ({"webConfig": {"tls": {"existingSecret": 3}}}, "/webConfig/tls/existingSecret"),
+        ({"webConfig": {"tls": {"secretName": "s"}}}, "secretName"),
+        ({"webConfig": {"tls_server_config": {"min_version": "TLS11"}}}, "/webConfig/tls_server_config/min_version"),
+        ({"webConfig": {"http_server_config": {"headers": {"Server": "x"}}}}, "/webConfig/http_server_config/headers"),
+        (
+            {"serviceMonitor": {"enabled": True, "tlsConfig": {"insecureSkipVerify": "yes"}}},
+            "/serviceMonitor/tlsConfig",
+        ),
+        (
+            {"serviceMonitor": {"enabled": True, "basicAuth": {"username": {"name": "s", "key": "u"}}}},
+            "/serviceMonitor/basicAuth",
+        ),
     ],
 )
 def test_schema_rejects_wrong_values_naming_the_field(

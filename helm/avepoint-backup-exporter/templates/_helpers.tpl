@@ -101,6 +101,119 @@ client-secret: {{ .Values.auth.secretKeys.clientSecret }}
 {{- toYaml $config -}}
 {{- end -}}
 
+{{/* --- The web config file (--web.config.file, exporter-toolkit format) --- */}}
+{{- define "avepoint.webConfigDir" -}}/run/secrets/avepoint-web{{- end -}}
+{{- define "avepoint.webTLSDir" -}}/run/secrets/avepoint-web-tls{{- end -}}
+{{- define "avepoint.webConfigName" -}}{{ include "avepoint.fullname" . | trunc 52 | trimSuffix "-" }}-web-config{{- end -}}
+
+{{/* "true" when webConfig is set (non-empty), else "". */}}
+{{- define "avepoint.webEnabled" -}}
+{{- if not (empty .Values.webConfig) -}}true{{- end -}}
+{{- end -}}
+
+{{/* webConfig.tls: the chart's own key (a TLS Secret to mount), never written to the file. */}}
+{{- define "avepoint.webTLSValues" -}}
+{{- $tls := index (.Values.webConfig | default dict) "tls" | default dict -}}
+{{- if not (kindIs "map" $tls) -}}
+{{- fail "webConfig.tls: must be a map (existingSecret, certKey, keyKey, clientCAKey)" -}}
+{{- end -}}
+{{- toYaml $tls -}}
+{{- end -}}
+
+{{/* The TLS Secret's files in the pod: file name -> key in the Secret. */}}
+{{- define "avepoint.webTLSFiles" -}}
+{{- $tls := include "avepoint.webTLSValues" . | fromYaml -}}
+tls.crt: {{ index $tls "certKey" | default "tls.crt" }}
+tls.key: {{ index $tls "keyKey" | default "tls.key" }}
+{{- with index $tls "clientCAKey" }}
+client-ca.crt: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The web config file: webConfig less its tls key, with the paths of the mounted TLS Secret filled in. */}}
+{{- define "avepoint.webConfig" -}}
+{{- $web := deepCopy (.Values.webConfig | default dict) -}}
+{{- $_ := unset $web "tls" -}}
+{{- $tls := include "avepoint.webTLSValues" . | fromYaml -}}
+{{- if index $tls "existingSecret" -}}
+{{- $server := index $web "tls_server_config" | default dict -}}
+{{- if or (index $server "cert_file") (index $server "key_file") -}}
+{{- fail "webConfig.tls_server_config.cert_file/key_file: leave them out with webConfig.tls.existingSecret, the chart sets them to the mounted Secret's files" -}}
+{{- end -}}
+{{- $dir := include "avepoint.webTLSDir" . -}}
+{{- $_ := set $server "cert_file" (printf "%s/tls.crt" $dir) -}}
+{{- $_ := set $server "key_file" (printf "%s/tls.key" $dir) -}}
+{{- if index $tls "clientCAKey" -}}
+{{- if index $server "client_ca_file" -}}
+{{- fail "webConfig.tls_server_config.client_ca_file: leave it out with webConfig.tls.clientCAKey, the chart sets it" -}}
+{{- end -}}
+{{- if not (has (index $server "client_auth_type") (list "VerifyClientCertIfGiven" "RequireAndVerifyClientCert")) -}}
+{{- fail "webConfig.tls.clientCAKey: set webConfig.tls_server_config.client_auth_type to RequireAndVerifyClientCert (or VerifyClientCertIfGiven), else the CA is never used" -}}
+{{- end -}}
+{{- $_ := set $server "client_ca_file" (printf "%s/client-ca.crt" $dir) -}}
+{{- end -}}
+{{- $_ := set $web "tls_server_config" $server -}}
+{{- else if index $tls "clientCAKey" -}}
+{{- fail "webConfig.tls.clientCAKey: needs webConfig.tls.existingSecret (the Secret that holds it)" -}}
+{{- end -}}
+{{- if and (index $web "tls_server_config") (not (index (index $web "tls_server_config") "cert_file")) -}}
+{{- fail "webConfig.tls_server_config: set webConfig.tls.existingSecret (a kubernetes.io/tls Secret), or cert_file and key_file of files you mount with extraVolumes" -}}
+{{- end -}}
+{{- toYaml $web -}}
+{{- end -}}
+
+{{/* "true" when the exporter serves HTTPS. */}}
+{{- define "avepoint.webTLS" -}}
+{{- if include "avepoint.webEnabled" . -}}
+{{- if index (include "avepoint.webConfig" . | fromYaml) "tls_server_config" -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when every page but /-/healthy needs basic auth. */}}
+{{- define "avepoint.webBasicAuth" -}}
+{{- if include "avepoint.webEnabled" . -}}
+{{- if index .Values.webConfig "basic_auth_users" -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+How the kubelet probes: "tcp" when it cannot pass an HTTP check (a client certificate is required, or basic auth
+with config.web.open_health_check false: the kubelet has neither), else the HTTP scheme.
+*/}}
+{{- define "avepoint.probeMode" -}}
+{{- $server := index (include "avepoint.webConfig" . | fromYaml) "tls_server_config" | default dict -}}
+{{- $web := index (.Values.config | default dict) "web" | default dict -}}
+{{- $openHealth := true -}}
+{{- if and (kindIs "map" $web) (hasKey $web "open_health_check") -}}
+{{- $openHealth = index $web "open_health_check" -}}
+{{- end -}}
+{{- if eq (toString (index $server "client_auth_type")) "RequireAndVerifyClientCert" -}}
+tcp
+{{- else if and (include "avepoint.webBasicAuth" .) (not $openHealth) -}}
+tcp
+{{- else if include "avepoint.webTLS" . -}}
+HTTPS
+{{- else -}}
+HTTP
+{{- end -}}
+{{- end -}}
+
+{{/* A probe's handler. (dict "ctx" $ "path" "/-/healthy") */}}
+{{- define "avepoint.probeHandler" -}}
+{{- $mode := include "avepoint.probeMode" .ctx -}}
+{{- if eq $mode "tcp" -}}
+tcpSocket:
+  port: http-metrics
+{{- else -}}
+httpGet:
+  path: {{ .path }}
+  port: http-metrics
+  {{- if eq $mode "HTTPS" }}
+  scheme: HTTPS
+  {{- end }}
+{{- end -}}
+{{- end -}}
+
 {{- define "avepoint.podTemplate" -}}
 metadata:
   annotations:
@@ -109,6 +222,9 @@ metadata:
     checksum/secret: {{ printf "%s %s" .Values.auth.existingSecret (include "avepoint.secretFiles" .) | sha256sum }}
     {{- else }}
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+    {{- end }}
+    {{- if include "avepoint.webEnabled" . }}
+    checksum/web-config: {{ printf "%s %s" (include (print $.Template.BasePath "/web-config-secret.yaml") .) (include "avepoint.webTLSValues" .) | sha256sum }}
     {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
@@ -143,6 +259,9 @@ spec:
         - --config.file={{ include "avepoint.configDir" . }}/config.yml
         {{- end }}
         - --web.listen-address=:9877
+        {{- if include "avepoint.webEnabled" . }}
+        - --web.config.file={{ include "avepoint.webConfigDir" . }}/web-config.yml
+        {{- end }}
         - --log.format={{ .Values.logFormat }}
         - --log.level={{ .Values.logLevel }}
         {{- if gt (int .Values.shards) 1 }}
@@ -170,14 +289,11 @@ spec:
           containerPort: 9877
           protocol: TCP
       livenessProbe:
-        httpGet:
-          path: /-/healthy
-          port: http-metrics
+        {{- include "avepoint.probeHandler" (dict "ctx" . "path" "/-/healthy") | nindent 8 }}
         {{- toYaml .Values.livenessProbe | nindent 8 }}
       readinessProbe:
-        httpGet:
-          path: /-/ready
-          port: http-metrics
+        {{- /* With basic auth /-/ready needs credentials the kubelet does not have; /-/healthy stays open. */}}
+        {{- include "avepoint.probeHandler" (dict "ctx" . "path" (ternary "/-/healthy" "/-/ready" (not (empty (include "avepoint.webBasicAuth" .))))) | nindent 8 }}
         {{- toYaml .Values.readinessProbe | nindent 8 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
@@ -196,6 +312,16 @@ spec:
           mountPath: {{ include "avepoint.stateDir" . }}
         - name: tmp
           mountPath: /tmp
+        {{- if include "avepoint.webEnabled" . }}
+        - name: web-config
+          mountPath: {{ include "avepoint.webConfigDir" . }}
+          readOnly: true
+        {{- if index (include "avepoint.webTLSValues" . | fromYaml) "existingSecret" }}
+        - name: web-tls
+          mountPath: {{ include "avepoint.webTLSDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -226,6 +352,26 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 16Mi
+    {{- if include "avepoint.webEnabled" . }}
+    - name: web-config
+      secret:
+        secretName: {{ include "avepoint.webConfigName" . }}
+        defaultMode: 0440
+        items:
+          - key: web-config.yml
+            path: web-config.yml
+    {{- with index (include "avepoint.webTLSValues" . | fromYaml) "existingSecret" }}
+    - name: web-tls
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+        items:
+          {{- range $file, $key := include "avepoint.webTLSFiles" $ | fromYaml }}
+          - key: {{ $key }}
+            path: {{ $file }}
+          {{- end }}
+    {{- end }}
+    {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
