@@ -214,23 +214,30 @@ class Config:
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a config file, applying `AVEPOINT_*` overrides from `env`."""
     path = Path(path)
+    data = read_yaml(path, "config file")
+    if data is None:
+        data = {}
+    return from_mapping(data, env=env, base_dir=path.parent, source=str(path))
+
+
+def read_yaml(path: Path, what: str) -> object:
+    """A YAML file's content; every way it can fail is a ConfigError that says where."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
-        raise ConfigError(f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path}: not UTF-8 text") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ConfigError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+        raise ConfigError(f"{what} {path}: YAML syntax error{where}: {problem}") from None
     except (ValueError, AttributeError, RecursionError) as exc:
         # PyYAML's constructors raise these for values it parsed but cannot build ("2025-13-45").
-        raise ConfigError(f"{path}: YAML value that cannot be read: {exc.__class__.__name__}") from None
-    if data is None:
-        data = {}
-    return from_mapping(data, env=env, base_dir=path.parent, source=str(path))
+        raise ConfigError(f"{what} {path}: YAML value that cannot be read ({exc.__class__.__name__})") from None
 
 
 def from_mapping(

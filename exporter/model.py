@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Outcome(enum.StrEnum):
@@ -70,15 +70,6 @@ class Job:
     @property
     def key(self) -> tuple[str, str]:
         return (self.job_type, self.job_module)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerJobs:
-    """Everything fetched for one customer in one refresh, with the fields that did not parse."""
-
-    customer_id: str
-    jobs: tuple[Job, ...]
-    parse_errors: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import yaml
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from exporter.config import Secret
+from exporter.config import Secret, read_yaml
 from exporter.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -115,19 +114,7 @@ def load(path: str | Path) -> WebSecurity:
     """Read and validate a web config file; every file it names is read and checked now."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read web config file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"web config file {path}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"web config file {path}: YAML syntax error{where}: {problem}") from None
+    data = read_yaml(path, "web config file")
     try:
         return from_mapping({} if data is None else data, path.parent, source)
     except ConfigError as exc:
