@@ -361,11 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a tiny fleet: checks that the benchmark runs")
     p.add_argument("--json", default="benchmark-results.json", help="where to write the results")
+    p.add_argument("--customers", type=int, default=1000, help="fleet size of the warm, cold and incremental runs")
     args = p.parse_args(argv)
     if args.quick:
         customers, sizes, scrapes, ttl, latency = 5, [3, 5], 5, 0.5, 0.01
     else:
-        customers, sizes, scrapes, ttl, latency = 1000, [100, 250, 1000, 2500], 50, 5.0, 0.05
+        customers, sizes, scrapes, ttl, latency = args.customers, [100, 250, 1000, 2500], 50, 5.0, 0.05
     results: Result = {
         "date": datetime.date.today().isoformat(),
         "cores": os.cpu_count(),
