@@ -202,6 +202,7 @@ def run(
     runtime = Runtime(cfg, shard, security, web_config_file)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
     app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload, shard=shard)
+    runtime.refresher.after_cycle(app.prerender)
     try:
         server = Server(listen, app, cfg.web, runtime.security)
     except OSError as exc:

@@ -165,6 +165,7 @@ class Refresher:
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
         self._logged_fields: set[str] = set()
+        self._after_cycle: list[Callable[[Snapshot], None]] = []
         # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
         self._snapshot: Snapshot | None = None
 
@@ -247,6 +248,19 @@ class Refresher:
                 self._publish_locked()
                 flat = {(cid, *key): ts for cid, seen in self._last_success.items() for key, ts in seen.items()}
             state.save(config.state_file, flat)
+            for callback in self._after_cycle:
+                try:
+                    callback(self.snapshot())
+                except Exception:  # a renderer's bug must not stop refreshing
+                    log.exception("after-cycle callback failed")
+
+    def after_cycle(self, callback: Callable[[Snapshot], None]) -> None:
+        """Call `callback` with the new snapshot at the end of every cycle, in the refresh thread.
+
+        The server uses it to encode the exposition here rather than in the next scrape's request,
+        which has a deadline to keep.
+        """
+        self._after_cycle.append(callback)
 
     def _refresh_listing(self, config: Config, client: ApiClient) -> ApiError | None:
         """Refresh the customer list; return the error if the token could not be had."""

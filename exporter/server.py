@@ -93,6 +93,10 @@ class App:
         self.started = wall_clock()
         self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
 
+    def prerender(self, snap: Snapshot) -> None:
+        """Encode the exposition of a new snapshot now, so that no scrape waits for it."""
+        self._cache.get(snap)
+
     def _collect(self, scrape_timeout: str | None) -> Snapshot:
         refresher = self._refresher()
         wait = refresher.snapshot().config.cache.max_scrape_wait

@@ -183,3 +183,17 @@ def test_probe_refuses_bad_targets(running: Running, query: str, status: int) ->
     response = requests.get(running.url + "/probe?" + query, timeout=10)
     assert response.status_code == status
     assert "customer" in response.text
+
+
+def test_the_exposition_is_encoded_in_the_refresh_thread_not_the_scrape(running: Running) -> None:
+    app = running.server.app
+    running.refresher.after_cycle(app.prerender)
+    trigger = running.refresher.trigger()
+    assert trigger is not None
+    trigger.result(timeout=30)
+    snap = running.refresher.snapshot()
+    cache = app._cache  # the scrape below must find it built
+    assert cache._current is not None and cache._current.generation == snap.generation
+    built = cache._current
+    requests.get(running.url + "/metrics", timeout=10)
+    assert cache._current is built
