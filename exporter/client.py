@@ -363,15 +363,14 @@ class Client:
                     proxies=self._proxies.get(urlsplit(url)[:2], {}),
                 )
             except requests.exceptions.RequestException as exc:
-                outcome[0] = _transport_code(exc)
                 raise _transport_error(exc, endpoint) from None
             with response:
                 outcome[0] = str(response.status_code)
                 request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-                body = self._read(response, endpoint, request_id, outcome)
+                body = self._read(response, endpoint, request_id)
                 return response.status_code, body, request_id, response.headers.get("Retry-After")
 
-    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, outcome: list[str]) -> bytes:
+    def _read(self, response: requests.Response, endpoint: str, request_id: str | None) -> bytes:
         """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us."""
         deadline = self._clock() + self._api.timeout
         chunks: list[bytes] = []
@@ -389,16 +388,13 @@ class Client:
                         request_id=request_id,
                     )
                 if self._clock() > deadline:
-                    outcome[0] = "timeout"
                     raise UpstreamTimeout(
                         f"response body not complete after {self._api.timeout:g}s",
                         endpoint=endpoint,
                         request_id=request_id,
                     )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
-            outcome[0] = "timeout" if timed_out else "connection_error"
-            if timed_out:
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
                 raise UpstreamTimeout(
                     "timed out reading the response", endpoint=endpoint, request_id=request_id
                 ) from None
@@ -409,10 +405,17 @@ class Client:
 
     @contextmanager
     def _timed(self, endpoint: str) -> Iterator[list[str]]:
+        """Count and time one attempt; the code is the HTTP status, or what the transport error says."""
         outcome = ["connection_error"]
         start = self._clock()
         try:
             yield outcome
+        except UpstreamTimeout:
+            outcome[0] = "timeout"
+            raise
+        except TransportError:
+            outcome[0] = "connection_error"
+            raise
         finally:
             self._observe(endpoint, outcome[0], self._clock() - start)
 
@@ -541,10 +544,6 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - now, 0.0)
-
-
-def _transport_code(exc: requests.exceptions.RequestException) -> str:
-    return "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection_error"
 
 
 def _transport_error(

@@ -15,7 +15,7 @@ import cachetools
 
 from exporter import parse, state
 from exporter.client import EP_TOKEN
-from exporter.config import Config
+from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, ResponseFormatError
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
 
@@ -235,7 +235,7 @@ class Refresher:
                 due = [cid for cid in self._customers if cid not in self._fresh]
                 services_due = config.endpoints.services and SERVICES not in self._fresh
             if services_due:
-                self._pool.submit(self._refresh_services, config, client).result()
+                self._refresh_services(config, client)
             futures = [self._pool.submit(self._refresh_customer, config, client, cid) for cid in due]
             for future in futures:
                 future.result()
@@ -305,16 +305,8 @@ class Refresher:
         error = _describe(exc)
         with self._lock:
             enabled = self._config.endpoints
-            for cid, current in self._customers.items():
-                if cid in self._fresh:
-                    continue
-                self._fresh[cid] = True
-                changes: dict[str, Any] = {}
-                if enabled.jobs:
-                    changes["attempt"] = current.attempt.after(error, now)
-                if enabled.protected:
-                    changes["protected_attempt"] = current.protected_attempt.after(error, now)
-                self._customers[cid] = replace(current, **changes)
+            for cid in [cid for cid in self._customers if cid not in self._fresh]:
+                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error)
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._fresh[SERVICES] = True
@@ -356,23 +348,45 @@ class Refresher:
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
                 )
         with self._lock:
-            current = self._customers.get(customer_id)
-            if current is None:  # dropped from the listing meanwhile
-                return
-            self._fresh[customer_id] = True
-            changes: dict[str, Any] = {}
-            if config.endpoints.jobs:
-                changes["attempt"] = current.attempt.after(jobs_error, now)
-            if jobs is not None:
-                seen: Mapping[ModuleKey, float] = self._remember_successes(customer_id, jobs)
-                if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
-                    changes.update(jobs=jobs, last_success=seen)
-            if config.endpoints.protected:
-                changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
-            if protected is not None and protected != current.protected:
-                changes["protected"] = protected
-            self._customers[customer_id] = replace(current, **changes)
+            self._record_locked(
+                config.endpoints,
+                customer_id,
+                now,
+                jobs=jobs,
+                jobs_error=jobs_error,
+                protected=protected,
+                protected_error=protected_error,
+            )
             self._publish_locked()
+
+    def _record_locked(
+        self,
+        enabled: EndpointsConfig,
+        customer_id: str,
+        now: float,
+        *,
+        jobs: tuple[Job, ...] | None = None,
+        jobs_error: str | None = None,
+        protected: tuple[ProtectedData, ...] | None = None,
+        protected_error: str | None = None,
+    ) -> None:
+        """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
+        current = self._customers.get(customer_id)
+        if current is None:  # dropped from the listing meanwhile
+            return
+        self._fresh[customer_id] = True
+        changes: dict[str, Any] = {}
+        if enabled.jobs:
+            changes["attempt"] = current.attempt.after(jobs_error, now)
+        if jobs is not None:
+            seen: Mapping[ModuleKey, float] = self._remember_successes(customer_id, jobs)
+            if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
+                changes.update(jobs=jobs, last_success=seen)
+        if enabled.protected:
+            changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
+        if protected is not None and protected != current.protected:
+            changes["protected"] = protected
+        self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod
     def _fetch_jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:

@@ -331,23 +331,18 @@ def job_lines(
 
 def global_lines(snap: Snapshot) -> dict[Family, str]:
     """The samples that belong to no customer: up, refresh duration, the listing's refresh state."""
-    out = {
-        UP: _line(UP.name, "", 1.0 if snap.up else 0.0),
-        REFRESH_OK: _line(
-            REFRESH_OK.name, _labels([("customer_id", ""), ("endpoint", EP_CUSTOMERS)]), float(snap.listing.success)
-        ),
-    }
-    if snap.last_refresh_seconds is not None:
-        out[REFRESH_DURATION] = _line(REFRESH_DURATION.name, "", snap.last_refresh_seconds)
-    times = []
-    for endpoint, attempt in ((EP_CUSTOMERS, snap.listing), (EP_SERVICES, snap.services)):
-        if endpoint == EP_SERVICES and not snap.config.endpoints.services:
-            continue
+    fleet_calls = [(EP_CUSTOMERS, snap.listing)]
+    if snap.config.endpoints.services:
+        fleet_calls.append((EP_SERVICES, snap.services))
+    ok, times = [], []
+    for endpoint, attempt in fleet_calls:
         labels = _labels([("customer_id", ""), ("endpoint", endpoint)])
-        if endpoint == EP_SERVICES:
-            out[REFRESH_OK] += _line(REFRESH_OK.name, labels, float(attempt.success))
+        ok.append(_line(REFRESH_OK.name, labels, float(attempt.success)))
         if attempt.last_success is not None:
             times.append(_line(REFRESH_TIME.name, labels, attempt.last_success))
+    out = {UP: _line(UP.name, "", 1.0 if snap.up else 0.0), REFRESH_OK: "".join(ok)}
+    if snap.last_refresh_seconds is not None:
+        out[REFRESH_DURATION] = _line(REFRESH_DURATION.name, "", snap.last_refresh_seconds)
     if times:
         out[REFRESH_TIME] = "".join(times)
     return out
