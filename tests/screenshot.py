@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.support import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
@@ -76,12 +77,6 @@ def png_size(path: Path) -> tuple[int, int]:
         raise ValueError(f"{path} is not a PNG")
     width, height = struct.unpack(">II", data[16:24])
     return width, height
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str) -> Any:

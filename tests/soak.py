@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.faultproxy import FaultProxy
+from tests.support import free_port
 
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
 CUSTOMERS = 12
@@ -86,12 +86,6 @@ class Result:
         out = asdict(self)
         out["rss_mb"] = [round(v, 1) for v in self.rss_mb[:: max(1, len(self.rss_mb) // 20)]]  # a sketch
         return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float | None:

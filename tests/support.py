@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import socket
 from pathlib import Path
 
 from cryptography import x509
@@ -38,3 +39,10 @@ def make_cert(tmp_path: Path) -> tuple[Path, Path, rsa.RSAPrivateKey]:
     cert_path = tmp_path / "cert.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path, key
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

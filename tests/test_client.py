@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from exporter.client import (
 )
 from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from tests.support import make_cert, write
+from tests.support import free_port, make_cert, write
 
 SECRET = DEMO_CLIENT_SECRET
 VERSIONS = ("legacy", "v3")
@@ -351,9 +350,7 @@ def test_slow_upstream_times_out(sim: Simulator, version: str) -> None:
 
 
 def test_connection_refused_is_a_transport_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     rec = Recorder()
     client = Client(
         config.ApiConfig(base_url=f"http://127.0.0.1:{port}", token_url=f"http://127.0.0.1:{port}/t", retries=2),

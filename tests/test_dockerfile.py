@@ -8,7 +8,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
-from tests.support import make_cert
+from tests.support import free_port, make_cert
 
 pytestmark = pytest.mark.e2e
 
@@ -234,12 +233,6 @@ def test_dockerignore_keeps_the_context_small() -> None:
 
 
 # --- the build, reproduced: wheel, fresh venv, entrypoint ------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(cmd: list[str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +47,6 @@ CONTRACT = {
     "avepoint_api_request_duration_seconds_bucket",
     "avepoint_scrape_duration_seconds",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(url: str, proc: subprocess.Popen[Any], seconds: float = 20.0) -> None:

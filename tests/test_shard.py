@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter import shard
 from exporter.errors import ConfigError
 from exporter.simulator import FleetSpec, Simulator
-from tests.test_e2e import SCRIPT, free_port, stop, wait_for, write_config
+from tests.support import free_port
+from tests.test_e2e import SCRIPT, stop, wait_for, write_config
 
 
 def test_every_customer_has_exactly_one_owner_and_the_split_is_even() -> None:

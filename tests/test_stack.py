@@ -24,7 +24,8 @@ import requests
 import yaml
 
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from tests.test_e2e import SCRIPT, free_port, wait_for
+from tests.support import free_port
+from tests.test_e2e import SCRIPT, wait_for
 
 ROOT = Path(__file__).parent.parent
 RULES = ROOT / "alerts" / "avepoint-backup.rules.yml"

@@ -31,7 +31,8 @@ from exporter.server import CHALLENGE, App, BasicAuth, Server, serve_in_thread
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter.telemetry import Telemetry
 from exporter.webconfig import WebSecurity
-from tests.test_e2e import SCRIPT, free_port
+from tests.support import free_port
+from tests.test_e2e import SCRIPT
 from tests.test_refresh import make_config
 from tests.test_webconfig import Pki, bcrypt_hash, make_pki
 

@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import yaml
 from exporter import config, parse, render
 from exporter.refresh import Attempt, CustomerState, Snapshot
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from tests.support import free_port
 
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
 JOBS_PER_CUSTOMER = 20
@@ -48,12 +48,6 @@ Result = dict[str, Any]
 
 
 # --- processes and measurements -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
