@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import enum
 import gzip
-import hmac
 import io
 import logging
 import re
-import secrets
 import socket
 import socketserver
 import ssl
 import threading
 import time
 import typing
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import bcrypt
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
-from exporter.config import Secret, WebConfig
+from exporter.basic_auth import CHALLENGE, BasicAuth, Verdict
+from exporter.config import WebConfig
 from exporter.errors import ConfigError
 from exporter.refresh import Refresher, Snapshot
 from exporter.render import CONTENT_TYPE, ExpositionCache, customer_exposition
@@ -49,12 +45,6 @@ MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16384
 MAX_BODY = 4096
-
-REALM = "avepoint-backup-exporter"
-CHALLENGE = f'Basic realm="{REALM}"'
-# Successful (user, password) checks remembered so a scrape does not pay bcrypt every time.
-AUTH_CACHE_SIZE = 64
-BCRYPT_MAX_PASSWORD = 72  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,78 +158,6 @@ TEXT = "text/plain; charset=utf-8"
 ROUTES = frozenset({"/metrics", "/probe", "/", "/status.json", "/-/healthy", "/-/ready", "/-/reload"})
 
 
-# --- basic auth ----------------------------------------------------------------------------------
-
-
-class BasicAuth:
-    """Checks `Authorization: Basic` against bcrypt hashes; unknown users cost as much as wrong passwords."""
-
-    def __init__(self, users: Mapping[str, Secret], dummy_hash: bytes) -> None:
-        self._users = {name: hashed.get().encode() for name, hashed in users.items()}
-        self._dummy = dummy_hash
-        # The cache holds HMACs under a key that lives only in this process, never a password.
-        self._key = secrets.token_bytes(32)
-        self._ok: OrderedDict[bytes, None] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        # bcrypt is meant to be slow: one check at a time keeps a flood of guesses to one core.
-        self._bcrypt_lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._users)
-
-    def check(self, authorization: str | None) -> bool:
-        credentials = _credentials(authorization)
-        if credentials is None:
-            return False
-        user, password = credentials
-        stored = self._users.get(user)
-        hashed = stored if stored is not None else self._dummy
-        mac = hmac.new(self._key, digestmod="sha256")
-        for part in (user.encode(), hashed, password):
-            mac.update(len(part).to_bytes(4, "big") + part)
-        key = mac.digest()
-        if stored is not None:
-            with self._cache_lock:
-                if key in self._ok:
-                    self._ok.move_to_end(key)
-                    return True
-        ok = self._verify(password, hashed) and stored is not None
-        if ok:
-            with self._cache_lock:
-                self._ok[key] = None
-                while len(self._ok) > AUTH_CACHE_SIZE:
-                    self._ok.popitem(last=False)
-        return ok
-
-    def _verify(self, password: bytes, hashed: bytes) -> bool:
-        with self._bcrypt_lock:
-            if len(password) > BCRYPT_MAX_PASSWORD:
-                # bcrypt refuses these: never a match, but it costs what a wrong password costs.
-                bcrypt.checkpw(b"", self._dummy)
-                return False
-            return bcrypt.checkpw(password, hashed)
-
-
-def _credentials(authorization: str | None) -> tuple[str, bytes] | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        raw = base64.b64decode(token.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = raw.partition(b":")
-    if not sep:
-        return None
-    try:
-        return user.decode("utf-8"), password
-    except UnicodeDecodeError:
-        return None
-
-
 @dataclass(frozen=True)
 class Policy:
     """What the web config and the main config's `web` section ask of the listener; swapped on reload."""
@@ -251,9 +169,10 @@ class Policy:
     @classmethod
     def of(cls, web: WebConfig, security: WebSecurity, previous: Policy | None = None) -> Policy:
         if previous is not None and previous.security.users == security.users:
-            auth = previous.auth  # same users: keep the warm cache
+            auth = previous.auth  # same users: keep the warm caches
+            auth.failures_per_minute = web.auth_failures_per_minute
         else:
-            auth = BasicAuth(security.users, security.dummy_hash)
+            auth = BasicAuth(security.users, security.dummy_hash, web.auth_failures_per_minute)
         return cls(web, security, auth)
 
 
@@ -262,6 +181,7 @@ class Policy:
 
 class Phase(enum.Enum):
     READ = "read"  # TLS handshake, request line, headers, body: bounded by read_header_timeout
+    AUTH = "auth"  # checking the password, maybe waiting for bcrypt: evictable, nothing is spent yet
     BUSY = "busy"  # the exporter is working on the request: never cut, never evicted
     WRITE = "write"  # sending the response: bounded by write_timeout
     IDLE = "idle"  # kept alive, waiting for the next request: bounded by idle_timeout
@@ -273,6 +193,10 @@ class Connection:
     phase: Phase
     deadline: float | None
     since: float
+    client: str = ""  # the peer's address: eviction takes from the address holding the most slots
+    # A request on it passed basic auth (or none is configured): evicted after those that never did.
+    trusted: bool = False
+    cut: bool = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -415,7 +339,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = self.path.split("?", 1)[0]
-        if not self._authorized(path):
+        verdict = self._authorize(path)
+        if verdict is Verdict.THROTTLED:
+            wait = self.policy.auth.retry_after(self.client_address[0])
+            body = b"too many password checks from this address, retry later\n"
+            self._send(Response(429, TEXT, body, (("Retry-After", str(wait)),)), head=self.command == "HEAD")
+            return
+        if verdict is Verdict.DENIED:
             challenge = Response(401, TEXT, b"unauthorized\n", (("WWW-Authenticate", CHALLENGE),))
             self._send(challenge, head=self.command == "HEAD")
             return
@@ -425,16 +355,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         method()
 
-    def _authorized(self, path: str) -> bool:
+    def _authorize(self, path: str) -> Verdict:
         auth = self.policy.auth
         if not auth.enabled or (path == "/-/healthy" and self.policy.web.open_health_check):
-            return True
-        if auth.check(self.headers.get("Authorization")):
-            return True
+            self.conn.trusted = self.conn.trusted or not auth.enabled
+            return Verdict.OK
+        server, conn = self.server, self.conn
+        # Waiting for bcrypt behind other checks holds a slot: such a connection may be evicted.
+        server.set_phase(conn, Phase.AUTH, self.policy.web.read_header_timeout)
+        verdict = auth.verdict(self.headers.get("Authorization"), self.client_address[0], lambda: conn.cut)
+        server.set_phase(conn, Phase.BUSY, None)
+        if verdict is Verdict.OK:
+            conn.trusted = True
+            return verdict
         # Neither the user name nor the password: a user who typed the password as the name must not find
         # it in the log.
-        log.debug("basic auth failed", extra={"client": self.client_address[0], "path": path})
-        return False
+        log.debug("basic auth failed", extra={"client": self.client_address[0], "path": path, "verdict": verdict.value})
+        return verdict
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -525,9 +462,9 @@ class Server(ThreadingHTTPServer):
     The accept loop only registers a connection and starts its thread: the TLS handshake and every
     read happen in that thread, so a client that connects and says nothing blocks no one. The loop's
     housekeeping (`service_actions`, every poll interval) cuts connections past their deadline.
-    When every slot is taken, the connection that has waited longest without a request in progress
-    (kept alive, or still sending its request) is closed to make room; when all are busy with
-    requests, the new connection is refused (a 503 for plain HTTP; closed for TLS).
+    When every slot is taken, one without a request in progress is closed to make room (see
+    `_victim_locked`); when all are busy with requests, the new connection is refused (a 503 for
+    plain HTTP; closed for TLS).
     """
 
     daemon_threads = True
@@ -569,14 +506,14 @@ class Server(ThreadingHTTPServer):
         sock = typing.cast(socket.socket, request)
         policy = self.policy
         now = time.monotonic()
-        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now)
+        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now, _host(client_address))
         with self._conns_lock:
             if len(self._conns) >= policy.web.max_connections:
-                waiting = [c for c in self._conns.values() if c.phase in (Phase.IDLE, Phase.READ)]
-                if not waiting:
+                victim = self._victim_locked(policy, now)
+                if victim is None:
                     self._refuse(sock, policy)
                     return
-                self._cut(min(waiting, key=lambda c: (c.phase is not Phase.IDLE, c.since)))
+                self._cut(victim)
             self._conns[id(conn)] = conn
         thread = threading.Thread(target=self._serve_connection, args=(conn, client_address), daemon=True)
         try:
@@ -584,6 +521,30 @@ class Server(ThreadingHTTPServer):
         except RuntimeError:  # no more threads: the connection goes, the server stays
             self._forget(conn)
             self.shutdown_request(sock)
+
+    def _victim_locked(self, policy: Policy, now: float) -> Connection | None:
+        """The connection to close for a new one, or None when every one is busy with a request.
+
+        First those that never passed basic auth (idle, sending a request, or waiting for a password
+        check), so that guessers cannot crowd out Prometheus; then idle ones, then ones sending a
+        request. Within a rank, from the address that holds the most connections, then the oldest.
+        """
+        per_client = Counter(c.client for c in self._conns.values())
+        auth = policy.auth.enabled
+
+        def rank(c: Connection) -> int | None:
+            if c.phase is Phase.AUTH or (auth and not c.trusted and c.phase in (Phase.IDLE, Phase.READ)):
+                return 0
+            if c.phase is Phase.IDLE:
+                return 1
+            if c.phase is Phase.READ:
+                return 2
+            return None
+
+        ranked = [
+            (r, -per_client[c.client], c.since, id(c), c) for c in self._conns.values() if (r := rank(c)) is not None
+        ]
+        return min(ranked)[-1] if ranked else None
 
     def _serve_connection(self, conn: Connection, client_address: typing.Any) -> None:
         try:
@@ -631,6 +592,7 @@ class Server(ThreadingHTTPServer):
     def _cut(self, conn: Connection) -> None:
         """End a connection from outside its thread (with the lock held): its blocked read or write returns."""
         self._conns.pop(id(conn), None)
+        conn.cut = True
         with contextlib.suppress(OSError):
             # The plain socket's shutdown, also under TLS: the TLS layer is its thread's to touch.
             socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
@@ -681,6 +643,10 @@ class Server(ThreadingHTTPServer):
         return f"{'https' if self.tls else 'http'}://{shown}:{port}"
 
 
+def _host(client_address: typing.Any) -> str:
+    return str(client_address[0]) if isinstance(client_address, tuple) and client_address else ""
+
+
 def _answer_plain_http(tls: ssl.SSLSocket) -> None:
     """Tell a plain-HTTP client what went wrong, as Go's servers do, on the raw socket under the TLS one."""
     with contextlib.suppress(OSError):
@@ -709,4 +675,4 @@ def serve_in_thread(server: Server) -> threading.Thread:
     return thread
 
 
-__all__ = ["App", "BasicAuth", "Policy", "Server", "parse_listen_address", "serve_in_thread"]
+__all__ = ["App", "Policy", "Server", "parse_listen_address", "serve_in_thread"]

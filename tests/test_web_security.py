@@ -24,10 +24,11 @@ from prometheus_client import CollectorRegistry
 
 from exporter import config, webconfig
 from exporter import shard as sharding
+from exporter.basic_auth import CHALLENGE, BasicAuth
 from exporter.cli import Runtime
 from exporter.client import Client
 from exporter.refresh import Refresher
-from exporter.server import CHALLENGE, App, BasicAuth, Server, serve_in_thread
+from exporter.server import App, Server, serve_in_thread
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter.telemetry import Telemetry
 from exporter.webconfig import WebSecurity
