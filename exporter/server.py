@@ -45,6 +45,10 @@ MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16384
 MAX_BODY = 4096
+# A response goes out in writes of at most this, each one recording progress: a connection whose client has
+# read nothing for STALLED_WRITE is the first to be closed when every slot is taken.
+WRITE_CHUNK = 256 * 1024
+STALLED_WRITE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +201,12 @@ class Connection:
     # A request on it passed basic auth (or none is configured): evicted after those that never did.
     trusted: bool = False
     cut: bool = False
+    progress: float = 0.0  # when the last write went out (WRITE phase)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
+    _headers_buffer: list[bytes]  # the base class's, undeclared in its stubs: _send writes it with the body
     protocol_version = "HTTP/1.1"
     server_version = "avepoint-backup-exporter"
     sys_version = ""
@@ -319,8 +325,15 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A plain-text error in one write, and the connection closes (the request may not have been read).
+
+        Unlike the base class, the status line carries the standard reason phrase, never `message`,
+        which can quote what the client sent.
+        """
         self._answered = True
-        super().send_error(code, message, explain)
+        status = HTTPStatus(code)
+        body = f"{message or status.phrase}\n".encode("utf-8", "replace")
+        self._send(Response(code, TEXT, body, (("Connection", "close"),)), head=self.command == "HEAD")
 
     def _linger(self) -> None:
         """After refusing a request not yet read to its end, read on briefly before closing, because
@@ -419,6 +432,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(response, head=head)
 
     def _send(self, response: Response, head: bool = False) -> None:
+        """Head and body in as few writes as the chunking allows: a separate small write for the head
+        would wait for the client's delayed ACK (40 ms) on every kept-alive request."""
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(response.length))
@@ -428,17 +443,39 @@ class Handler(BaseHTTPRequestHandler):
             if name.lower() not in configured:
                 self.send_header(name, value)
         self.end_headers()
-        if not head:
-            self.wfile.write(response.body)
-            for part in response.more:
-                self.wfile.write(part)
+        first = b"".join(self._headers_buffer)
+        self._headers_buffer.clear()
+        self._write((first,) if head else (first, response.body, *response.more))
 
     def end_headers(self) -> None:
         # Every response, errors included, carries the web config's headers; writing starts the clock.
+        # The head stays buffered: _send writes it with the body.
         for name, value in self.policy.security.headers:
             self.send_header(name, value)
         self.server.set_phase(self.conn, Phase.WRITE, self.policy.web.write_timeout)
-        super().end_headers()
+        self._headers_buffer.append(b"\r\n")
+
+    def _write(self, parts: tuple[bytes, ...]) -> None:
+        """Send `parts` in writes of WRITE_CHUNK, joining small parts and slicing big ones (no big copies);
+        each write that completes records progress. One sendall per write also suits TLS, which has no sendmsg."""
+        pending: list[memoryview] = []
+        size = 0
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                piece = view[: WRITE_CHUNK - size]
+                pending.append(piece)
+                size += len(piece)
+                view = view[len(piece) :]
+                if size >= WRITE_CHUNK:
+                    self._send_chunk(pending)
+                    pending, size = [], 0
+        if pending:
+            self._send_chunk(pending)
+
+    def _send_chunk(self, pieces: list[memoryview]) -> None:
+        self.connection.sendall(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        self.conn.progress = time.monotonic()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         log.debug("http request", extra={"client": self.client_address[0], "request": format % args})
@@ -526,8 +563,10 @@ class Server(ThreadingHTTPServer):
         """The connection to close for a new one, or None when every one is busy with a request.
 
         First those that never passed basic auth (idle, sending a request, or waiting for a password
-        check), so that guessers cannot crowd out Prometheus; then idle ones, then ones sending a
-        request. Within a rank, from the address that holds the most connections, then the oldest.
+        check), so that guessers cannot crowd out Prometheus; then those writing a response that their
+        client has not read for STALLED_WRITE (else clients that never read would hold every slot until
+        web.write_timeout); then idle ones, then ones sending a request. Within a rank, from the address
+        that holds the most connections, then the oldest.
         """
         per_client = Counter(c.client for c in self._conns.values())
         auth = policy.auth.enabled
@@ -535,10 +574,12 @@ class Server(ThreadingHTTPServer):
         def rank(c: Connection) -> int | None:
             if c.phase is Phase.AUTH or (auth and not c.trusted and c.phase in (Phase.IDLE, Phase.READ)):
                 return 0
-            if c.phase is Phase.IDLE:
+            if c.phase is Phase.WRITE and now - c.progress >= STALLED_WRITE:
                 return 1
-            if c.phase is Phase.READ:
+            if c.phase is Phase.IDLE:
                 return 2
+            if c.phase is Phase.READ:
+                return 3
             return None
 
         ranked = [
@@ -548,6 +589,9 @@ class Server(ThreadingHTTPServer):
 
     def _serve_connection(self, conn: Connection, client_address: typing.Any) -> None:
         try:
+            with contextlib.suppress(OSError):
+                # Responses go out whole (see Handler._send): nothing is gained by waiting to coalesce.
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             context = self.policy.security.ssl_context
             if context is None or self._handshake(conn, context, client_address):
                 Handler(conn.sock, client_address, self, conn)
@@ -578,7 +622,7 @@ class Server(ThreadingHTTPServer):
     def set_phase(self, conn: Connection, phase: Phase, timeout: float | None) -> None:
         now = time.monotonic()
         with self._conns_lock:
-            conn.phase, conn.since = phase, now
+            conn.phase, conn.since, conn.progress = phase, now, now
             conn.deadline = None if timeout is None else now + timeout
 
     def service_actions(self) -> None:

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import os
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ import requests
 
 from exporter import webconfig
 from exporter.basic_auth import BasicAuth, Verdict
-from exporter.server import Server
+from exporter.server import Response, Server
 from exporter.simulator import FleetSpec, Simulator
 from exporter.webconfig import WebSecurity
 from tests.test_web_security import address, count_bcrypt, serving
@@ -143,3 +144,52 @@ def test_guesses_are_rationed_per_address(monkeypatch: pytest.MonkeyPatch) -> No
     # Another address is not affected, and a cached right password passes even on the throttled one.
     assert auth.verdict(_basic(*ALICE), "10.0.0.2") is Verdict.OK
     assert auth.verdict(_basic(*ALICE), "10.0.0.1") is Verdict.OK
+
+
+# --- B: clients that never read must not hold every slot -----------------------------------------------
+
+
+def test_clients_that_never_read_do_not_lock_out_scrapes(sim: Simulator) -> None:
+    # Larger than any socket buffers: the server's writes block until the client reads, which it never does.
+    big = b"# " + b"x" * (16 << 20) + b"\n"
+    with serving(sim) as server:
+        server.app.metrics = lambda *args: Response(200, "text/plain", big)  # type: ignore[method-assign]
+        stuck = []
+        try:
+            for _ in range(70):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.bind((ATTACKER, 0))
+                s.connect(address(server))
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                stuck.append(s)
+            time.sleep(1.5)  # every slot writing, none making progress
+            results: list[tuple[object, int]] = []
+            for _ in range(3):
+                try:
+                    response = requests.get(server.url + "/metrics", timeout=10)
+                    results.append((response.status_code, len(response.content)))
+                except requests.RequestException as exc:
+                    results.append((type(exc).__name__, 0))
+            print(f"scrapes during the non-reader attack: {results}")
+            assert results == [(200, len(big))] * 3
+        finally:
+            for s in stuck:
+                s.close()
+
+
+# --- D: no Nagle stall between requests on a kept-alive connection ---------------------------------------
+
+
+def test_kept_alive_requests_are_not_delayed(sim: Simulator) -> None:
+    with serving(sim) as server, socket.create_connection(address(server)) as s:
+        s.settimeout(5)
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(s).startswith(b"HTTP/1.1 200")
+            times.append(time.perf_counter() - started)
+    median = statistics.median(times)
+    print(f"kept-alive /metrics: median {median * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+    assert median < 0.010
