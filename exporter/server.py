@@ -45,6 +45,10 @@ MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16384
 MAX_BODY = 4096
+# RFC 9110 5.1: a field name is a token. Anything else before the colon (whitespace above all) is refused,
+# because a proxy in front may read the line differently: `Content-Length : 40` ignored here but honoured
+# there is how a body gets served as a second request.
+FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A response goes out in writes of at most this, each one recording progress: a connection whose client has
 # read nothing for STALLED_WRITE is the first to be closed when every slot is taken.
 WRITE_CHUNK = 256 * 1024
@@ -279,6 +283,9 @@ class Handler(BaseHTTPRequestHandler):
                 return False
             if header in (b"\r\n", b"\n"):
                 break
+            problem = _header_problem(header)
+            if problem:
+                return self._refuse(HTTPStatus.BAD_REQUEST, problem)
             lines.append(header)
             if len(lines) > MAX_HEADERS:
                 return self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many request headers")
@@ -479,6 +486,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         log.debug("http request", extra={"client": self.client_address[0], "request": format % args})
+
+
+def _header_problem(line: bytes) -> str:
+    """Why a request header line is refused (RFC 9112 5.1, 5.2), or '' when it is well formed."""
+    if line[:1] in (b" ", b"\t"):
+        # Refused rather than unfolded, as RFC 9112 5.2 allows: no client this exporter serves folds.
+        return "obsolete line folding (a header line starting with whitespace) is not accepted"
+    name, colon, value = line.partition(b":")
+    if not colon:
+        return "a header line without a colon"
+    if not FIELD_NAME.fullmatch(name):
+        return "whitespace before the colon or an invalid header field name"
+    value = value[:-2] if value.endswith(b"\r\n") else value.rstrip(b"\n")
+    if b"\r" in value or b"\0" in value:
+        return "a CR or NUL in a header value"
+    return ""
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,5 +21,5 @@ def test_benchmark_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert results["slow"]["data_kept"] and results["slow"]["max_scrape_seconds"] <= results["slow"]["limit"]
     assert results["incremental"]["rebuilt"] == 1
     assert len(results["keepalive"]["kept_alive"]) == len(results["keepalive"]["fresh"]) == 2
-    out = capsys.readouterr().out
-    assert "warm scrape" in out and "kept-alive connection median" in out
+    printed = capsys.readouterr().out
+    assert "warm scrape" in printed and "kept-alive connection median" in printed

@@ -193,3 +193,53 @@ def test_kept_alive_requests_are_not_delayed(sim: Simulator) -> None:
     median = statistics.median(times)
     print(f"kept-alive /metrics: median {median * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
     assert median < 0.010
+
+
+# --- C: header lines that proxies and this server could read differently -----------------------------------
+
+SMUGGLED = b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _exchange(server: Server, data: bytes) -> tuple[bytes, bool]:
+    """Everything the server answers to `data`, and whether it closed the connection within 2 s."""
+    chunks = []
+    with socket.create_connection(address(server), timeout=2) as s:
+        s.sendall(data)
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+    return b"".join(chunks), closed
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Content-Length : %d\r\n" % len(SMUGGLED),  # whitespace before the colon (RFC 9112 5.1)
+        b"Transfer-Encoding : chunked\r\n",
+        b"X-Pad: a\r\n Transfer-Encoding: chunked\r\n",  # obs-fold (RFC 9112 5.2)
+        b"X-Pad: a\r\n\tContent-Length: %d\r\n" % len(SMUGGLED),
+        b"No colon here\r\n",
+        b"Bad(Name): v\r\n",
+        b"X-Pad: a\rb\r\n",  # a bare CR in a value
+    ],
+    ids=[
+        "space-content-length",
+        "space-transfer-encoding",
+        "obs-fold-te",
+        "obs-fold-tab-cl",
+        "no-colon",
+        "bad-name",
+        "bare-cr",
+    ],
+)
+def test_ambiguous_header_lines_are_refused_and_nothing_is_smuggled(sim: Simulator, header: bytes) -> None:
+    with serving(sim) as server:
+        answer, closed = _exchange(server, b"POST /-/healthy HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n" + SMUGGLED)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1, "the body was served as a second request"
+    assert b"Connection: close" in answer and closed
