@@ -79,6 +79,7 @@ class App:
         telemetry: Telemetry,
         *,
         reload: Callable[[], None] | None = None,
+        lifecycle: bool = False,
         clock: Callable[[], float] = time.monotonic,
         shard: Shard | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -86,6 +87,9 @@ class App:
         self._refresher = refresher
         self._live, self._telemetry = live, telemetry
         self._reload = reload
+        # POST /-/reload only with --web.enable-lifecycle, as in Prometheus: else anyone who can reach the
+        # port (basic auth, if configured, aside) could make the exporter re-read its files at will.
+        self._lifecycle = lifecycle
         self._clock, self._wall = clock, wall_clock
         self._cache = ExpositionCache()
         self.started = wall_clock()
@@ -153,13 +157,19 @@ class App:
         return Response(503, "text/plain; charset=utf-8", b"not ready: first refresh not attempted yet\n")
 
     def reload(self) -> Response:
+        if not self._lifecycle:
+            return Response(403, TEXT, b"Lifecycle API is not enabled.\n")
         if self._reload is None:
-            return Response(404, "text/plain; charset=utf-8", b"reload is not available in this mode\n")
+            return Response(404, TEXT, b"reload is not available in this mode\n")
+        # The answer names no file and no key: the log line has the detail, for whoever runs the exporter.
         try:
             self._reload()
-        except ConfigError as exc:
-            return Response(500, "text/plain; charset=utf-8", f"reload failed, old config kept: {exc}\n".encode())
-        return Response(200, "text/plain; charset=utf-8", b"config reloaded\n")
+        except ConfigError:
+            return Response(500, TEXT, b"reload failed, old config kept; see the exporter's log\n")
+        except Exception:
+            log.exception("reload failed unexpectedly")
+            return Response(500, TEXT, b"reload failed; see the exporter's log\n")
+        return Response(200, TEXT, b"config reloaded\n")
 
 
 TEXT = "text/plain; charset=utf-8"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,11 +18,15 @@ import bcrypt
 import pytest
 import requests
 
-from exporter import webconfig
+from exporter import config, webconfig
+from exporter import shard as sharding
 from exporter.basic_auth import BasicAuth, Verdict
+from exporter.cli import Runtime
 from exporter.server import Response, Server
 from exporter.simulator import FleetSpec, Simulator
 from exporter.webconfig import WebSecurity
+from tests.support import free_port
+from tests.test_e2e import SCRIPT, stop, wait_for, write_config
 from tests.test_web_security import address, count_bcrypt, serving
 
 ALICE = ("alice", "wonderland")
@@ -243,3 +249,134 @@ def test_ambiguous_header_lines_are_refused_and_nothing_is_smuggled(sim: Simulat
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:200]
     assert answer.count(b"HTTP/1.1 ") == 1, "the body was served as a second request"
     assert b"Connection: close" in answer and closed
+
+
+# --- E: POST /-/reload off by default; reloads cost only what they change -----------------------------------
+
+
+def test_reload_endpoint_is_off_by_default_and_sighup_still_reloads(sim: Simulator, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "config.yml", sim)
+    port = free_port()
+    proc = subprocess.Popen(
+        [SCRIPT, "--config.file", str(cfg), "--web.listen-address", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/-/ready", proc)
+        refused = requests.post(url + "/-/reload", timeout=10)
+        assert refused.status_code == 403 and refused.text == "Lifecycle API is not enabled.\n"
+        cfg.write_text(cfg.read_text() + "bogus: 1\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        body = ""
+        while "avepoint_config_last_reload_successful 0.0" not in body and time.monotonic() < deadline:
+            time.sleep(0.1)
+            body = requests.get(url + "/metrics", timeout=10).text
+        assert "avepoint_config_last_reload_successful 0.0" in body
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def runtime_on(path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(config.load(path, {}), sharding.Shard())
+    try:
+        first = runtime.refresher.trigger()
+        assert first is not None
+        first.result(timeout=30)
+        yield runtime
+    finally:
+        runtime.refresher.close()
+
+
+def settle(runtime: Runtime) -> None:
+    """What the next scrape would do: start a refresh if anything is due, and let it finish."""
+    cycle = runtime.refresher.trigger()
+    if cycle is not None:
+        cycle.result(timeout=30)
+
+
+def by_route(sim: Simulator) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (route, _), n in sim.requests.items():
+        counts[route] = counts.get(route, 0) + n
+    return counts
+
+
+def test_reloads_that_change_nothing_cost_no_upstream_request(sim: Simulator, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "config.yml", sim)
+    with runtime_on(path) as runtime:
+        client = runtime.refresher._client
+        generation = runtime.refresher.snapshot().generation
+        sim.reset_counters()
+        for _ in range(1000):
+            runtime.reload(str(path), {})
+            runtime.refresher.collect(0.0)  # a scrape between reloads
+        settle(runtime)
+        print(f"upstream requests for 1,000 reloads that change nothing: {sum(sim.requests.values())}")
+        assert by_route(sim) == {}
+        assert runtime.refresher._client is client, "the client and its token are kept"
+        assert runtime.refresher.snapshot().generation == generation, "nothing to re-encode either"
+
+
+JOBS = "/partner/customers/{id}/jobs"
+SELECTED = "/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "new_client", "expected"),
+    [
+        # Rendering only: the same client and token, no request.
+        ('jobs:\n  expected_interval: 2d\n  status_outcomes: {"Finished": failed}\n', False, {}),
+        # New client settings: a new client, which gets its token when it next needs one; the data stays fresh.
+        ("api:\n  timeout: 11s\n", True, {}),
+        # Another customer filter: the listing again, nothing else.
+        ("customers:\n  exclude: [FIRST]\n", False, {"/partner/customers": 1}),
+        # Another job selection: every customer's jobs again, with the token held.
+        ('jobs:\n  select: [{job_type: "Exchange Online", job_module: Mailbox}]\n', False, {SELECTED: 3}),
+        # Another endpoint group: that group only, with a token for the scope it needs.
+        ("endpoints:\n  services: true\n", True, {"/connect/token": 1, "/partner/services": 1}),
+    ],
+    ids=["render", "client", "customers", "select", "services"],
+)
+def test_a_reload_refreshes_only_what_it_changes(
+    sim: Simulator, tmp_path: Path, extra: str, new_client: bool, expected: dict[str, int]
+) -> None:
+    path = write_config(tmp_path / "config.yml", sim)
+    with runtime_on(path) as runtime:
+        client = runtime.refresher._client
+        before = runtime.refresher.snapshot()
+        sim.reset_counters()
+        text = path.read_text()
+        # The file has an api section already, and YAML allows no repeated key: merge into it.
+        text = text.replace("api:\n", extra, 1) if extra.startswith("api:\n") else text + extra
+        path.write_text(text.replace("FIRST", sim.customer_ids[0]))
+        runtime.reload(str(path), {})
+        settle(runtime)
+        assert by_route(sim) == expected
+        assert (runtime.refresher._client is not client) == new_client
+        after = runtime.refresher.snapshot()
+        if extra.startswith("jobs:\n  expected_interval"):
+            # The new mapping applies to the jobs held, without fetching them again.
+            finished = [j for cs in after.customers for j in cs.jobs if j.status == "Finished" and j.job_id]
+            assert finished and all(j.outcome.value == "failed" for j in finished)
+            assert any(
+                j.outcome.value == "success" for cs in before.customers for j in cs.jobs if j.status == "Finished"
+            )
+        if extra.startswith("customers"):
+            assert sim.customer_ids[0] not in {cs.customer.id for cs in after.customers}
+
+
+def test_a_reload_to_another_upstream_refreshes_everything(sim: Simulator, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "config.yml", sim)
+    with runtime_on(path) as runtime, Simulator(FleetSpec(customers=2, seed=9)) as other:
+        sim.reset_counters()
+        write_config(path, other)
+        runtime.reload(str(path), {})
+        settle(runtime)
+        assert by_route(sim) == {}
+        assert by_route(other) == {"/connect/token": 1, "/partner/customers": 1, JOBS: 2}
+        assert {cs.customer.id for cs in runtime.refresher.snapshot().customers} == set(other.customer_ids)
