@@ -6,6 +6,7 @@ import contextlib
 import enum
 import gzip
 import io
+import ipaddress
 import logging
 import re
 import socket
@@ -211,7 +212,7 @@ class Connection:
     phase: Phase
     deadline: float | None
     since: float
-    client: str = ""  # the peer's address: eviction takes from the address holding the most slots
+    client: str = ""  # client_key(): eviction takes from the address holding the most slots
     # A request on it passed basic auth (or none is configured): evicted after those that never did.
     trusted: bool = False
     cut: bool = False
@@ -371,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         verdict = self._authorize(path)
         if verdict is Verdict.THROTTLED:
-            wait = self.policy.auth.retry_after(self.client_address[0])
+            wait = self.policy.auth.retry_after(self.conn.client)
             body = b"too many password checks from this address, retry later\n"
             self._send(Response(429, TEXT, body, (("Retry-After", str(wait)),)), head=self.command == "HEAD")
             return
@@ -393,7 +394,7 @@ class Handler(BaseHTTPRequestHandler):
         server, conn = self.server, self.conn
         # Waiting for bcrypt behind other checks holds a slot: such a connection may be evicted.
         server.set_phase(conn, Phase.AUTH, self.policy.web.read_header_timeout)
-        verdict = auth.verdict(self.headers.get("Authorization"), self.client_address[0], lambda: conn.cut)
+        verdict = auth.verdict(self.headers.get("Authorization"), conn.client, lambda: conn.cut)
         server.set_phase(conn, Phase.BUSY, None)
         if verdict is Verdict.OK:
             conn.trusted = True
@@ -576,7 +577,7 @@ class Server(ThreadingHTTPServer):
         sock = typing.cast(socket.socket, request)
         policy = self.policy
         now = time.monotonic()
-        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now, _host(client_address))
+        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now, client_key(client_address))
         with self._conns_lock:
             if len(self._conns) >= policy.web.max_connections:
                 victim = self._victim_locked(policy, now)
@@ -720,8 +721,19 @@ class Server(ThreadingHTTPServer):
         return f"{'https' if self.tls else 'http'}://{shown}:{port}"
 
 
-def _host(client_address: typing.Any) -> str:
-    return str(client_address[0]) if isinstance(client_address, tuple) and client_address else ""
+def client_key(client_address: typing.Any) -> str:
+    """Whom the per-client limits count: the IPv4 address, or the /64 of an IPv6 one, since one host
+    usually has a whole /64 to pick addresses from."""
+    host = str(client_address[0]) if isinstance(client_address, tuple) and client_address else ""
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return host
 
 
 def _answer_plain_http(tls: ssl.SSLSocket) -> None:

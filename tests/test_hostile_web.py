@@ -22,7 +22,7 @@ from exporter import config, webconfig
 from exporter import shard as sharding
 from exporter.basic_auth import BasicAuth, Verdict
 from exporter.cli import Runtime
-from exporter.server import Response, Server
+from exporter.server import Response, Server, client_key
 from exporter.simulator import FleetSpec, Simulator
 from exporter.webconfig import WebSecurity
 from tests.support import free_port
@@ -150,6 +150,41 @@ def test_guesses_are_rationed_per_address(monkeypatch: pytest.MonkeyPatch) -> No
     # Another address is not affected, and a cached right password passes even on the throttled one.
     assert auth.verdict(_basic(*ALICE), "10.0.0.2") is Verdict.OK
     assert auth.verdict(_basic(*ALICE), "10.0.0.1") is Verdict.OK
+
+
+def test_when_full_connections_that_never_authenticated_go_first(sim: Simulator) -> None:
+    hashed = bcrypt.hashpw(ALICE[1].encode(), bcrypt.gensalt(rounds=4)).decode()
+    sec = webconfig.from_mapping({"basic_auth_users": {ALICE[0]: hashed}}, Path("."))
+    good = f"GET /-/ready HTTP/1.1\r\nHost: x\r\nAuthorization: {_basic(*ALICE)}\r\n\r\n".encode()
+    wrong = f"GET /-/ready HTTP/1.1\r\nHost: x\r\nAuthorization: {_basic('alice', 'x')}\r\n\r\n".encode()
+    with (
+        serving(sim, sec, max_connections=4) as server,
+        socket.create_connection(address(server), timeout=5) as scraper,
+    ):
+        scraper.sendall(good)
+        assert _read_response(scraper).startswith(b"HTTP/1.1 ")  # the oldest idle connection from here on
+        others = []
+        try:
+            for _ in range(4):  # the last one makes the server evict
+                time.sleep(0.05)
+                s = socket.socket()
+                s.settimeout(5)
+                s.bind((ATTACKER, 0))
+                s.connect(address(server))
+                s.sendall(wrong)
+                others.append(s)
+                assert _read_response(s).startswith(b"HTTP/1.1 401")
+            scraper.sendall(good)
+            assert _read_response(scraper).startswith(b"HTTP/1.1 "), "the authenticated scraper was evicted"
+        finally:
+            for s in others:
+                s.close()
+
+
+def test_per_client_limits_count_an_ipv6_host_by_its_64() -> None:
+    assert client_key(("2001:db8:1:2::1", 1, 0, 0)) == client_key(("2001:db8:1:2:ffff::9", 1, 0, 0))
+    assert client_key(("2001:db8:1:2::1", 1, 0, 0)) != client_key(("2001:db8:1:3::1", 1, 0, 0))
+    assert client_key(("::ffff:10.0.0.1", 1, 0, 0)) == client_key(("10.0.0.1", 1)) == "10.0.0.1"
 
 
 # --- B: clients that never read must not hold every slot -----------------------------------------------
