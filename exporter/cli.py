@@ -61,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
         help="exporter-toolkit web config: TLS (tls_server_config), basic auth (basic_auth_users), headers",
     )
     p.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload (off by default, as in Prometheus; SIGHUP reloads either way)",
+    )
+    p.add_argument(
         "--shard.count",
         dest="shard_count",
         type=int,
@@ -106,7 +112,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         listen = parse_listen_address(args.listen_address or cfg.web.listen_address)
         shard = sharding.resolve(args.shard_index, args.shard_count, env.get("HOSTNAME") or socket.gethostname())
         reload_path = None if args.demo else args.config_file
-        return run(cfg, listen, reload_path, env, shard, web_config_file=web_config_file, security=security)
+        return run(
+            cfg,
+            listen,
+            reload_path,
+            env,
+            shard,
+            web_config_file=web_config_file,
+            security=security,
+            enable_lifecycle=args.enable_lifecycle,
+        )
     except ConfigError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_USAGE
@@ -180,7 +195,10 @@ class Runtime:
                 raise
             if new.web.listen_address != self.config.web.listen_address:
                 log.warning("web.listen_address changes take effect after a restart")
-            self.refresher.reconfigure(new, self._client(new))
+            # A client (and its token) only for new api or auth settings; the refresher keeps the data
+            # the change does not affect, so a reload with nothing changed costs no upstream request.
+            changed = (new.api, new.auth) != (self.config.api, self.config.auth)
+            self.refresher.reconfigure(new, self._client(new) if changed else None)
             self.config, self.security = new, security
             if self.on_web is not None:
                 self.on_web(new.web, security)
@@ -197,11 +215,19 @@ def run(
     *,
     web_config_file: str | None = None,
     security: webconfig.WebSecurity | None = None,
+    enable_lifecycle: bool = False,
 ) -> int:
     shard = shard or sharding.Shard()
     runtime = Runtime(cfg, shard, security, web_config_file)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
-    app = App(lambda: runtime.refresher, runtime.registry, runtime.telemetry, reload=reload, shard=shard)
+    app = App(
+        lambda: runtime.refresher,
+        runtime.registry,
+        runtime.telemetry,
+        reload=reload,
+        lifecycle=enable_lifecycle,
+        shard=shard,
+    )
     runtime.refresher.after_cycle(app.prerender)
     try:
         server = Server(listen, app, cfg.web, runtime.security)

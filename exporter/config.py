@@ -194,6 +194,9 @@ class WebConfig:
     write_timeout: float = _duration("30s")
     # How long a kept-alive connection may wait for its next request.
     idle_timeout: float = _duration("30s")
+    # Failed basic-auth checks (bcrypt) one client address may cause per minute; past it, 429 without a
+    # check, so that guessing cannot keep the server busy in bcrypt. A password that failed before costs none.
+    auth_failures_per_minute: int = 10
 
 
 @dataclass(frozen=True)
@@ -503,6 +506,10 @@ def _resolve_secrets(config: Config, base_dir: Path) -> Config:
         raise ConfigError("api.max_requests_per_second: must be greater than 0")
     if config.web.max_connections < 1:
         raise ConfigError(f"web.max_connections: must be at least 1, not {config.web.max_connections}")
+    if config.web.auth_failures_per_minute < 1:
+        raise ConfigError(
+            f"web.auth_failures_per_minute: must be at least 1, not {config.web.auth_failures_per_minute}"
+        )
     if not auth.client_id:
         raise ConfigError("auth.client_id: required")
     if not auth.scopes:

@@ -197,15 +197,60 @@ class Refresher:
             self._cycle = self._cycle_thread.submit(self._run_cycle)
             return self._cycle
 
-    def reconfigure(self, config: Config, client: ApiClient) -> None:
-        """Use a new config and client from the next cycle on; the data held so far stays served."""
+    def reconfigure(self, config: Config, client: ApiClient | None = None) -> None:
+        """Use a new config (and `client`, if given) from the next cycle on; the data held so far stays served.
+
+        Only what the change affects becomes due, so a reload costs the API nothing it does not need:
+        another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
+        makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
+        `endpoints.protected` every customer; `endpoints.services` the subscriptions. `jobs.status_outcomes`
+        is applied to the jobs held, without fetching them again; the rest (jobs.expected_interval, web,
+        timeouts, retries, secrets) needs no data again. A new client brings its own token.
+        """
         with self._lock:
-            if config.api.max_concurrency != self._config.api.max_concurrency:
+            old = self._config
+            if config == old and client is None:
+                return  # nothing changed: the same generation, no re-encoding
+            if config.api.max_concurrency != old.api.max_concurrency:
                 self._pool.close()
                 self._pool = Workers(config.api.max_concurrency, "refresh")
-            self._config, self._client = config, client
-            self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=config.cache.ttl, timer=self._clock)
+            if client is not None:
+                self._client = client
+            self._config = config
+            self._invalidate_locked(old, config)
+            if config.jobs.status_outcomes != old.jobs.status_outcomes:
+                self._remap_outcomes_locked(config)
             self._publish_locked()
+
+    def _invalidate_locked(self, old: Config, new: Config) -> None:
+        if new.cache.ttl != old.cache.ttl:
+            self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=new.cache.ttl, timer=self._clock)
+            return
+        source = ("base_url", "token_url", "version")
+        if any(getattr(new.api, f) != getattr(old.api, f) for f in source) or new.auth.client_id != old.auth.client_id:
+            self._fresh.clear()
+            return
+        if new.customers != old.customers:
+            self._fresh.pop(LISTING, None)
+        per_customer = (
+            new.jobs.select != old.jobs.select
+            or new.endpoints.jobs != old.endpoints.jobs
+            or new.endpoints.protected != old.endpoints.protected
+        )
+        if per_customer:
+            for cid in self._customers:
+                self._fresh.pop(cid, None)
+        if new.endpoints.services != old.endpoints.services:
+            self._fresh.pop(SERVICES, None)
+
+    def _remap_outcomes_locked(self, config: Config) -> None:
+        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
+        overrides = config.jobs.status_outcomes
+        for cid, current in self._customers.items():
+            jobs = tuple(replace(job, outcome=_outcome(job, overrides)) for job in current.jobs)
+            if jobs != current.jobs:
+                seen = self._remember_successes(cid, jobs)
+                self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
 
     def close(self) -> None:
         self._cycle_thread.close()
@@ -501,6 +546,13 @@ def _unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
     for sub in subs:
         found.setdefault((sub.service, sub.subscription_name), sub)
     return tuple(found[key] for key in sorted(found))
+
+
+def _outcome(job: Job, overrides: Mapping[str, Outcome]) -> Outcome:
+    # As parse.job decides it: a module that never ran (no job id, no start time) is not_run whatever its status.
+    if job.job_id is None and job.start_time is None:
+        return Outcome.NOT_RUN
+    return parse.outcome(job.status, overrides)
 
 
 def _newness(job: Job) -> float:

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import enum
 import gzip
-import hmac
 import io
+import ipaddress
 import logging
 import re
-import secrets
 import socket
 import socketserver
 import ssl
 import threading
 import time
 import typing
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import bcrypt
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
-from exporter.config import Secret, WebConfig
+from exporter.basic_auth import CHALLENGE, BasicAuth, Verdict
+from exporter.config import WebConfig
 from exporter.errors import ConfigError
 from exporter.refresh import Refresher, Snapshot
 from exporter.render import CONTENT_TYPE, ExpositionCache, customer_exposition
@@ -49,12 +46,14 @@ MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16384
 MAX_BODY = 4096
-
-REALM = "avepoint-backup-exporter"
-CHALLENGE = f'Basic realm="{REALM}"'
-# Successful (user, password) checks remembered so a scrape does not pay bcrypt every time.
-AUTH_CACHE_SIZE = 64
-BCRYPT_MAX_PASSWORD = 72  # bytes
+# RFC 9110 5.1: a field name is a token. Anything else before the colon (whitespace above all) is refused,
+# because a proxy in front may read the line differently: `Content-Length : 40` ignored here but honoured
+# there is how a body gets served as a second request.
+FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A response goes out in writes of at most this, each one recording progress: a connection whose client has
+# read nothing for STALLED_WRITE is the first to be closed when every slot is taken.
+WRITE_CHUNK = 256 * 1024
+STALLED_WRITE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +80,7 @@ class App:
         telemetry: Telemetry,
         *,
         reload: Callable[[], None] | None = None,
+        lifecycle: bool = False,
         clock: Callable[[], float] = time.monotonic,
         shard: Shard | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -88,6 +88,9 @@ class App:
         self._refresher = refresher
         self._live, self._telemetry = live, telemetry
         self._reload = reload
+        # POST /-/reload only with --web.enable-lifecycle, as in Prometheus: else anyone who can reach the
+        # port (basic auth, if configured, aside) could make the exporter re-read its files at will.
+        self._lifecycle = lifecycle
         self._clock, self._wall = clock, wall_clock
         self._cache = ExpositionCache()
         self.started = wall_clock()
@@ -155,89 +158,23 @@ class App:
         return Response(503, "text/plain; charset=utf-8", b"not ready: first refresh not attempted yet\n")
 
     def reload(self) -> Response:
+        if not self._lifecycle:
+            return Response(403, TEXT, b"Lifecycle API is not enabled.\n")
         if self._reload is None:
-            return Response(404, "text/plain; charset=utf-8", b"reload is not available in this mode\n")
+            return Response(404, TEXT, b"reload is not available in this mode\n")
+        # The answer names no file and no key: the log line has the detail, for whoever runs the exporter.
         try:
             self._reload()
-        except ConfigError as exc:
-            return Response(500, "text/plain; charset=utf-8", f"reload failed, old config kept: {exc}\n".encode())
-        return Response(200, "text/plain; charset=utf-8", b"config reloaded\n")
+        except ConfigError:
+            return Response(500, TEXT, b"reload failed, old config kept; see the exporter's log\n")
+        except Exception:
+            log.exception("reload failed unexpectedly")
+            return Response(500, TEXT, b"reload failed; see the exporter's log\n")
+        return Response(200, TEXT, b"config reloaded\n")
 
 
 TEXT = "text/plain; charset=utf-8"
 ROUTES = frozenset({"/metrics", "/probe", "/", "/status.json", "/-/healthy", "/-/ready", "/-/reload"})
-
-
-# --- basic auth ----------------------------------------------------------------------------------
-
-
-class BasicAuth:
-    """Checks `Authorization: Basic` against bcrypt hashes; unknown users cost as much as wrong passwords."""
-
-    def __init__(self, users: Mapping[str, Secret], dummy_hash: bytes) -> None:
-        self._users = {name: hashed.get().encode() for name, hashed in users.items()}
-        self._dummy = dummy_hash
-        # The cache holds HMACs under a key that lives only in this process, never a password.
-        self._key = secrets.token_bytes(32)
-        self._ok: OrderedDict[bytes, None] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        # bcrypt is meant to be slow: one check at a time keeps a flood of guesses to one core.
-        self._bcrypt_lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._users)
-
-    def check(self, authorization: str | None) -> bool:
-        credentials = _credentials(authorization)
-        if credentials is None:
-            return False
-        user, password = credentials
-        stored = self._users.get(user)
-        hashed = stored if stored is not None else self._dummy
-        mac = hmac.new(self._key, digestmod="sha256")
-        for part in (user.encode(), hashed, password):
-            mac.update(len(part).to_bytes(4, "big") + part)
-        key = mac.digest()
-        if stored is not None:
-            with self._cache_lock:
-                if key in self._ok:
-                    self._ok.move_to_end(key)
-                    return True
-        ok = self._verify(password, hashed) and stored is not None
-        if ok:
-            with self._cache_lock:
-                self._ok[key] = None
-                while len(self._ok) > AUTH_CACHE_SIZE:
-                    self._ok.popitem(last=False)
-        return ok
-
-    def _verify(self, password: bytes, hashed: bytes) -> bool:
-        with self._bcrypt_lock:
-            if len(password) > BCRYPT_MAX_PASSWORD:
-                # bcrypt refuses these: never a match, but it costs what a wrong password costs.
-                bcrypt.checkpw(b"", self._dummy)
-                return False
-            return bcrypt.checkpw(password, hashed)
-
-
-def _credentials(authorization: str | None) -> tuple[str, bytes] | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        raw = base64.b64decode(token.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = raw.partition(b":")
-    if not sep:
-        return None
-    try:
-        return user.decode("utf-8"), password
-    except UnicodeDecodeError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -251,9 +188,10 @@ class Policy:
     @classmethod
     def of(cls, web: WebConfig, security: WebSecurity, previous: Policy | None = None) -> Policy:
         if previous is not None and previous.security.users == security.users:
-            auth = previous.auth  # same users: keep the warm cache
+            auth = previous.auth  # same users: keep the warm caches
+            auth.failures_per_minute = web.auth_failures_per_minute
         else:
-            auth = BasicAuth(security.users, security.dummy_hash)
+            auth = BasicAuth(security.users, security.dummy_hash, web.auth_failures_per_minute)
         return cls(web, security, auth)
 
 
@@ -262,6 +200,7 @@ class Policy:
 
 class Phase(enum.Enum):
     READ = "read"  # TLS handshake, request line, headers, body: bounded by read_header_timeout
+    AUTH = "auth"  # checking the password, maybe waiting for bcrypt: evictable, nothing is spent yet
     BUSY = "busy"  # the exporter is working on the request: never cut, never evicted
     WRITE = "write"  # sending the response: bounded by write_timeout
     IDLE = "idle"  # kept alive, waiting for the next request: bounded by idle_timeout
@@ -273,10 +212,16 @@ class Connection:
     phase: Phase
     deadline: float | None
     since: float
+    client: str = ""  # client_key(): eviction takes from the address holding the most slots
+    # A request on it passed basic auth (or none is configured): evicted after those that never did.
+    trusted: bool = False
+    cut: bool = False
+    progress: float = 0.0  # when the last write went out (WRITE phase)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
+    _headers_buffer: list[bytes]  # the base class's, undeclared in its stubs: _send writes it with the body
     protocol_version = "HTTP/1.1"
     server_version = "avepoint-backup-exporter"
     sys_version = ""
@@ -349,6 +294,9 @@ class Handler(BaseHTTPRequestHandler):
                 return False
             if header in (b"\r\n", b"\n"):
                 break
+            problem = _header_problem(header)
+            if problem:
+                return self._refuse(HTTPStatus.BAD_REQUEST, problem)
             lines.append(header)
             if len(lines) > MAX_HEADERS:
                 return self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many request headers")
@@ -395,8 +343,15 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A plain-text error in one write, and the connection closes (the request may not have been read).
+
+        Unlike the base class, the status line carries the standard reason phrase, never `message`,
+        which can quote what the client sent.
+        """
         self._answered = True
-        super().send_error(code, message, explain)
+        status = HTTPStatus(code)
+        body = f"{message or status.phrase}\n".encode("utf-8", "replace")
+        self._send(Response(code, TEXT, body, (("Connection", "close"),)), head=self.command == "HEAD")
 
     def _linger(self) -> None:
         """After refusing a request not yet read to its end, read on briefly before closing, because
@@ -415,7 +370,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = self.path.split("?", 1)[0]
-        if not self._authorized(path):
+        verdict = self._authorize(path)
+        if verdict is Verdict.THROTTLED:
+            wait = self.policy.auth.retry_after(self.conn.client)
+            body = b"too many password checks from this address, retry later\n"
+            self._send(Response(429, TEXT, body, (("Retry-After", str(wait)),)), head=self.command == "HEAD")
+            return
+        if verdict is Verdict.DENIED:
             challenge = Response(401, TEXT, b"unauthorized\n", (("WWW-Authenticate", CHALLENGE),))
             self._send(challenge, head=self.command == "HEAD")
             return
@@ -425,16 +386,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         method()
 
-    def _authorized(self, path: str) -> bool:
+    def _authorize(self, path: str) -> Verdict:
         auth = self.policy.auth
         if not auth.enabled or (path == "/-/healthy" and self.policy.web.open_health_check):
-            return True
-        if auth.check(self.headers.get("Authorization")):
-            return True
+            self.conn.trusted = self.conn.trusted or not auth.enabled
+            return Verdict.OK
+        server, conn = self.server, self.conn
+        # Waiting for bcrypt behind other checks holds a slot: such a connection may be evicted.
+        server.set_phase(conn, Phase.AUTH, self.policy.web.read_header_timeout)
+        verdict = auth.verdict(self.headers.get("Authorization"), conn.client, lambda: conn.cut)
+        server.set_phase(conn, Phase.BUSY, None)
+        if verdict is Verdict.OK:
+            conn.trusted = True
+            return verdict
         # Neither the user name nor the password: a user who typed the password as the name must not find
         # it in the log.
-        log.debug("basic auth failed", extra={"client": self.client_address[0], "path": path})
-        return False
+        log.debug("basic auth failed", extra={"client": self.client_address[0], "path": path, "verdict": verdict.value})
+        return verdict
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -482,6 +450,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(response, head=head)
 
     def _send(self, response: Response, head: bool = False) -> None:
+        """Head and body in as few writes as the chunking allows: a separate small write for the head
+        would wait for the client's delayed ACK (40 ms) on every kept-alive request."""
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(response.length))
@@ -491,20 +461,58 @@ class Handler(BaseHTTPRequestHandler):
             if name.lower() not in configured:
                 self.send_header(name, value)
         self.end_headers()
-        if not head:
-            self.wfile.write(response.body)
-            for part in response.more:
-                self.wfile.write(part)
+        first = b"".join(self._headers_buffer)
+        self._headers_buffer.clear()
+        self._write((first,) if head else (first, response.body, *response.more))
 
     def end_headers(self) -> None:
         # Every response, errors included, carries the web config's headers; writing starts the clock.
+        # The head stays buffered: _send writes it with the body.
         for name, value in self.policy.security.headers:
             self.send_header(name, value)
         self.server.set_phase(self.conn, Phase.WRITE, self.policy.web.write_timeout)
-        super().end_headers()
+        self._headers_buffer.append(b"\r\n")
+
+    def _write(self, parts: tuple[bytes, ...]) -> None:
+        """Send `parts` in writes of WRITE_CHUNK, joining small parts and slicing big ones (no big copies);
+        each write that completes records progress. One sendall per write also suits TLS, which has no sendmsg."""
+        pending: list[memoryview] = []
+        size = 0
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                piece = view[: WRITE_CHUNK - size]
+                pending.append(piece)
+                size += len(piece)
+                view = view[len(piece) :]
+                if size >= WRITE_CHUNK:
+                    self._send_chunk(pending)
+                    pending, size = [], 0
+        if pending:
+            self._send_chunk(pending)
+
+    def _send_chunk(self, pieces: list[memoryview]) -> None:
+        self.connection.sendall(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        self.conn.progress = time.monotonic()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         log.debug("http request", extra={"client": self.client_address[0], "request": format % args})
+
+
+def _header_problem(line: bytes) -> str:
+    """Why a request header line is refused (RFC 9112 5.1, 5.2), or '' when it is well formed."""
+    if line[:1] in (b" ", b"\t"):
+        # Refused rather than unfolded, as RFC 9112 5.2 allows: no client this exporter serves folds.
+        return "obsolete line folding (a header line starting with whitespace) is not accepted"
+    name, colon, value = line.partition(b":")
+    if not colon:
+        return "a header line without a colon"
+    if not FIELD_NAME.fullmatch(name):
+        return "whitespace before the colon or an invalid header field name"
+    value = value[:-2] if value.endswith(b"\r\n") else value.rstrip(b"\n")
+    if b"\r" in value or b"\0" in value:
+        return "a CR or NUL in a header value"
+    return ""
 
 
 def _reason(exc: BaseException) -> str:
@@ -525,9 +533,9 @@ class Server(ThreadingHTTPServer):
     The accept loop only registers a connection and starts its thread: the TLS handshake and every
     read happen in that thread, so a client that connects and says nothing blocks no one. The loop's
     housekeeping (`service_actions`, every poll interval) cuts connections past their deadline.
-    When every slot is taken, the connection that has waited longest without a request in progress
-    (kept alive, or still sending its request) is closed to make room; when all are busy with
-    requests, the new connection is refused (a 503 for plain HTTP; closed for TLS).
+    When every slot is taken, one without a request in progress is closed to make room (see
+    `_victim_locked`); when all are busy with requests, the new connection is refused (a 503 for
+    plain HTTP; closed for TLS).
     """
 
     daemon_threads = True
@@ -569,14 +577,14 @@ class Server(ThreadingHTTPServer):
         sock = typing.cast(socket.socket, request)
         policy = self.policy
         now = time.monotonic()
-        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now)
+        conn = Connection(sock, Phase.READ, now + policy.web.read_header_timeout, now, client_key(client_address))
         with self._conns_lock:
             if len(self._conns) >= policy.web.max_connections:
-                waiting = [c for c in self._conns.values() if c.phase in (Phase.IDLE, Phase.READ)]
-                if not waiting:
+                victim = self._victim_locked(policy, now)
+                if victim is None:
                     self._refuse(sock, policy)
                     return
-                self._cut(min(waiting, key=lambda c: (c.phase is not Phase.IDLE, c.since)))
+                self._cut(victim)
             self._conns[id(conn)] = conn
         thread = threading.Thread(target=self._serve_connection, args=(conn, client_address), daemon=True)
         try:
@@ -585,8 +593,39 @@ class Server(ThreadingHTTPServer):
             self._forget(conn)
             self.shutdown_request(sock)
 
+    def _victim_locked(self, policy: Policy, now: float) -> Connection | None:
+        """The connection to close for a new one, or None when every one is busy with a request.
+
+        First those that never passed basic auth (idle, sending a request, or waiting for a password
+        check), so that guessers cannot crowd out Prometheus; then those writing a response that their
+        client has not read for STALLED_WRITE (else clients that never read would hold every slot until
+        web.write_timeout); then idle ones, then ones sending a request. Within a rank, from the address
+        that holds the most connections, then the oldest.
+        """
+        per_client = Counter(c.client for c in self._conns.values())
+        auth = policy.auth.enabled
+
+        def rank(c: Connection) -> int | None:
+            if c.phase is Phase.AUTH or (auth and not c.trusted and c.phase in (Phase.IDLE, Phase.READ)):
+                return 0
+            if c.phase is Phase.WRITE and now - c.progress >= STALLED_WRITE:
+                return 1
+            if c.phase is Phase.IDLE:
+                return 2
+            if c.phase is Phase.READ:
+                return 3
+            return None
+
+        ranked = [
+            (r, -per_client[c.client], c.since, id(c), c) for c in self._conns.values() if (r := rank(c)) is not None
+        ]
+        return min(ranked)[-1] if ranked else None
+
     def _serve_connection(self, conn: Connection, client_address: typing.Any) -> None:
         try:
+            with contextlib.suppress(OSError):
+                # Responses go out whole (see Handler._send): nothing is gained by waiting to coalesce.
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             context = self.policy.security.ssl_context
             if context is None or self._handshake(conn, context, client_address):
                 Handler(conn.sock, client_address, self, conn)
@@ -617,7 +656,7 @@ class Server(ThreadingHTTPServer):
     def set_phase(self, conn: Connection, phase: Phase, timeout: float | None) -> None:
         now = time.monotonic()
         with self._conns_lock:
-            conn.phase, conn.since = phase, now
+            conn.phase, conn.since, conn.progress = phase, now, now
             conn.deadline = None if timeout is None else now + timeout
 
     def service_actions(self) -> None:
@@ -631,6 +670,7 @@ class Server(ThreadingHTTPServer):
     def _cut(self, conn: Connection) -> None:
         """End a connection from outside its thread (with the lock held): its blocked read or write returns."""
         self._conns.pop(id(conn), None)
+        conn.cut = True
         with contextlib.suppress(OSError):
             # The plain socket's shutdown, also under TLS: the TLS layer is its thread's to touch.
             socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
@@ -681,6 +721,21 @@ class Server(ThreadingHTTPServer):
         return f"{'https' if self.tls else 'http'}://{shown}:{port}"
 
 
+def client_key(client_address: typing.Any) -> str:
+    """Whom the per-client limits count: the IPv4 address, or the /64 of an IPv6 one, since one host
+    usually has a whole /64 to pick addresses from."""
+    host = str(client_address[0]) if isinstance(client_address, tuple) and client_address else ""
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return host
+
+
 def _answer_plain_http(tls: ssl.SSLSocket) -> None:
     """Tell a plain-HTTP client what went wrong, as Go's servers do, on the raw socket under the TLS one."""
     with contextlib.suppress(OSError):
@@ -709,4 +764,4 @@ def serve_in_thread(server: Server) -> threading.Thread:
     return thread
 
 
-__all__ = ["App", "BasicAuth", "Policy", "Server", "parse_listen_address", "serve_in_thread"]
+__all__ = ["App", "Policy", "Server", "parse_listen_address", "serve_in_thread"]

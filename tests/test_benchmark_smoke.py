@@ -20,4 +20,6 @@ def test_benchmark_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert results["ha"]["ratio_10_to_1"] == 1.0
     assert results["slow"]["data_kept"] and results["slow"]["max_scrape_seconds"] <= results["slow"]["limit"]
     assert results["incremental"]["rebuilt"] == 1
-    assert "warm scrape" in capsys.readouterr().out
+    assert len(results["keepalive"]["kept_alive"]) == len(results["keepalive"]["fresh"]) == 2
+    printed = capsys.readouterr().out
+    assert "warm scrape" in printed and "kept-alive connection median" in printed

@@ -94,7 +94,16 @@ def test_serves_reloads_and_stops(sim: Simulator, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "config.yml", sim, f"state_file: {tmp_path / 'state.json'}\n")
     port = free_port()
     proc = subprocess.Popen(
-        [SCRIPT, "--config.file", str(cfg), "--web.listen-address", f"127.0.0.1:{port}", "--log.format", "json"],
+        [
+            SCRIPT,
+            "--config.file",
+            str(cfg),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.format",
+            "json",
+            "--web.enable-lifecycle",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

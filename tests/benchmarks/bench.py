@@ -12,6 +12,7 @@ on loopback. Sections:
   slow        scrape latency after the upstream slows to 30 s per request (the deadline holds)
   memory      peak RSS of the exporter per fleet size, and bytes per job
   incremental re-encoding the exposition after one customer changed, against a full build
+  keepalive   /metrics latency on one kept-alive connection, against a fresh connection per scrape
 Results print as a table and go to a JSON file. Times drift on a shared machine; the ratios are the point.
 """
 
@@ -231,6 +232,29 @@ def warm(customers: int, scrapes: int, tmp: Path, install: bool = False) -> Resu
     return rows
 
 
+def keepalive(customers: int, count: int, tmp: Path) -> Result:
+    """Prometheus keeps its connection alive: a stall there (Nagle and delayed ACK, 40 ms) hits every scrape."""
+    headers = {"Accept-Encoding": "gzip"}
+    with Simulator(FleetSpec(customers=customers, seed=1)) as sim, exporter(sim, tmp) as (port, _):
+        wait_ready(port)
+        get(port, "/metrics")
+        fresh = scrape_series(port, count)
+        kept: list[float] = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            for _ in range(count):
+                started = time.perf_counter()
+                conn.request("GET", "/metrics", headers=headers)
+                response = conn.getresponse()
+                response.read()
+                kept.append(time.perf_counter() - started)
+                if response.status != 200:
+                    raise RuntimeError(f"kept-alive scrape answered {response.status}")
+        finally:
+            conn.close()
+    return {"customers": customers, "requests": count, "fresh": summarize(fresh), "kept_alive": summarize(kept)}
+
+
 @contextmanager
 def simulator_process(customers: int, latency: float) -> Iterator[str]:
     """The upstream in its own process, so its work does not share a core's time with the measurement."""
@@ -387,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         ("ha", lambda tmp: ha(min(customers, 200), ttl, tmp)),
         ("slow", lambda tmp: slow(min(customers, 50), 1.0 if args.quick else 10.0, tmp)),
         ("memory", lambda tmp: memory(sizes, tmp)),
+        ("keepalive", lambda tmp: keepalive(min(customers, 50), max(scrapes, 20), tmp)),
     ]
     for name, run in sections:
         with tempfile.TemporaryDirectory() as tmp:
@@ -432,6 +457,12 @@ def table(r: Result) -> str:
     lines.append(
         f"exposition rebuild after one customer changed: {i['one_customer_seconds'] * 1e3:.1f} ms vs full "
         f"{i['full_seconds'] * 1e3:.0f} ms (ratio {i['ratio']:.3f}, {i['rebuilt']} customer re-encoded)"
+    )
+    k = r["keepalive"]
+    (fm, fp), (km, kp) = k["fresh"], k["kept_alive"]
+    lines.append(
+        f"/metrics of {k['customers']} customers, {k['requests']} scrapes: fresh connection median "
+        f"{fm * 1e3:.1f} ms (p99 {fp * 1e3:.1f}), kept-alive connection median {km * 1e3:.1f} ms (p99 {kp * 1e3:.1f})"
     )
     return "\n".join(lines)
 
