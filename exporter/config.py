@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter import codes, parse
+from exporter import codes, parse, safe
 from exporter.errors import ConfigError
 from exporter.model import Outcome
 
@@ -486,7 +486,8 @@ def _read_secret(base_dir: Path, path: str, key: str) -> str:
 def _check_url(url: str, key: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key}: must be an http(s) URL, not {url!r}")
+        # Shown without user info and query: the value may carry a credential.
+        raise ConfigError(f"{key}: must be an http(s) URL, not {safe.public_url(url)!r}")
 
 
 def _resolve_secrets(config: Config, base_dir: Path) -> Config:

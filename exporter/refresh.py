@@ -26,6 +26,11 @@ EP_JOBS = "jobs"
 EP_PROTECTED = "protected"
 EP_SERVICES = "services"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
+# A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
+# the number of repeats not logged, names the row without flooding the log.
+PARSE_LOG_INTERVAL = 3600.0
+# Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
+_PARSE_LOG_KEYS = 100_000
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
@@ -164,7 +169,9 @@ class Refresher:
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
-        self._logged_fields: set[str] = set()
+        # (customer id, field) -> [monotonic time of the last line, occurrences not logged since]
+        self._parse_log: dict[tuple[str, str], list[float]] = {}
+        self._parse_log_lock = threading.Lock()
         self._after_cycle: list[Callable[[Snapshot], None]] = []
         # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
         self._snapshot: Snapshot | None = None
@@ -274,7 +281,7 @@ class Refresher:
         usable = 0
         for row in rows:
             customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
-            self._count_parse_errors(errors)
+            self._count_parse_errors(errors, customer.id if customer is not None else "")
             usable += customer is not None
             if customer is not None and config.customers.wanted(customer.id) and self._owns(customer.id):
                 listed[customer.id] = customer
@@ -337,12 +344,12 @@ class Refresher:
         jobs_error = protected_error = None
         if config.endpoints.jobs:
             try:
-                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id))
+                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id), customer_id)
             except ApiError as exc:
                 jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
         if config.endpoints.protected:
             try:
-                protected = self._parse_protected(client.protected(customer_id))
+                protected = self._parse_protected(client.protected(customer_id), customer_id)
             except ApiError as exc:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
@@ -426,7 +433,7 @@ class Refresher:
         by_customer: dict[str, list[Subscription]] = {}
         for element in elements:
             subs, errors = parse.subscriptions(element) if isinstance(element, dict) else ([], ["services"])
-            self._count_parse_errors(errors)
+            self._count_parse_errors(errors, subs[0].customer_id if subs else "")
             for sub in subs:
                 by_customer.setdefault(sub.customer_id, []).append(sub)
         with self._lock:
@@ -438,20 +445,24 @@ class Refresher:
                     self._customers[cid] = replace(current, subscriptions=kept)
             self._publish_locked()
 
-    def _parse_protected(self, rows: list[Any]) -> tuple[ProtectedData, ...]:
+    def _parse_protected(self, rows: list[Any], customer_id: str = "") -> tuple[ProtectedData, ...]:
         found: dict[tuple[str, str], ProtectedData] = {}
         for row in rows:
             item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
-            self._count_parse_errors(errors)
+            if errors:
+                where = {"service_type": item.service, "service_module": item.module} if item is not None else {}
+                self._count_parse_errors(errors, customer_id, where)
             if item is not None:
                 found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
         return tuple(found[key] for key in sorted(found))
 
-    def _parse_jobs(self, config: Config, rows: list[Any]) -> tuple[Job, ...]:
+    def _parse_jobs(self, config: Config, rows: list[Any], customer_id: str = "") -> tuple[Job, ...]:
         by_key: dict[tuple[str, str], Job] = {}
         for row in rows:
             job, errors = parse.job(row, config.jobs.status_outcomes) if isinstance(row, dict) else (None, ["job"])
-            self._count_parse_errors(errors)
+            if errors:
+                where = {"job_type": job.job_type, "job_module": job.job_module} if job is not None else {}
+                self._count_parse_errors(errors, customer_id, where)
             if job is None:
                 continue
             # Two rows for one module would make duplicate series; keep the newer one.
@@ -463,12 +474,31 @@ class Refresher:
             raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
         return tuple(sorted(by_key.values(), key=lambda j: j.key))
 
-    def _count_parse_errors(self, fields: list[str]) -> None:
+    def _count_parse_errors(
+        self, fields: list[str], customer_id: str = "", where: Mapping[str, str] | None = None
+    ) -> None:
+        """Count every field; log it naming the customer and row (`where`: job type and module), rate-limited."""
         for name in fields:
             self._on_parse_error(name)
-            if name not in self._logged_fields:  # once per field: a bad value repeats every refresh
-                self._logged_fields.add(name)
-                log.warning("unparseable value left out", extra={"field": name})
+            now = self._clock()
+            with self._parse_log_lock:
+                if len(self._parse_log) >= _PARSE_LOG_KEYS:
+                    self._parse_log.clear()
+                entry = self._parse_log.get((customer_id, name))
+                if entry is not None and now - entry[0] < PARSE_LOG_INTERVAL:
+                    entry[1] += 1
+                    continue
+                suppressed = int(entry[1]) if entry is not None else 0
+                self._parse_log[(customer_id, name)] = [now, 0]
+            message = (
+                "invalid API text repaired (lone surrogates and control characters replaced, or cut to length)"
+                if isinstance(name, parse.Repaired)
+                else "unparseable value left out"
+            )
+            log.warning(
+                message,
+                extra={"field": name, "customer_id": customer_id, **(where or {}), "suppressed": suppressed},
+            )
 
     def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
         """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
