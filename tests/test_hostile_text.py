@@ -15,7 +15,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import logs, parse, render, safe, status
+from exporter import config, logs, parse, render, safe, status
+from exporter.errors import ConfigError
 from exporter.model import Customer, Job, Outcome
 from exporter.refresh import Attempt, CustomerState, Snapshot
 from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
@@ -359,3 +360,75 @@ def test_parse_error_log_names_customer_and_job_once_per_customer_and_hour(caplo
             assert all(r.suppressed == 3 for r in later)  # type: ignore[attr-defined]
         finally:
             refresher.close()
+
+
+# --- credentials in configured URLs --------------------------------------------------------------------
+
+URL_SECRETS = ("hunter2", "QUERYSECRET", "FRAGSECRET")
+
+
+def _with_secrets(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://apiuser:hunter2@{rest}?api_key=QUERYSECRET#FRAGSECRET"
+
+
+@pytest.mark.e2e
+def test_credentials_in_urls_reach_no_log_line_output_or_page(tmp_path: Path) -> None:
+    with Simulator(FleetSpec(customers=2, seed=5)) as sim:
+        cfg = _write_config(tmp_path, _with_secrets(sim.base_url), _with_secrets(sim.token_url))
+        port = free_port()
+        proc = subprocess.Popen(
+            [SCRIPT, "--config.file", str(cfg), "--web.listen-address", f"127.0.0.1:{port}", "--log.format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(url + "/-/healthy", proc)
+            page = requests.get(url + "/", timeout=10).text
+            status_json = requests.get(url + "/status.json", timeout=10).text
+        finally:
+            _, err = stop(proc)
+        check_run = subprocess.run(
+            [SCRIPT, "check", "--config.file", str(cfg)], capture_output=True, text=True, timeout=60
+        )
+    listening = next(json.loads(line) for line in err.splitlines() if '"msg": "listening"' in line)
+    assert listening["api"] == sim.base_url  # still says which API, without what it carried
+    assert listening["token_url"] == sim.token_url
+    assert f"api {sim.base_url}" in check_run.stdout
+    for where, text in (
+        ("log", err),
+        ("check", check_run.stdout + check_run.stderr),
+        ("page", page),
+        ("status.json", status_json),
+    ):
+        for secret in URL_SECRETS:
+            assert secret not in text, f"{secret} in {where}"
+
+
+@pytest.mark.parametrize("key", ["base_url", "token_url"])
+def test_an_invalid_url_is_refused_without_its_credentials(key: str) -> None:
+    data = {
+        "api": {key: "ftp://apiuser:hunter2@host.example/path?api_key=QUERYSECRET"},
+        "auth": {"client_id": "app", "client_secret": "s"},
+    }
+    with pytest.raises(ConfigError, match=f"api.{key}") as caught:
+        config.from_mapping(data)
+    assert "ftp://host.example/path" in str(caught.value)
+    assert not any(secret in str(caught.value) for secret in URL_SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@graph.example.com:8443/api?k=v#f", "https://graph.example.com:8443/api"),
+        ("https://graph.example.com", "https://graph.example.com"),
+        ("http://[::1]:9/x", "http://[::1]:9/x"),
+        ("https://u:p@host:notaport/", "<unparseable URL>"),
+        ("user:pass@host", "<unparseable URL>"),
+        ("", ""),
+    ],
+)
+def test_public_url(url: str, shown: str) -> None:
+    assert safe.public_url(url) == shown
