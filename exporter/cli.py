@@ -160,6 +160,7 @@ class Runtime:
             cfg,
             self._client(cfg),
             on_parse_error=lambda field: self.telemetry.parse_errors.labels(field).inc(),
+            on_state_file=self.telemetry.state_file,
             owns=shard.owns,
         )
         self._reload_lock = threading.Lock()

@@ -206,6 +206,8 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state_file: str = ""
+    # Last-success times of jobs not exported for this long (customer or module gone) are forgotten.
+    state_retention: float = _duration("90d")
 
 
 # --- loading ---------------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ class Refresher:
         client: ApiClient,
         *,
         on_parse_error: Callable[[str], None] | None = None,
+        on_state_file: Callable[[bool, int], None] | None = None,
         owns: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -162,10 +163,11 @@ class Refresher:
         self._listing = Attempt()
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
-        # customer id -> module -> time; all of it is saved, also for customers not listed right now.
+        # customer id -> module -> time; all of it is saved, also for customers not listed right now,
+        # until its job has not been exported for state_retention (then it is gone for good).
         self._last_success: dict[str, dict[ModuleKey, float]] = {}
-        for (cid, job_type, module), ts in state.load(config.state_file).items():
-            self._last_success.setdefault(cid, {})[(job_type, module)] = ts
+        self._last_seen: dict[str, dict[ModuleKey, float]] = {}  # wall time each was last exported
+        self._load_state(config.state_file, on_state_file or (lambda ok, skipped: None))
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -253,8 +255,8 @@ class Refresher:
                 self._refreshed = True
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
-                flat = {(cid, *key): ts for cid, seen in self._last_success.items() for key, ts in seen.items()}
-            state.save(config.state_file, flat)
+                entries = self._state_entries_locked(config.state_retention)
+            self._save_state(entries)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -499,6 +501,53 @@ class Refresher:
                 message,
                 extra={"field": name, "customer_id": customer_id, **(where or {}), "suppressed": suppressed},
             )
+
+    def _load_state(self, path: str, report: Callable[[bool, int], None]) -> None:
+        # The path is fixed for the process: a file changed by a reload was never read, so writing it would
+        # replace what it holds with what this process remembers.
+        self._state_path = path
+        self._report_state = report
+        state.clean_temp_files(path)
+        loaded = state.load(path, self._wall())
+        # A file that exists but could not be read is never overwritten: it may hold every last-success
+        # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
+        self._state_writable = loaded.readable
+        for (cid, job_type, module), (ts, seen) in loaded.entries.items():
+            key = (job_type, module)
+            self._last_success.setdefault(cid, {})[key] = ts
+            self._last_seen.setdefault(cid, {})[key] = seen
+        report(loaded.readable, loaded.skipped)
+        self._state_skipped = loaded.skipped
+
+    def _state_entries_locked(self, retention: float) -> dict[state.JobKey, state.Entry]:
+        """Every remembered success and when its job was last exported; forgets those gone past `retention`."""
+        now = self._wall()
+        out: dict[state.JobKey, state.Entry] = {}
+        pruned = 0
+        for cid in list(self._last_success):
+            times = self._last_success[cid]
+            seen = self._last_seen.setdefault(cid, {})
+            current = self._customers.get(cid)
+            exported = {job.key for job in current.jobs} if current is not None else set()
+            for key, ts in list(times.items()):
+                if key in exported:
+                    seen[key] = now
+                last = seen.setdefault(key, now)
+                if now - last > retention:
+                    del times[key], seen[key]
+                    pruned += 1
+                else:
+                    out[(cid, *key)] = (ts, last)
+            if not times:
+                del self._last_success[cid]
+                self._last_seen.pop(cid, None)
+        if pruned:
+            log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
+        return out
+
+    def _save_state(self, entries: Mapping[state.JobKey, state.Entry]) -> None:
+        if self._state_path and self._state_writable:
+            self._report_state(state.save(self._state_path, entries), self._state_skipped)
 
     def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
         """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
