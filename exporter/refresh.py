@@ -522,6 +522,7 @@ class Refresher:
     def _state_entries_locked(self, retention: float) -> dict[state.JobKey, state.Entry]:
         """Every remembered success and when its job was last exported; forgets those gone past `retention`."""
         now = self._wall()
+        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
         out: dict[state.JobKey, state.Entry] = {}
         pruned = 0
         for cid in list(self._last_success):
@@ -536,7 +537,7 @@ class Refresher:
                 if now - last > retention:
                     del times[key], seen[key]
                     pruned += 1
-                else:
+                elif saving:
                     out[(cid, *key)] = (ts, last)
             if not times:
                 del self._last_success[cid]
