@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -253,6 +254,10 @@ def run(
 
 def check(cfg: config.Config, out: TextIO) -> int:
     """Validate end to end without serving: token, customers, jobs; print a short table."""
+    if isinstance(out, io.TextIOWrapper):
+        # A terminal or pipe whose encoding lacks a character of an organization name (LANG=C, Latin-1)
+        # gets a "?" for it, not a traceback instead of the table.
+        out.reconfigure(errors="replace")
     client = Client(cfg.api, cfg.auth)
     api = safe.public_url(cfg.api.base_url)
     print(f"config: ok (api {api}, auth {cfg.auth.method}, client id {safe.repair(cfg.auth.client_id)})", file=out)

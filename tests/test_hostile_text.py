@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -432,3 +433,18 @@ def test_an_invalid_url_is_refused_without_its_credentials(key: str) -> None:
 )
 def test_public_url(url: str, shown: str) -> None:
     assert safe.public_url(url) == shown
+
+
+@pytest.mark.e2e
+def test_check_prints_its_table_on_a_terminal_that_cannot_show_the_text(
+    hostile_upstream: tuple[Simulator, FaultProxy, str, str], tmp_path: Path
+) -> None:
+    sim, proxy, bad, good = hostile_upstream
+    cfg = _write_config(tmp_path, proxy.url, sim.token_url)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}  # LANG=C without UTF-8 mode, or a Latin-1 pipe
+    run = subprocess.run([SCRIPT, "check", "--config.file", str(cfg)], capture_output=True, env=env, timeout=60)
+    out = run.stdout.decode("ascii")
+    assert run.returncode == 0, out + run.stderr.decode("ascii", "replace")
+    bad_line = next(line for line in out.splitlines() if line.startswith(bad))
+    assert "?" in bad_line and bad_line.rstrip().endswith("ok")
+    assert any(line.startswith(good) for line in out.splitlines())
