@@ -525,23 +525,22 @@ class Refresher:
         saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
         out: dict[state.JobKey, state.Entry] = {}
         pruned = 0
-        for cid in list(self._last_success):
-            times = self._last_success[cid]
+        for cid, times in list(self._last_success.items()):
             seen = self._last_seen.setdefault(cid, {})
             current = self._customers.get(cid)
-            exported = {job.key for job in current.jobs} if current is not None else set()
-            for key, ts in list(times.items()):
-                if key in exported:
-                    seen[key] = now
-                last = seen.setdefault(key, now)
-                if now - last > retention:
-                    del times[key], seen[key]
-                    pruned += 1
-                elif saving:
-                    out[(cid, *key)] = (ts, last)
+            if current is not None and current.last_success:
+                # Exactly the exported jobs with a remembered success (see _remember_successes).
+                seen.update(dict.fromkeys(current.last_success, now))
+            gone = [key for key in times if now - seen.setdefault(key, now) > retention]
+            for key in gone:
+                del times[key], seen[key]
+            pruned += len(gone)
             if not times:
                 del self._last_success[cid]
                 self._last_seen.pop(cid, None)
+            elif saving:
+                for key, ts in times.items():
+                    out[(cid, *key)] = (ts, seen[key])
         if pruned:
             log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
         return out
