@@ -422,6 +422,12 @@ def _coded(table: Mapping[int, str]) -> Callable[[object], str | None]:
     return read
 
 
+# Built once: a reader per row would cost a closure per field of every row.
+_CUSTOMER_STATUS = _coded(codes.CUSTOMER_STATUSES)
+_MANAGEMENT_MODE = _coded(codes.MANAGEMENT_MODES)
+_JOB_STATUS = _coded(codes.JOB_STATUSES)
+
+
 def _optional_id(raw: object) -> str | None:
     text = _text(raw)
     return None if is_missing(text) else text
@@ -533,8 +539,8 @@ def customer(row: Mapping[str, object]) -> tuple[Customer | None, list[str]]:
         id=customer_id,
         organization=_label(row, "organization", _text, errors) or "",
         country=_label(row, "countryOrRegion", _text, errors) or "",
-        status=_label(row, "jobStatus", _coded(codes.CUSTOMER_STATUSES), errors) or "",
-        management_mode=_label(row, "managementMode", _coded(codes.MANAGEMENT_MODES), errors) or "",
+        status=_label(row, "jobStatus", _CUSTOMER_STATUS, errors) or "",
+        management_mode=_label(row, "managementMode", _MANAGEMENT_MODE, errors) or "",
         tenants=_tenants(row, errors),
     )
     return record, errors
@@ -556,7 +562,7 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     job_module = _required(row, "jobModule", errors, codes.JOB_MODULES)
     if job_type is None or job_module is None:
         return None, errors
-    status = _label(row, "status", _coded(codes.JOB_STATUSES), errors) or ""
+    status = _label(row, "status", _JOB_STATUS, errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
     record = Job(
         job_type=job_type,
