@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 
-from exporter import __version__, config, logs, webconfig
+from exporter import __version__, config, logs, safe, webconfig
 from exporter import shard as sharding
 from exporter.client import Client
 from exporter.errors import ApiError, ConfigError
@@ -149,7 +150,7 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
         ),
         cache=replace(base.cache, ttl=min(base.cache.ttl, 30.0)),
     )
-    log.info("demo mode: serving a simulated AvePoint fleet", extra={"api": sim.base_url})
+    log.info("demo mode: serving a simulated AvePoint fleet", extra={"api": safe.public_url(sim.base_url)})
     return sim, cfg
 
 
@@ -175,6 +176,7 @@ class Runtime:
             cfg,
             self._client(cfg),
             on_parse_error=lambda field: self.telemetry.parse_errors.labels(field).inc(),
+            on_state_file=self.telemetry.state_file,
             owns=shard.owns,
         )
         self._reload_lock = threading.Lock()
@@ -255,7 +257,9 @@ def run(
             "address": server.url,
             "version": __version__,
             "auth": cfg.auth.method,
-            "api": cfg.api.base_url,
+            # Never the URL as configured: user info or a query string may carry credentials.
+            "api": safe.public_url(cfg.api.base_url),
+            "token_url": safe.public_url(cfg.api.token_url),
             "shard": f"{shard.index}/{shard.count}",
             "tls": server.tls,
             "basic_auth": runtime.security.auth_required,
@@ -276,13 +280,18 @@ def run(
 
 def check(cfg: config.Config, out: TextIO) -> int:
     """Validate end to end without serving: token, customers, jobs; print a short table."""
+    if isinstance(out, io.TextIOWrapper):
+        # A terminal or pipe whose encoding lacks a character of an organization name (LANG=C, Latin-1)
+        # gets a "?" for it, not a traceback instead of the table.
+        out.reconfigure(errors="replace")
     client = Client(cfg.api, cfg.auth)
-    print(f"config: ok (api {cfg.api.base_url}, auth {cfg.auth.method}, client id {cfg.auth.client_id})", file=out)
+    api = safe.public_url(cfg.api.base_url)
+    print(f"config: ok (api {api}, auth {cfg.auth.method}, client id {safe.repair(cfg.auth.client_id)})", file=out)
     try:
         client.token()
         print("token: ok", file=out)
     except ApiError as exc:
-        print(f"token: FAILED: {exc}", file=out)
+        print(f"token: FAILED: {safe.repair(str(exc))}", file=out)
         return EXIT_FAILURE
     refresher = Refresher(replace(cfg, state_file=""), client)
     try:
@@ -293,7 +302,7 @@ def check(cfg: config.Config, out: TextIO) -> int:
     finally:
         refresher.close()
     if not snap.up:
-        print(f"customers: FAILED: {snap.listing.error}", file=out)
+        print(f"customers: FAILED: {safe.repair(str(snap.listing.error))}", file=out)
         return EXIT_FAILURE
     print(f"customers: {len(snap.customers)}", file=out)
     columns = [o.value for o in Outcome]
@@ -304,15 +313,10 @@ def check(cfg: config.Config, out: TextIO) -> int:
         counts = Counter(j.outcome.value for j in cs.jobs)
         state = "ok" if cs.attempt.success else f"FAILED: {cs.attempt.error}"
         failed += not cs.attempt.success
-        rows.append(
-            [
-                cs.customer.id,
-                cs.customer.organization[:30],
-                str(len(cs.jobs)),
-                *(str(counts[c]) for c in columns),
-                state,
-            ]
-        )
+        # Repaired once more although the parser did already: an error message quotes upstream text too,
+        # and a terminal must never receive a control sequence or a text its encoding cannot take.
+        row = [cs.customer.id, cs.customer.organization[:30], str(len(cs.jobs)), *(str(counts[c]) for c in columns)]
+        rows.append([safe.repair(v) for v in (*row, state)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[-1], file=out)

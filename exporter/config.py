@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter import codes, parse
+from exporter import codes, parse, safe
 from exporter.errors import ConfigError
 from exporter.model import Outcome
 
@@ -209,6 +209,8 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state_file: str = ""
+    # Last-success times of jobs not exported for this long (customer or module gone) are forgotten.
+    state_retention: float = _duration("90d")
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -489,7 +491,8 @@ def _read_secret(base_dir: Path, path: str, key: str) -> str:
 def _check_url(url: str, key: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key}: must be an http(s) URL, not {url!r}")
+        # Shown without user info and query: the value may carry a credential.
+        raise ConfigError(f"{key}: must be an http(s) URL, not {safe.public_url(url)!r}")
 
 
 def _resolve_secrets(config: Config, base_dir: Path) -> Config:

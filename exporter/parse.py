@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import TypeVar
 
-from exporter import codes
+from exporter import codes, safe
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
 
 __all__ = [
     "DEFAULT_OUTCOMES",
     "ParseError",
+    "Repaired",
     "capacity",
     "count",
     "customer",
@@ -35,6 +36,15 @@ T = TypeVar("T")
 
 class ParseError(ValueError):
     """An API value is present but unreadable; the message quotes (a prefix of) it."""
+
+
+class Repaired(str):
+    """A field name in a parser's error list whose text was kept repaired (`safe.repair`), not left out.
+
+    A str, so that it counts and compares as the field name; only the log line tells the two apart.
+    """
+
+    __slots__ = ()
 
 
 _MISSING = frozenset({"", "n/a", "na", "null", "none", "-"})
@@ -412,6 +422,12 @@ def _coded(table: Mapping[int, str]) -> Callable[[object], str | None]:
     return read
 
 
+# Built once: a reader per row would cost a closure per field of every row.
+_CUSTOMER_STATUS = _coded(codes.CUSTOMER_STATUSES)
+_MANAGEMENT_MODE = _coded(codes.MANAGEMENT_MODES)
+_JOB_STATUS = _coded(codes.JOB_STATUSES)
+
+
 def _optional_id(raw: object) -> str | None:
     text = _text(raw)
     return None if is_missing(text) else text
@@ -434,6 +450,34 @@ def _field(
         return None
 
 
+def _label(
+    row: Mapping[str, object],
+    name: str,
+    read: Callable[[object], str | None],
+    errors: list[str],
+) -> str | None:
+    """A text field, repaired where it must be (see `_repaired`)."""
+    try:
+        text = read(row.get(name))
+    except ParseError:
+        errors.append(name)
+        return None
+    # The fast path, inline: nearly every API string is short printable ASCII.
+    if text is None or (text.isascii() and text.isprintable() and len(text) <= safe.MAX_TEXT):
+        return text
+    return _repaired(text, name, errors)
+
+
+def _repaired(text: str, name: str, errors: list[str]) -> str:
+    # Every API string that becomes a label or page text passes here (from `_label` or `_required`): the
+    # one place where a lone surrogate, a control character or a megabyte of text is stopped, for every
+    # output at once, and counted against its field.
+    if safe.is_plain(text):
+        return text
+    errors.append(Repaired(name))
+    return safe.repair(text)
+
+
 def _required(
     row: Mapping[str, object], name: str, errors: list[str], table: Mapping[int, str] | None = None
 ) -> str | None:
@@ -447,7 +491,9 @@ def _required(
     if not text:
         errors.append(name)
         return None
-    return text
+    if text.isascii() and text.isprintable() and len(text) <= safe.MAX_TEXT:
+        return text
+    return _repaired(text, name, errors)
 
 
 def _tenants(row: Mapping[str, object], errors: list[str]) -> tuple[Tenant, ...]:
@@ -458,20 +504,21 @@ def _tenants(row: Mapping[str, object], errors: list[str]) -> tuple[Tenant, ...]
         errors.append("tenants")
         return ()
     tenants: list[Tenant] = []
-    bad = False
+    item_errors: list[str] = []
+    left_out = False
     for item in raw:
         tenant_id = name = None
         if isinstance(item, Mapping):
-            tenant_id = _field(item, "id", _optional_id, [])
-            name_errors: list[str] = []
-            name = _field(item, "name", _optional_text, name_errors)
-            bad = bad or bool(name_errors)
+            tenant_id = _label(item, "id", _optional_id, item_errors)
+            name = _label(item, "name", _optional_text, item_errors)
         if tenant_id is None:  # a tenant without an id cannot be told apart: left out
-            bad = True
+            left_out = True
             continue
         tenants.append(Tenant(tenant_id, name or ""))
-    if bad:
+    if left_out or any(not isinstance(e, Repaired) for e in item_errors):
         errors.append("tenants")
+    elif item_errors:
+        errors.append(Repaired("tenants"))
     return tuple(tenants)
 
 
@@ -490,10 +537,10 @@ def customer(row: Mapping[str, object]) -> tuple[Customer | None, list[str]]:
         return None, errors
     record = Customer(
         id=customer_id,
-        organization=_field(row, "organization", _text, errors) or "",
-        country=_field(row, "countryOrRegion", _text, errors) or "",
-        status=_field(row, "jobStatus", _coded(codes.CUSTOMER_STATUSES), errors) or "",
-        management_mode=_field(row, "managementMode", _coded(codes.MANAGEMENT_MODES), errors) or "",
+        organization=_label(row, "organization", _text, errors) or "",
+        country=_label(row, "countryOrRegion", _text, errors) or "",
+        status=_label(row, "jobStatus", _CUSTOMER_STATUS, errors) or "",
+        management_mode=_label(row, "managementMode", _MANAGEMENT_MODE, errors) or "",
         tenants=_tenants(row, errors),
     )
     return record, errors
@@ -515,13 +562,13 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     job_module = _required(row, "jobModule", errors, codes.JOB_MODULES)
     if job_type is None or job_module is None:
         return None, errors
-    status = _field(row, "status", _coded(codes.JOB_STATUSES), errors) or ""
+    status = _label(row, "status", _JOB_STATUS, errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
     record = Job(
         job_type=job_type,
         job_module=job_module,
-        job_id=_field(row, "jobId", _optional_id, errors),
-        name=_field(row, "name", _optional_id, errors),
+        job_id=_label(row, "jobId", _optional_id, errors),
+        name=_label(row, "name", _optional_id, errors),
         status=status,
         outcome=Outcome.NOT_RUN if never_ran else outcome(status, overrides),
         objects=_field(row, "totalCount", count, errors),
@@ -611,9 +658,9 @@ def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], li
             Subscription(
                 customer_id=customer_id,
                 service=service,
-                subscription_name=_field(product, "subscriptionName", _optional_text, errors) or "",
-                model=_field(product, "subscriptionModel", _optional_text, errors) or "",
-                storage=_field(product, "storage", _optional_text, errors) or "",
+                subscription_name=_label(product, "subscriptionName", _optional_text, errors) or "",
+                model=_label(product, "subscriptionModel", _optional_text, errors) or "",
+                storage=_label(product, "storage", _optional_text, errors) or "",
                 expiry=_field(product, "expirationDate", timestamp, errors),
                 contract_end=_field(product, "contractEndDate", timestamp, errors),
                 purchased_seats=_field(product, "purchasedUserSeats", count, errors),

@@ -26,6 +26,11 @@ EP_JOBS = "jobs"
 EP_PROTECTED = "protected"
 EP_SERVICES = "services"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
+# A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
+# the number of repeats not logged, names the row without flooding the log.
+PARSE_LOG_INTERVAL = 3600.0
+# Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
+_PARSE_LOG_KEYS = 100_000
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
@@ -137,6 +142,7 @@ class Refresher:
         client: ApiClient,
         *,
         on_parse_error: Callable[[str], None] | None = None,
+        on_state_file: Callable[[bool, int], None] | None = None,
         owns: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -157,14 +163,17 @@ class Refresher:
         self._listing = Attempt()
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
-        # customer id -> module -> time; all of it is saved, also for customers not listed right now.
+        # customer id -> module -> time; all of it is saved, also for customers not listed right now,
+        # until its job has not been exported for state_retention (then it is gone for good).
         self._last_success: dict[str, dict[ModuleKey, float]] = {}
-        for (cid, job_type, module), ts in state.load(config.state_file).items():
-            self._last_success.setdefault(cid, {})[(job_type, module)] = ts
+        self._last_seen: dict[str, dict[ModuleKey, float]] = {}  # wall time each was last exported
+        self._load_state(config.state_file, on_state_file or (lambda ok, skipped: None))
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
-        self._logged_fields: set[str] = set()
+        # (customer id, field) -> [monotonic time of the last line, occurrences not logged since]
+        self._parse_log: dict[tuple[str, str], list[float]] = {}
+        self._parse_log_lock = threading.Lock()
         self._after_cycle: list[Callable[[Snapshot], None]] = []
         # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
         self._snapshot: Snapshot | None = None
@@ -291,8 +300,8 @@ class Refresher:
                 self._refreshed = True
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
-                flat = {(cid, *key): ts for cid, seen in self._last_success.items() for key, ts in seen.items()}
-            state.save(config.state_file, flat)
+                entries = self._state_entries_locked(config.state_retention)
+            self._save_state(entries)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -319,7 +328,7 @@ class Refresher:
         usable = 0
         for row in rows:
             customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
-            self._count_parse_errors(errors)
+            self._count_parse_errors(errors, customer.id if customer is not None else "")
             usable += customer is not None
             if customer is not None and config.customers.wanted(customer.id) and self._owns(customer.id):
                 listed[customer.id] = customer
@@ -382,12 +391,12 @@ class Refresher:
         jobs_error = protected_error = None
         if config.endpoints.jobs:
             try:
-                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id))
+                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id), customer_id)
             except ApiError as exc:
                 jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
         if config.endpoints.protected:
             try:
-                protected = self._parse_protected(client.protected(customer_id))
+                protected = self._parse_protected(client.protected(customer_id), customer_id)
             except ApiError as exc:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
@@ -471,7 +480,7 @@ class Refresher:
         by_customer: dict[str, list[Subscription]] = {}
         for element in elements:
             subs, errors = parse.subscriptions(element) if isinstance(element, dict) else ([], ["services"])
-            self._count_parse_errors(errors)
+            self._count_parse_errors(errors, subs[0].customer_id if subs else "")
             for sub in subs:
                 by_customer.setdefault(sub.customer_id, []).append(sub)
         with self._lock:
@@ -483,20 +492,24 @@ class Refresher:
                     self._customers[cid] = replace(current, subscriptions=kept)
             self._publish_locked()
 
-    def _parse_protected(self, rows: list[Any]) -> tuple[ProtectedData, ...]:
+    def _parse_protected(self, rows: list[Any], customer_id: str = "") -> tuple[ProtectedData, ...]:
         found: dict[tuple[str, str], ProtectedData] = {}
         for row in rows:
             item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
-            self._count_parse_errors(errors)
+            if errors:
+                where = {"service_type": item.service, "service_module": item.module} if item is not None else {}
+                self._count_parse_errors(errors, customer_id, where)
             if item is not None:
                 found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
         return tuple(found[key] for key in sorted(found))
 
-    def _parse_jobs(self, config: Config, rows: list[Any]) -> tuple[Job, ...]:
+    def _parse_jobs(self, config: Config, rows: list[Any], customer_id: str = "") -> tuple[Job, ...]:
         by_key: dict[tuple[str, str], Job] = {}
         for row in rows:
             job, errors = parse.job(row, config.jobs.status_outcomes) if isinstance(row, dict) else (None, ["job"])
-            self._count_parse_errors(errors)
+            if errors:
+                where = {"job_type": job.job_type, "job_module": job.job_module} if job is not None else {}
+                self._count_parse_errors(errors, customer_id, where)
             if job is None:
                 continue
             # Two rows for one module would make duplicate series; keep the newer one.
@@ -508,12 +521,78 @@ class Refresher:
             raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
         return tuple(sorted(by_key.values(), key=lambda j: j.key))
 
-    def _count_parse_errors(self, fields: list[str]) -> None:
+    def _count_parse_errors(
+        self, fields: list[str], customer_id: str = "", where: Mapping[str, str] | None = None
+    ) -> None:
+        """Count every field; log it naming the customer and row (`where`: job type and module), rate-limited."""
         for name in fields:
             self._on_parse_error(name)
-            if name not in self._logged_fields:  # once per field: a bad value repeats every refresh
-                self._logged_fields.add(name)
-                log.warning("unparseable value left out", extra={"field": name})
+            now = self._clock()
+            with self._parse_log_lock:
+                if len(self._parse_log) >= _PARSE_LOG_KEYS:
+                    self._parse_log.clear()
+                entry = self._parse_log.get((customer_id, name))
+                if entry is not None and now - entry[0] < PARSE_LOG_INTERVAL:
+                    entry[1] += 1
+                    continue
+                suppressed = int(entry[1]) if entry is not None else 0
+                self._parse_log[(customer_id, name)] = [now, 0]
+            message = (
+                "invalid API text repaired (lone surrogates and control characters replaced, or cut to length)"
+                if isinstance(name, parse.Repaired)
+                else "unparseable value left out"
+            )
+            log.warning(
+                message,
+                extra={"field": name, "customer_id": customer_id, **(where or {}), "suppressed": suppressed},
+            )
+
+    def _load_state(self, path: str, report: Callable[[bool, int], None]) -> None:
+        # The path is fixed for the process: a file changed by a reload was never read, so writing it would
+        # replace what it holds with what this process remembers.
+        self._state_path = path
+        self._report_state = report
+        state.clean_temp_files(path)
+        loaded = state.load(path, self._wall())
+        # A file that exists but could not be read is never overwritten: it may hold every last-success
+        # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
+        self._state_writable = loaded.readable
+        for (cid, job_type, module), (ts, seen) in loaded.entries.items():
+            key = (job_type, module)
+            self._last_success.setdefault(cid, {})[key] = ts
+            self._last_seen.setdefault(cid, {})[key] = seen
+        report(loaded.readable, loaded.skipped)
+        self._state_skipped = loaded.skipped
+
+    def _state_entries_locked(self, retention: float) -> dict[state.JobKey, state.Entry]:
+        """Every remembered success and when its job was last exported; forgets those gone past `retention`."""
+        now = self._wall()
+        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
+        out: dict[state.JobKey, state.Entry] = {}
+        pruned = 0
+        for cid, times in list(self._last_success.items()):
+            seen = self._last_seen.setdefault(cid, {})
+            current = self._customers.get(cid)
+            if current is not None and current.last_success:
+                # Exactly the exported jobs with a remembered success (see _remember_successes).
+                seen.update(dict.fromkeys(current.last_success, now))
+            gone = [key for key in times if now - seen.setdefault(key, now) > retention]
+            for key in gone:
+                del times[key], seen[key]
+            pruned += len(gone)
+            if not times:
+                del self._last_success[cid]
+                self._last_seen.pop(cid, None)
+            elif saving:
+                for key, ts in times.items():
+                    out[(cid, *key)] = (ts, seen[key])
+        if pruned:
+            log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
+        return out
+
+    def _save_state(self, entries: Mapping[state.JobKey, state.Entry]) -> None:
+        if self._state_path and self._state_writable:
+            self._report_state(state.save(self._state_path, entries), self._state_skipped)
 
     def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
         """Record new successes; return the times of the modules in `jobs` (the ones to export)."""

@@ -21,7 +21,7 @@ from typing import cast
 
 from prometheus_client import utils
 
-from exporter import deflate
+from exporter import deflate, safe
 from exporter.config import EndpointsConfig, JobsConfig
 from exporter.model import Job
 from exporter.refresh import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, ModuleKey, Snapshot
@@ -375,7 +375,7 @@ def _join(fragments: list[dict[Family, str]]) -> bytes:
     for family in FAMILIES:
         samples = "".join(f.get(family, "") for f in fragments)
         if samples:  # a family without samples (an endpoint switched off) is left out, header and all
-            out.append(family.header + samples.encode())
+            out.append(family.header + safe.encode(samples))
     return b"".join(out)
 
 
@@ -393,7 +393,8 @@ class _Piece:
     __slots__ = ("plain",)
 
     def __init__(self, lines: Mapping[Family, str]) -> None:
-        self.plain = {family: text.encode() for family, text in lines.items()}
+        # safe.encode: text that cannot be encoded costs a U+FFFD in this fragment, never the exposition.
+        self.plain = {family: safe.encode(text) for family, text in lines.items()}
 
 
 def _deflate(pieces: tuple[_Piece, ...], families: tuple[Family, ...]) -> dict[Family, tuple[bytes, bytes]]:

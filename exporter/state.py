@@ -1,4 +1,4 @@
-"""The state file: last-success times of jobs, kept across restarts, written atomically."""
+"""The state file: last-success times of jobs and when each job was last exported, kept across restarts."""
 
 from __future__ import annotations
 
@@ -6,56 +6,189 @@ import json
 import logging
 import math
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 JobKey = tuple[str, str, str]  # customer id, job type, job module
-FORMAT_VERSION = 1
+# (end of the newest successful job, wall time the job was last exported): the second lets entries of
+# jobs gone for good be forgotten (state_retention) instead of growing the file without bound.
+Entry = tuple[float, float]
+# Version 1 had no last-seen time; it is still read (each entry seen "now", at the upgrade).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# What tempfile.mkstemp adds to a prefix: 8 characters of this alphabet.
+_MKSTEMP_TAIL = r"[a-z0-9_]{8}"
+# Temp files of versions before 2: one prefix for every state file, so not safe to delete (see clean_temp_files).
+_LEGACY_TEMP = re.compile(r"\.state-" + _MKSTEMP_TAIL + r"\Z")
 
 
-def load(path: str) -> dict[JobKey, float]:
-    """Read last-success times; a missing file is empty, a corrupt one is reported and ignored."""
+@dataclass(frozen=True)
+class Loaded:
+    """What `load` found. `readable` False: the file exists but cannot be used, and must not be overwritten."""
+
+    entries: dict[JobKey, Entry] = field(default_factory=dict)
+    readable: bool = True
+    skipped: int = 0  # malformed entries left out
+    error: str = ""
+
+
+def temp_prefix(path: str) -> str:
+    """The prefix of `save`'s temp files for `path`: named after the state file, so that cleaning up
+    after a kill touches no other file, not even another exporter's state file in the same directory."""
+    return f".{Path(path).name}.tmp-"
+
+
+def clean_temp_files(path: str) -> int:
+    """Remove the temp files an interrupted save (kill -9 between write and rename) left beside `path`.
+
+    Only regular files named exactly as `save` names them for this state file. Returns how many.
+    Called at start, before this process saves anything, so none of them is still being written.
+    """
     if not path:
-        return {}
+        return 0
+    target = Path(path)
+    own = re.compile(re.escape(temp_prefix(path)) + _MKSTEMP_TAIL + r"\Z")
+    removed = size = legacy = 0
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        names = os.listdir(target.parent)
+    except (OSError, ValueError):
+        return 0  # load() reports what is wrong with the path
+    for name in names:
+        is_own = own.match(name) is not None
+        if not is_own and _LEGACY_TEMP.match(name) is None:
+            continue
+        candidate = target.parent / name
+        try:
+            info = candidate.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if not is_own:
+                legacy += 1
+                continue
+            candidate.unlink()
+        except OSError:
+            continue
+        removed += 1
+        size += info.st_size
+    if removed:
+        log.info(
+            "removed temp files an interrupted save of the state file left",
+            extra={"path": path, "files": removed, "bytes": size},
+        )
+    if legacy:
+        # An older version named its temp files .state-* whatever the state file: another exporter's in the
+        # same directory could be one being written right now, so they are reported, not deleted.
+        log.warning(
+            "files named .state-* beside the state file look left by an older version killed while saving; "
+            "delete them by hand if no other exporter uses this directory",
+            extra={"path": path, "files": legacy},
+        )
+    return removed
+
+
+def _unreadable(path: str, error: str) -> Loaded:
+    log.error(
+        "state file cannot be read: it is left untouched and last-success times are not saved until it is "
+        "fixed (or moved away) and the exporter restarted",
+        extra={"path": path, "error": error},
+    )
+    return Loaded(readable=False, error=error)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _entry(item: object, now: float) -> tuple[JobKey, Entry] | str:
+    """One entry, or why it is malformed."""
+    if not isinstance(item, dict):
+        return "not an object"
+    key = (item.get("customer_id"), item.get("job_type"), item.get("job_module"))
+    if not all(isinstance(part, str) and part for part in key):
+        return "customer_id, job_type or job_module missing or not a string"
+    timestamp = _number(item.get("timestamp"))
+    if timestamp is None:
+        return "timestamp missing or not a finite number"
+    seen = _number(item["seen"]) if "seen" in item else now
+    if seen is None:
+        return "seen not a finite number"
+    return (key[0], key[1], key[2]), (timestamp, seen)  # type: ignore[return-value]  # checked str above
+
+
+def load(path: str, now: float) -> Loaded:
+    """Read the state file. Missing or empty: nothing remembered yet. Unreadable (not a file, not UTF-8,
+    not JSON, a version this code does not know): `readable` False, logged. A malformed entry is left out,
+    counted and logged once; the others are kept. `now` is the last-seen time of version 1 entries."""
+    if not path:
+        return Loaded()
+    try:
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        log.warning("cannot read state file, starting without it", extra={"path": path, "error": exc.strerror})
-        return {}
+        return Loaded()
+    except OSError as exc:  # a directory, permission denied, an I/O error
+        return _unreadable(path, exc.strerror or type(exc).__name__)
+    except ValueError:  # a NUL in the name
+        return _unreadable(path, "not a usable file name")
+    if not raw.strip():
+        return Loaded()  # nothing in it to lose
     try:
-        data = json.loads(text)
-        entries = data["last_success"] if data.get("version") == FORMAT_VERSION else None
-        if not isinstance(entries, list):
-            raise ValueError("no last_success list")
-        out: dict[JobKey, float] = {}
-        for entry in entries:
-            key = (entry["customer_id"], entry["job_type"], entry["job_module"])
-            value = entry["timestamp"]
-            if all(isinstance(k, str) for k in key) and isinstance(value, int | float) and math.isfinite(value):
-                out[key] = float(value)
-        return out
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.warning("state file is corrupt, starting without it", extra={"path": path, "error": str(exc)[:100]})
-        return {}
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _unreadable(path, "not UTF-8 text")
+    except (ValueError, RecursionError) as exc:
+        return _unreadable(path, f"not valid JSON ({type(exc).__name__})")
+    if not isinstance(data, dict) or "version" not in data:
+        return _unreadable(path, "not a state file (no version)")
+    version = data["version"]
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        # A newer exporter's file after a downgrade, say: overwriting it would lose what the newer one kept.
+        return _unreadable(path, f"format version {str(version)[:20]!r} unknown to this version of the exporter")
+    items = data.get("last_success")
+    if not isinstance(items, list):
+        return _unreadable(path, "last_success is not a list")
+    entries: dict[JobKey, Entry] = {}
+    skipped = 0
+    first_reason = ""
+    floats: dict[float, float] = {}  # one object per distinct time: entries saved in one cycle share it
+    for item in items:
+        found = _entry(item, now)
+        if isinstance(found, str):
+            skipped += 1
+            first_reason = first_reason or found
+            continue
+        key, (timestamp, seen) = found
+        old = entries.get(key)
+        if old is None or timestamp > old[0]:
+            entries[key] = (timestamp, floats.setdefault(seen, seen))
+    if skipped:
+        log.warning(
+            "state file has malformed entries; they are left out, the others kept",
+            extra={"path": path, "skipped": skipped, "kept": len(entries), "first_problem": first_reason},
+        )
+    return Loaded(entries, True, skipped)
 
 
-def save(path: str, last_success: Mapping[JobKey, float]) -> bool:
+def save(path: str, entries: Mapping[JobKey, Entry]) -> bool:
     """Write atomically (temp file, fsync, rename) so a crash never leaves half a file. False on failure."""
     if not path:
         return True
-    entries = [
-        {"customer_id": c, "job_type": t, "job_module": m, "timestamp": ts}
-        for (c, t, m), ts in sorted(last_success.items())
+    rows = [
+        {"customer_id": c, "job_type": t, "job_module": m, "timestamp": ts, "seen": seen}
+        for (c, t, m), (ts, seen) in sorted(entries.items())
     ]
-    body = json.dumps({"version": FORMAT_VERSION, "last_success": entries}, indent=0)
+    body = json.dumps({"version": FORMAT_VERSION, "last_success": rows}, indent=0)
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=target.parent or ".")
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=target.parent or ".")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(body)
@@ -65,7 +198,9 @@ def save(path: str, last_success: Mapping[JobKey, float]) -> bool:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    except OSError as exc:
-        log.warning("cannot write state file", extra={"path": path, "error": exc.strerror or str(exc)})
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "cannot write state file", extra={"path": path, "error": getattr(exc, "strerror", None) or str(exc)}
+        )
         return False
     return True

@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from exporter import deflate
+from exporter import deflate, safe
 from exporter.model import Job, Outcome
 from exporter.refresh import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Snapshot
 from exporter.shard import Shard
@@ -177,7 +177,7 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
     header = Header(
         version=process.version,
         started=process.started,
-        api_base_url=_public_url(cfg.api.base_url),
+        api_base_url=safe.public_url(cfg.api.base_url),
         api_version=cfg.api.version,
         auth_method=cfg.auth.method,
         shard_index=process.shard.index,
@@ -269,19 +269,6 @@ def _refresh(endpoint: str, attempt: Attempt, now: float, attempted: bool | None
     )
 
 
-def _public_url(url: str) -> str:
-    """The URL without user info, query or fragment: nothing that could carry a credential."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else ""
-
-
 # --- formatting ---------------------------------------------------------------------------------------
 
 
@@ -301,6 +288,11 @@ def ago(seconds: float) -> str:
 
 def utc(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _query(text: str) -> str:
+    # quote() encodes to UTF-8 first: a lone surrogate that got this far must not fail the page.
+    return quote(safe.encodable(text), safe="")
 
 
 def _e(text: object) -> str:
@@ -503,7 +495,7 @@ def _table(status: Status) -> str:
             f"{''.join(cells)}"
             f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
             f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
-            f'<td><a href="probe?customer_id={_e(quote(row.customer_id, safe=""))}">probe</a></td></tr>\n'
+            f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
         )
     out.append("</tbody></table>\n")
     if not status.rows:
@@ -623,7 +615,7 @@ def _error_dict(error: ErrorInfo | None) -> dict[str, Any] | None:
 
 
 def render_json(status: Status) -> bytes:
-    return json.dumps(to_dict(status), ensure_ascii=False, separators=(",", ":")).encode()
+    return safe.encode(json.dumps(to_dict(status), ensure_ascii=False, separators=(",", ":")))
 
 
 # --- the cache ----------------------------------------------------------------------------------------
@@ -647,7 +639,8 @@ class Page:
         with self._lock:
             if self._html is None:
                 head, tail = render_html(self.status)
-                self._html = (head.encode(), tail.encode())
+                # safe.encode: a text that cannot be encoded costs one character, never the page.
+                self._html = (safe.encode(head), safe.encode(tail))
             return self._html
 
     def json(self) -> bytes:
@@ -659,7 +652,7 @@ class Page:
     def html_parts(self, now: float, gzip: bool) -> tuple[bytes, ...]:
         """The body: cached head, the live line, cached tail; gzip as one stream of separately compressed runs."""
         head, tail = self.html()
-        live = live_line(self.status, now).encode()
+        live = safe.encode(live_line(self.status, now))
         if not gzip:
             return head, live, tail
         with self._lock:

@@ -52,6 +52,19 @@ class Telemetry:
             registry=registry,
         )
         self.reload_time.set_to_current_time()
+        self.state_file_ok = Gauge(
+            "avepoint_state_file_ok",
+            "0 if the state file (state_file) could not be read at start, so it is left untouched and nothing is "
+            "saved until it is fixed and the exporter restarted, or if its last save failed; else 1 (also without "
+            "state_file).",
+            registry=registry,
+        )
+        self.state_file_ok.set(1)
+        self.state_file_skipped = Gauge(
+            "avepoint_state_file_skipped_entries",
+            "Malformed entries of the state file left out when it was read at start (the others were kept).",
+            registry=registry,
+        )
         Info(
             "avepoint_exporter_build",
             "Build information of avepoint-backup-exporter; value 1.",
@@ -68,6 +81,10 @@ class Telemetry:
         self.reload_ok.set(1 if ok else 0)
         if ok:
             self.reload_time.set_to_current_time()
+
+    def state_file(self, ok: bool, skipped: int) -> None:
+        self.state_file_ok.set(1 if ok else 0)
+        self.state_file_skipped.set(skipped)
 
     def observe_request(self, endpoint: str, code: str, seconds: float) -> None:
         self.api_requests.labels(endpoint, code).inc()
