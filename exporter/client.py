@@ -228,25 +228,53 @@ class Client:
     def _post_pages(self, endpoint: str, path: str, body: dict[str, Any]) -> list[Any]:
         """POST a v3 batch route page by page (`pageIndex` from 1) until `metadata.totalCount` rows are held.
 
-        A server that never completes cannot hold a refresh: an empty page before the total, a
-        page repeating the one before (pageIndex ignored) or more than MAX_PAGES pages is an error.
-        Without a total (undocumented, but seen in other paged APIs) the first empty page ends the
-        list: stopping at a short page would lose rows of a server that pages smaller than asked.
+        Every v3 read route documents the same paging (AvePoint/cloud-api
+        docs/elements/general/customer/get-all-customers.md, .../job/get-customer-jobs.md,
+        .../service subscription/get-all-services.md): query pageIndex and pageSize, answer
+        `{"data": [...], "metadata": {"totalCount": ...}}`. See `_pages` for what ends a list.
+        """
+        return self._pages(endpoint, "POST", path, body, _batch_page)
+
+    def _pages(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        read_page: Callable[[object, str], tuple[list[Any], bool]],
+    ) -> list[Any]:
+        """Read a v3 route page by page until `metadata.totalCount` rows are held.
+
+        A server may page smaller than asked, so a short page is never taken as the last. A
+        server that never completes cannot hold a refresh, and half a list is never exported
+        as if it were all of it: an empty page before the total, a page repeating the one
+        before (pageIndex ignored), a totalCount that changes between pages, more rows than the
+        total, or more than MAX_PAGES pages is an error, so the refresh of that customer fails
+        and its last good data stays. Without a total (undocumented, but seen in other paged
+        APIs) the first empty page ends the list. `read_page` gives a page's rows and whether
+        it is a paged envelope at all (an unpaged answer is the whole list).
         """
         rows: list[Any] = []
         previous: list[Any] | None = None
+        first_total: int | None = None
         index = 1
         while True:
             if index > MAX_PAGES:
                 raise ResponseFormatError(f"paging did not end after {MAX_PAGES} pages", endpoint=endpoint)
             url = f"{self._base}{path}?pageIndex={index}&pageSize={V3_PAGE_SIZE}"
-            page = self._call(endpoint, "POST", url, json_body=body)
-            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            page = self._call(endpoint, method, url, json_body=body)
+            data, paged = read_page(page, endpoint)
+            if not paged:
+                if index == 1:
+                    return data
+                raise ResponseFormatError(f"page {index} lost the paging envelope", endpoint=endpoint)
+            total = _total_count(page.get("metadata"), endpoint) if isinstance(page, dict) else None
+            if index == 1:
+                first_total = total
+            elif total != first_total:
                 raise ResponseFormatError(
-                    f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint
+                    f"metadata.totalCount changed from {first_total} to {total} on page {index}", endpoint=endpoint
                 )
-            data: list[Any] = page["data"]
-            total = _total_count(page.get("metadata"), endpoint)
             if total is not None and len(rows) >= total:
                 return rows
             if not data:
@@ -259,25 +287,25 @@ class Client:
             if data == previous:
                 raise ResponseFormatError(f"page {index} repeats page {index - 1}", endpoint=endpoint)
             rows.extend(data)
-            if total is not None and len(rows) >= total:
+            if total is not None and len(rows) > total:
+                raise ResponseFormatError(
+                    f"page {index} brings {len(rows)} rows, more than metadata.totalCount {total}", endpoint=endpoint
+                )
+            if total is not None and len(rows) == total:
                 return rows
             previous = data
             index += 1
 
     def _get_elements(self, endpoint: str, path: str) -> list[Any]:
-        """GET a route whose envelope is not documented: v3's `data`, OData's `value`, a bare list or one object."""
-        body = self._call(endpoint, "GET", self._base + path)
-        if isinstance(body, list):
-            return body
-        if isinstance(body, dict):
-            for key in ("data", "value"):
-                if isinstance(body.get(key), list):
-                    return list(body[key])
-                if isinstance(body.get(key), dict):
-                    return [body[key]]
-            if body and not any(key in body for key in ("data", "value", "metadata")):
-                return [body]
-        raise ResponseFormatError(f"expected a list of elements, got {_shape(body)}", endpoint=endpoint)
+        """GET the v3 overview, paged like the batch routes since December 2025.
+
+        AvePoint/cloud-api docs/elements/change-log.md (December 2025) and
+        docs/elements/general/job/get-customer-cloud-backup-m365-overview.md: GET with query
+        pageIndex / pageSize, answer `data` + `metadata.totalCount`. Older answers (before the
+        change, or a proxy's rewrite) without `metadata` are one whole list: v3's `data`,
+        OData's `value`, a bare list or one object.
+        """
+        return self._pages(endpoint, "GET", path, None, _overview_page)
 
     def _next_link(self, link: object, endpoint: str) -> str | None:
         if link is None or link == "":
@@ -451,6 +479,30 @@ def _code_of(table: Mapping[int, str], name: str, key: str) -> int:
     if number is None:
         raise ConfigError(f"jobs.select: {key} {name!r} has no v3 code")
     return number
+
+
+def _batch_page(page: object, endpoint: str) -> tuple[list[Any], bool]:
+    """A batch route's page: always the paged envelope with a `data` list."""
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        raise ResponseFormatError(f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint)
+    return list(page["data"]), True
+
+
+def _overview_page(page: object, endpoint: str) -> tuple[list[Any], bool]:
+    """An overview page: the paged envelope when `metadata` is there, else one whole list."""
+    if isinstance(page, dict) and isinstance(page.get("data"), list) and isinstance(page.get("metadata"), dict):
+        return list(page["data"]), True
+    if isinstance(page, list):
+        return page, False
+    if isinstance(page, dict):
+        for key in ("data", "value"):
+            if isinstance(page.get(key), list):
+                return list(page[key]), False
+            if isinstance(page.get(key), dict):
+                return [page[key]], False
+        if page and not any(key in page for key in ("data", "value", "metadata")):
+            return [page], False
+    raise ResponseFormatError(f"expected a list of elements, got {_shape(page)}", endpoint=endpoint)
 
 
 def _total_count(metadata: object, endpoint: str) -> int | None:

@@ -329,6 +329,7 @@ class Faults:
     forbidden_customers: set[str] = field(default_factory=set)  # their routes answer 403
     v3_total_count_offset: int = 0  # v3 metadata.totalCount claims this many more rows than exist
     v3_stuck_page_index: bool = False  # v3 paging ignores pageIndex: page 1, forever
+    v3_page_cap: int | None = None  # v3 pages hold at most this many rows, whatever pageSize asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -1505,7 +1506,8 @@ class Simulator:
             request = _json_body(body, content_type)
             if template == ROUTE_V3_PROTECTED:
                 assert customer is not None
-                payload = {"data": self._protected_rows(customer, now)}
+                # Paged since December 2025 (AvePoint/cloud-api docs/elements/change-log.md).
+                payload = self._v3_page(self._protected_rows(customer, now), query)
             elif template == ROUTE_V3_JOBS:
                 assert customer is not None
                 job_type, job_module = _int_filter(request, "jobType"), _int_filter(request, "jobModule")
@@ -1539,9 +1541,10 @@ class Simulator:
             raise ValueError(f"pageIndex must be 1 or more, got {index}")
         if not 1 <= size <= V3_MAX_PAGE_SIZE:
             raise ValueError(f"pageSize must be between 1 and {V3_MAX_PAGE_SIZE}, got {size}")
-        if self.page_size is not None:
-            size = min(size, self.page_size)
         faults = self.faults
+        for cap in (self.page_size, faults.v3_page_cap):
+            if cap is not None:
+                size = min(size, cap)
         served = 1 if faults.v3_stuck_page_index else index
         start = (served - 1) * size
         return {

@@ -225,7 +225,11 @@ def test_overview_is_the_legacy_protected_data(sim: Simulator) -> None:
     for customer_id in sim.customer_ids:
         response = s.get(f"{sim.base_url}{V3}/customers/{customer_id}/cloud-backup-m365/overview", timeout=5)
         assert response.status_code == 200
-        assert response.json() == {"data": sim.protected(customer_id)}
+        rows = sim.protected(customer_id)
+        assert response.json() == {
+            "data": rows,
+            "metadata": {"pageIndex": 1, "pageSize": 50, "totalCount": len(rows)},
+        }
 
 
 @pytest.mark.parametrize(
