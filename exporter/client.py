@@ -164,11 +164,15 @@ class Client:
         """
         if self._v3:
             body = {
-                "jobType": _code_of(codes.JOB_TYPES, job_type, "job_type"),
-                "jobModule": _code_of(codes.JOB_MODULES, job_module, "job_module"),
+                "jobType": _code_of(codes.JOB_TYPES, codes.canonical_job_type(job_type), "job_type"),
+                "jobModule": _code_of(codes.JOB_MODULES, codes.canonical_job_module(job_module), "job_module"),
             }
             return self._post_pages(EP_V3_JOBS, _v3_jobs_path(customer_id), body)
-        path = f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(job_type)}/jobModule/{_seg(job_module)}"
+        # The legacy route knows its own spellings only: a canonical (v3) name is sent as legacy spells it.
+        legacy_type, legacy_module = codes.legacy_job_type(job_type), codes.legacy_job_module(job_module)
+        path = (
+            f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(legacy_type)}/jobModule/{_seg(legacy_module)}"
+        )
         return self._get_list(EP_JOBS_BY_MODULE, path)
 
     def protected(self, customer_id: str) -> list[Any]:

@@ -503,8 +503,9 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     """A job from one job row, and the API names of the fields that could not be read.
 
     Accepts both backends: v3 codes of `jobType`, `jobModule` and `status` become the names of
-    the v3 tables, or their decimal string when a table lacks them. Never raises: an unreadable
-    field is None and named in the list; without a usable `jobType` and `jobModule` the job
+    the v3 tables, or their decimal string when a table lacks them; legacy spellings of a job
+    type or module become the same canonical names (codes.LEGACY_JOB_TYPES / LEGACY_JOB_MODULES).
+    Never raises: an unreadable field is None and named in the list; without a usable `jobType` and `jobModule` the job
     itself is None. A row without job id and start time describes a module that never ran, so
     it is not_run whatever its status.
     """
@@ -515,6 +516,8 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     job_module = _required(row, "jobModule", errors, codes.JOB_MODULES)
     if job_type is None or job_module is None:
         return None, errors
+    # One job, one series on either generation: legacy spellings become the v3 table's.
+    job_type, job_module = codes.canonical_job_type(job_type), codes.canonical_job_module(job_module)
     status = _field(row, "status", _coded(codes.JOB_STATUSES), errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
     record = Job(

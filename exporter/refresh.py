@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import cachetools
 
-from exporter import parse, state
+from exporter import codes, parse, state
 from exporter.client import EP_TOKEN
 from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, ResponseFormatError
@@ -160,7 +160,11 @@ class Refresher:
         # customer id -> module -> time; all of it is saved, also for customers not listed right now.
         self._last_success: dict[str, dict[ModuleKey, float]] = {}
         for (cid, job_type, module), ts in state.load(config.state_file).items():
-            self._last_success.setdefault(cid, {})[(job_type, module)] = ts
+            # Entries written under the legacy spelling ("OneDrive for Business") belong to the
+            # canonical series now; where both spellings were saved, the newer success wins.
+            key = (codes.canonical_job_type(job_type), codes.canonical_job_module(module))
+            memory = self._last_success.setdefault(cid, {})
+            memory[key] = max(ts, memory.get(key, ts))
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None

@@ -217,6 +217,32 @@ JOB_CATALOG: Final[tuple[_Kind, ...]] = (
     _Kind(_SALESFORCE, _SALESFORCE_MODULE, (0.5, 50), (1_000, 900_000), (10, 90), "Salesforce"),
 )
 
+# The legacy routes spell some types and modules their own way. AvePoint/elements-samples
+# powershell/docs/ElementsCustomersApi.md (Get-ElementsCustomerJob, "Supported job module values")
+# lists the legacy names; the v3 names are those of AvePoint/cloud-api
+# docs/elements/general/job/get-customer-jobs.md. Kept here, not taken from the exporter, so that
+# a test of the exporter's mapping does not check the table against itself.
+_LEGACY_TYPE: Final = {_IAAS: "Azure"}
+_LEGACY_MODULE: Final = {
+    "OneDrive": "OneDrive for Business",
+    "Microsoft 365 Groups": "Microsoft 365 Group",
+    "Exchange Online Public Folder": "Exchange Online Public Folders",
+    "Teams Chat": "Microsoft Teams Chat",
+    "Azure Virtual Machine": "Virtual Machine",
+    "Microsoft Entra ID": "Active Directory",
+    "Dynamics CRM Backup": "Dynamics Customer Engagement",
+    _SALESFORCE_MODULE: "Salesforce",
+}
+
+_INTERNAL_TYPE: Final = {legacy: name for name, legacy in _LEGACY_TYPE.items()}
+_INTERNAL_MODULE: Final = {legacy: name for name, legacy in _LEGACY_MODULE.items()}
+
+
+def _internal(job_type: str, job_module: str) -> tuple[str, str]:
+    """The catalog's (v3) names of a job given in either spelling: pins and windows take both."""
+    return _INTERNAL_TYPE.get(job_type, job_type), _INTERNAL_MODULE.get(job_module, job_module)
+
+
 _M365_CORE: Final = tuple(range(5))
 _M365_EXTRA: Final = tuple(range(5, 11))
 _GOOGLE_ALL: Final = tuple(range(11, 16))
@@ -871,7 +897,10 @@ class Simulator:
         return [c.id for c in self._customers if c.id not in removed]
 
     def jobs(self, customer_id: str, at: float | None = None) -> list[dict[str, object]]:
-        """The job rows of a customer as served at `at` (default: the clock), pins applied."""
+        """The job rows of a customer as the legacy routes serve them at `at` (default: the clock), pins applied."""
+        return [_legacy_job_row(row) for row in self._rows_of(customer_id, at)]
+
+    def _rows_of(self, customer_id: str, at: float | None) -> list[dict[str, object]]:
         customer = self._served_customer(customer_id)
         if customer is None:
             raise KeyError(customer_id)
@@ -896,7 +925,7 @@ class Simulator:
 
     def jobs_v3(self, customer_id: str, at: float | None = None) -> list[dict[str, object]]:
         """The job rows of a customer as v3's `jobs/batch` serves them: `jobs()` with codes."""
-        return [_v3_job_row(row) for row in self.jobs(customer_id, at)]
+        return [_v3_job_row(row) for row in self._rows_of(customer_id, at)]
 
     def services_v3(self, at: float | None = None) -> list[dict[str, object]]:
         now = self._clock() if at is None else at
@@ -908,6 +937,7 @@ class Simulator:
     ) -> tuple[float, float] | None:
         """(start, end) of the latest run of a module at `at`; None if it never runs."""
         customer = self._by_id[customer_id]
+        job_type, job_module = _internal(job_type, job_module)
         for module in customer.modules:
             if (module.job_type, module.job_module) == (job_type, job_module):
                 if module.never_run:
@@ -925,6 +955,7 @@ class Simulator:
         """
         if customer_id not in self._by_id:
             raise KeyError(customer_id)
+        job_type, job_module = _internal(job_type, job_module)
         key = (customer_id, job_type, job_module)
         with self._lock:
             pins = dict(self._pins)
@@ -940,6 +971,7 @@ class Simulator:
 
     def unpin(self, customer_id: str, job_type: str, job_module: str, *fields: str) -> None:
         """Drop the named pinned fields of a row, or all of them (and any added row)."""
+        job_type, job_module = _internal(job_type, job_module)
         key = (customer_id, job_type, job_module)
         with self._lock:
             pins = dict(self._pins)
@@ -1101,8 +1133,11 @@ class Simulator:
                 {
                     "customerId": customer.id,
                     "customer": customer.email,
-                    "serviceType": module.job_type,
-                    "serviceModule": module.job_module,
+                    # As both generations' samples spell them (AvePoint/cloud-api
+                    # docs/docs/services-and-features/elements/data-protection/customers-protected.md,
+                    # docs/elements/general/job/get-customer-cloud-backup-m365-overview.md).
+                    "serviceType": _SERVICE_NAMES[_M365],
+                    "serviceModule": _LEGACY_MODULE.get(module.job_module, module.job_module),
                     "totalScannedObjects": scanned,
                     "totalProtectedObjects": protected,
                     "dataSizeStoredInAvePoint": "N/A" if customer.byos else format_size(stored),
@@ -1463,13 +1498,14 @@ class Simulator:
             elif template == ROUTE_JOBS:
                 payload = {
                     "@odata.context": context + "jobs",
-                    "value": self._job_rows(customer, now),
+                    "value": [_legacy_job_row(row) for row in self._job_rows(customer, now)],
                 }
             elif template == ROUTE_JOBS_BY_MODULE:
+                # The path names the job in the legacy spelling, as the legacy rows do.
                 wanted = (params[1].lower(), params[2].lower())
                 rows = [
                     row
-                    for row in self._job_rows(customer, now)
+                    for row in map(_legacy_job_row, self._job_rows(customer, now))
                     if (str(row.get("jobType", "")).lower(), str(row.get("jobModule", "")).lower()) == wanted
                 ]
                 payload = {"@odata.context": context + "jobs", "value": rows}
@@ -1704,6 +1740,21 @@ _ENCODE_TYPE: Final = _encoder(codes.JOB_TYPES)
 _ENCODE_MODULE: Final = _encoder(codes.JOB_MODULES)
 _ENCODE_STATUS: Final = _encoder(codes.JOB_STATUSES, **{"Not Finished": V3_NEVER_RUN_STATUS})
 _ENCODE_CUSTOMER_STATUS: Final = _encoder(codes.CUSTOMER_STATUSES)
+
+
+def _legacy_job_row(row: dict[str, object]) -> dict[str, object]:
+    """A job row with the legacy spellings of its type and module (pinned oddities pass as they are)."""
+    job_type, job_module = row.get("jobType"), row.get("jobModule")
+    legacy_type = _LEGACY_TYPE.get(job_type) if isinstance(job_type, str) else None
+    legacy_module = _LEGACY_MODULE.get(job_module) if isinstance(job_module, str) else None
+    if legacy_type is None and legacy_module is None:
+        return row
+    out = dict(row)
+    if legacy_type is not None:
+        out["jobType"] = legacy_type
+    if legacy_module is not None:
+        out["jobModule"] = legacy_module
+    return out
 
 
 def _v3_job_row(row: dict[str, object]) -> dict[str, object]:

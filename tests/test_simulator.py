@@ -449,7 +449,8 @@ def test_fleet_uses_every_job_type_and_typical_module_counts() -> None:
     sim = Simulator(FleetSpec(customers=200))
     per_customer = [sim.jobs(cid) for cid in sim.customer_ids]
     types = {row["jobType"] for rows in per_customer for row in rows}
-    assert types == {"Microsoft 365", "Google Workspace", "IaaS + PaaS", "Dynamics 365", "Salesforce"}
+    # The legacy spelling of IaaS + PaaS (AvePoint/elements-samples powershell/docs/ElementsCustomersApi.md).
+    assert types == {"Microsoft 365", "Google Workspace", "Azure", "Dynamics 365", "Salesforce"}
     m365_counts = [
         sum(r["jobType"] == "Microsoft 365" for r in rows)
         for rows in per_customer
@@ -502,7 +503,7 @@ def test_protected_data_shape(sim: Simulator) -> None:
         for row in body["value"]:
             seen += 1
             assert row["customerId"] == customer_id
-            assert row["serviceType"] == "Microsoft 365"
+            assert row["serviceType"] == "Cloud Backup for Microsoft 365"
             assert isinstance(row["totalScannedObjects"], int)
             assert 0 <= row["totalProtectedObjects"] <= row["totalScannedObjects"]
             sizes = (row["dataSizeStoredInAvePoint"], row["dataSizeStoredInBYOS"])
