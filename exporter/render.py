@@ -208,7 +208,7 @@ SUBSCRIPTION_VALUES: tuple[tuple[Family, str], ...] = (
     (
         _family(
             "avepoint_subscription_capacity_consumed_bytes",
-            "Storage consumed (API field consumedStorage, else the used part of purchasedCapacity); binary multiples.",
+            "Storage consumed (API field consumedStorage; left out where it is N/A); binary multiples.",
         ),
         "consumed_bytes",
     ),
