@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -551,13 +552,15 @@ def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
 
 def _status_error(endpoint: str, status: int, body: bytes, request_id: str | None) -> HTTPStatusError:
     detail = _error_detail(body)
+    body_request_id, trace_id = _error_ids(body)
+    request_id = request_id or body_request_id
     if endpoint == EP_TOKEN and status in (400, 401):
         hint = (
             "the token endpoint refused the credentials"
             + (f" ({detail})" if detail else "")
             + ": check auth.client_id, the client secret or certificate, and auth.scopes"
         )
-        return AuthError(hint, endpoint=endpoint, status=status, request_id=request_id)
+        return AuthError(hint, endpoint=endpoint, status=status, request_id=request_id, trace_id=trace_id)
     if status in (401, 403):
         what = "token refused" if status == 401 else "forbidden: the app registration lacks a scope or customer"
         return AuthError(
@@ -565,13 +568,37 @@ def _status_error(endpoint: str, status: int, body: bytes, request_id: str | Non
             endpoint=endpoint,
             status=status,
             request_id=request_id,
+            trace_id=trace_id,
         )
     return HTTPStatusError(
         f"HTTP {status}" + (f" ({detail})" if detail else ""),
         endpoint=endpoint,
         status=status,
         request_id=request_id,
+        trace_id=trace_id,
     )
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _error_ids(body: bytes) -> tuple[str | None, str | None]:
+    """`requestId` and `traceId` of an AvePoint error body, `{statusCode, message, errors, requestId,
+    timestamp, traceId}` (or `{traceId, error, statusCode}`), see /work/shared/avepoint-api.md.
+
+    Only id-shaped strings are kept: the body is the upstream's, and these go into log lines.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    found: list[str | None] = []
+    for key in ("requestId", "traceId"):
+        value = data.get(key)
+        found.append(value if isinstance(value, str) and _SAFE_ID.fullmatch(value) else None)
+    return found[0], found[1]
 
 
 def _error_detail(body: bytes) -> str:

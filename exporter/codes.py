@@ -118,12 +118,12 @@ CUSTOMER_STATUSES: Mapping[int, str] = MappingProxyType(
     }
 )
 
-# Spelled as the reference spells them (lower case): no legacy spelling exists to match.
+# Spelled as the reference spells them: AvePoint/cloud-api docs/elements/general/customer/get-all-customers.md.
 MANAGEMENT_MODES: Mapping[int, str] = MappingProxyType(
     {
-        0: "customer-managed",
-        1: "partner-managed",
-        2: "to be configured",
+        0: "Customer management of tenant",
+        1: "Partner management of tenant",
+        2: "To be configured",
     }
 )
 

@@ -154,10 +154,13 @@ PROTECTED_OBJECTS = _family(
     "avepoint_protected_objects",
     "Objects protected by Cloud Backup for Microsoft 365, per service and module (API field totalProtectedObjects).",
 )
+# What the documentation says the size is: "The backup data size of objects in the last job" (AvePoint/
+# cloud-api docs/elements/general/job/get-customer-cloud-backup-m365-overview.md and the legacy
+# docs/docs/services-and-features/elements/data-protection/customers-protected.md), not all data kept.
 PROTECTED_BYTES = _family(
     "avepoint_protected_data_bytes",
-    "Protected data stored in AvePoint's storage (storage=avepoint, API field dataSizeStoredInAvePoint) or the "
-    "customer's own (storage=byos, dataSizeStoredInBYOS); binary multiples.",
+    "Backup data size of the module's objects in the last job, in AvePoint's storage (storage=avepoint, API field "
+    "dataSizeStoredInAvePoint) or the customer's own (storage=byos, dataSizeStoredInBYOS); binary multiples.",
 )
 # (family, Subscription attribute): the subscription gauges, left out where the API sent N/A.
 SUBSCRIPTION_VALUES: tuple[tuple[Family, str], ...] = (

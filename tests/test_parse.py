@@ -1065,7 +1065,7 @@ def test_v3_customer() -> None:
         "Contoso",
         "US",
         "Working",
-        management_mode="partner-managed",
+        management_mode="Partner management of tenant",
         tenants=(Tenant("t1", "contoso.onmicrosoft.com"), Tenant("t2", "")),
     )
 
@@ -1080,22 +1080,22 @@ def test_v3_customer_statuses(number: int, name: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "mode", "tenants", "errors"),
     [
-        ({"managementMode": 0}, "customer-managed", None, []),
-        ({"managementMode": 2}, "to be configured", None, []),
+        ({"managementMode": 0}, "Customer management of tenant", None, []),
+        ({"managementMode": 2}, "To be configured", None, []),
         ({"managementMode": 7}, "7", None, []),
         ({"managementMode": "Partner managed"}, "Partner managed", None, []),
         ({"managementMode": None, "tenants": None}, "", (), []),
         ({"managementMode": True}, "", None, ["managementMode"]),
-        ({"tenants": []}, "partner-managed", (), []),
-        ({"tenants": "t1"}, "partner-managed", (), ["tenants"]),
-        ({"tenants": {"id": "t1"}}, "partner-managed", (), ["tenants"]),
+        ({"tenants": []}, "Partner management of tenant", (), []),
+        ({"tenants": "t1"}, "Partner management of tenant", (), ["tenants"]),
+        ({"tenants": {"id": "t1"}}, "Partner management of tenant", (), ["tenants"]),
         (
             {"tenants": [{"id": "t1"}, "t2", {"name": "x"}, {"id": "N/A"}]},
-            "partner-managed",
+            "Partner management of tenant",
             (Tenant("t1"),),
             ["tenants"],
         ),
-        ({"tenants": [{"id": 5, "name": ["x"]}]}, "partner-managed", (Tenant("5"),), ["tenants"]),
+        ({"tenants": [{"id": 5, "name": ["x"]}]}, "Partner management of tenant", (Tenant("5"),), ["tenants"]),
     ],
 )
 def test_v3_customer_fields(
