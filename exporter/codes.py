@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -19,6 +20,7 @@ __all__ = [
     "canonical_job_module",
     "canonical_job_type",
     "code",
+    "job_kind",
     "legacy_job_module",
     "legacy_job_type",
     "name",
@@ -215,3 +217,24 @@ def legacy_job_module(text: str) -> str:
     """The spelling the legacy route wants in its path for a job module given in either dialect."""
     canonical = canonical_job_module(text)
     return _LEGACY_MODULES.get(canonical, canonical)
+
+
+# v3 lists more than backups in the jobs answer (docs/elements/general/job/get-customer-jobs.md): discovery
+# scans as their own job types, and the Archiver and Retention modules. Legacy "DOR" (Microsoft 365 /
+# Google Workspace Discovery, AvePoint/elements-samples powershell/docs/ElementsCustomersApi.md) is taken
+# to be the same scans under their old name.
+KIND_BACKUP, KIND_SCAN, KIND_ARCHIVER, KIND_RETENTION = "backup", "scan", "archiver", "retention"
+_SCAN_TYPES: Final = frozenset(_key(t) for t in ("Microsoft 365 Scan", "Google Workspace Scan", "DOR"))
+_MODULE_KINDS: Final = {_key("Archiver"): KIND_ARCHIVER, _key("Retention"): KIND_RETENTION}
+
+
+@functools.lru_cache(maxsize=4096)  # a fleet has a few dozen (type, module) pairs; renders ask per job
+def job_kind(job_type: str, job_module: str) -> str:
+    """What a job does: "backup", "scan", "archiver" or "retention". Anything not known otherwise is a backup.
+
+    A backup is the default so that a new, unknown job type is watched by the backup alerts rather
+    than silently left out of them.
+    """
+    if _key(job_type) in _SCAN_TYPES:
+        return KIND_SCAN
+    return _MODULE_KINDS.get(_key(job_module), KIND_BACKUP)
