@@ -32,6 +32,7 @@ EXPECTED = "avepoint_backup_job_expected_interval_seconds"
 REFRESH_OK = "avepoint_refresh_success"
 REFRESH_LAST = "avepoint_refresh_last_success_timestamp_seconds"
 JOB = "customer_id, job_type, job_module"  # the labels that name one backup job
+KIND = "avepoint_backup_job_kind"
 
 # Selectors that the dashboard variables fill in.
 THIS_CUSTOMER = 'customer_id="$customer_id"'
@@ -74,6 +75,15 @@ def with_organization(expr: str, *matchers: str) -> str:
     return f"{expr} * on(customer_id) group_left(organization) max by (customer_id, organization) ({info})"
 
 
+def backups_only(expr: str) -> str:
+    """`expr` without scan, archiver and retention jobs, which v3 lists beside the backups.
+
+    `unless kind!="backup"` rather than `and kind="backup"`: an exporter without the kind family
+    still shows every job instead of none.
+    """
+    return f'({expr}) unless on({JOB}) {KIND}{{kind!="backup"}}'
+
+
 def last_success_ms(*matchers: str) -> str:
     """Milliseconds since the epoch (Grafana's time unit) of each job's last success; 0 if it never succeeded."""
     # The fallback keeps jobs without a success in tables (shown as "never") instead of dropping their rows.
@@ -83,7 +93,7 @@ def last_success_ms(*matchers: str) -> str:
 def stale_jobs(*matchers: str) -> str:
     """How many jobs have not succeeded for more than 1.5 times their expected interval (0, not empty)."""
     age = f"time() - {metric(LAST_SUCCESS, *matchers)}"
-    return f"count({age} > 1.5 * {metric(EXPECTED, *matchers)}) or vector(0)"
+    return f"count({backups_only(f'{age} > 1.5 * {metric(EXPECTED, *matchers)}')}) or vector(0)"
 
 
 def outcome_code(*matchers: str) -> str:
@@ -486,7 +496,7 @@ def dashboard(
 def fleet() -> Json:
     # Failed, warning, running … or successful but stale: everything someone should look at.
     stale = f"time() - {LAST_SUCCESS} > 1.5 * {EXPECTED}"
-    attention = f"{metric(STATUS, NOT_SUCCESS)} or ({STATUS} and on({JOB}) ({stale}))"
+    attention = backups_only(f"{metric(STATUS, NOT_SUCCESS)} or ({STATUS} and on({JOB}) ({stale}))")
     only_attention = f"and on({JOB}) ({attention})"
     all_by_outcome = f"count by (outcome) ({STATUS} == 1)"
     succeeded = metric(STATUS, SUCCEEDED)
@@ -505,9 +515,9 @@ def fleet() -> Json:
             ),
             stat(
                 "Failed jobs",
-                "Jobs whose latest run failed (outcome failed).",
+                "Backup jobs whose latest run failed (outcome failed); scan, archiver and retention jobs left out.",
                 "short",
-                f"count({metric(STATUS, FAILED)}) or vector(0)",
+                f"count({backups_only(metric(STATUS, FAILED))}) or vector(0)",
                 steps=BAD_FROM_1,
             ),
             stat(
@@ -576,7 +586,7 @@ def fleet() -> Json:
                 ],
                 target("avepoint_customer_info"),
                 target(f"count by (customer_id) ({STATUS})"),
-                target(f"sum by (customer_id) ({metric(STATUS, FAILED)} or 0 * {STATUS})"),
+                target(f"sum by (customer_id) ({backups_only(f'{metric(STATUS, FAILED)} or 0 * {STATUS}')})"),
                 target(f"sum by (customer_id) ({SIZE})"),
                 target(f"time() - max by (customer_id) ({metric(REFRESH_LAST, JOBS_ENDPOINT)})"),
                 keys=["customer_id"],
@@ -593,11 +603,12 @@ def fleet() -> Json:
             ),
             timeseries(
                 "Success ratio by job type",
-                "Share of jobs whose latest run succeeded (warnings count as success; running, canceled and "
-                "not-run jobs count against it).",
+                "Share of backup jobs whose latest run succeeded (warnings count as success; running, canceled "
+                "and not-run jobs count against it). Scan, archiver and retention jobs are left out.",
                 "percentunit",
                 target(
-                    f"sum by (job_type) ({succeeded} or 0 * {STATUS}) / sum by (job_type) ({STATUS})",
+                    f"sum by (job_type) ({backups_only(f'{succeeded} or 0 * {STATUS}')})"
+                    f" / sum by (job_type) ({backups_only(STATUS)})",
                     "{{job_type}}",
                 ),
                 minimum=0,
@@ -680,9 +691,9 @@ def customer() -> Json:
             ),
             stat(
                 "Failed jobs",
-                "Jobs whose latest run failed.",
+                "Backup jobs whose latest run failed; scan, archiver and retention jobs left out.",
                 "short",
-                f"count({metric(STATUS, c, FAILED)}) or vector(0)",
+                f"count({backups_only(metric(STATUS, c, FAILED))}) or vector(0)",
                 steps=BAD_FROM_1,
             ),
             stat(

@@ -137,7 +137,13 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
     base = (
         config.load(config_file, env)
         if config_file
-        else config.from_mapping({"auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}}, env=env)
+        else config.from_mapping(
+            {
+                "auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+                "endpoints": {"protected": True, "services": True},
+            },
+            env=env,
+        )
     )
     cfg = replace(
         base,

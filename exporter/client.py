@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -164,11 +165,15 @@ class Client:
         """
         if self._v3:
             body = {
-                "jobType": _code_of(codes.JOB_TYPES, job_type, "job_type"),
-                "jobModule": _code_of(codes.JOB_MODULES, job_module, "job_module"),
+                "jobType": _code_of(codes.JOB_TYPES, codes.canonical_job_type(job_type), "job_type"),
+                "jobModule": _code_of(codes.JOB_MODULES, codes.canonical_job_module(job_module), "job_module"),
             }
             return self._post_pages(EP_V3_JOBS, _v3_jobs_path(customer_id), body)
-        path = f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(job_type)}/jobModule/{_seg(job_module)}"
+        # The legacy route knows its own spellings only: a canonical (v3) name is sent as legacy spells it.
+        legacy_type, legacy_module = codes.legacy_job_type(job_type), codes.legacy_job_module(job_module)
+        path = (
+            f"/partner/customers/{_seg(customer_id)}/jobs/jobType/{_seg(legacy_type)}/jobModule/{_seg(legacy_module)}"
+        )
         return self._get_list(EP_JOBS_BY_MODULE, path)
 
     def protected(self, customer_id: str) -> list[Any]:
@@ -228,25 +233,53 @@ class Client:
     def _post_pages(self, endpoint: str, path: str, body: dict[str, Any]) -> list[Any]:
         """POST a v3 batch route page by page (`pageIndex` from 1) until `metadata.totalCount` rows are held.
 
-        A server that never completes cannot hold a refresh: an empty page before the total, a
-        page repeating the one before (pageIndex ignored) or more than MAX_PAGES pages is an error.
-        Without a total (undocumented, but seen in other paged APIs) the first empty page ends the
-        list: stopping at a short page would lose rows of a server that pages smaller than asked.
+        Every v3 read route documents the same paging (AvePoint/cloud-api
+        docs/elements/general/customer/get-all-customers.md, .../job/get-customer-jobs.md,
+        .../service subscription/get-all-services.md): query pageIndex and pageSize, answer
+        `{"data": [...], "metadata": {"totalCount": ...}}`. See `_pages` for what ends a list.
+        """
+        return self._pages(endpoint, "POST", path, body, _batch_page)
+
+    def _pages(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        read_page: Callable[[object, str], tuple[list[Any], bool]],
+    ) -> list[Any]:
+        """Read a v3 route page by page until `metadata.totalCount` rows are held.
+
+        A server may page smaller than asked, so a short page is never taken as the last. A
+        server that never completes cannot hold a refresh, and half a list is never exported
+        as if it were all of it: an empty page before the total, a page repeating the one
+        before (pageIndex ignored), a totalCount that changes between pages, more rows than the
+        total, or more than MAX_PAGES pages is an error, so the refresh of that customer fails
+        and its last good data stays. Without a total (undocumented, but seen in other paged
+        APIs) the first empty page ends the list. `read_page` gives a page's rows and whether
+        it is a paged envelope at all (an unpaged answer is the whole list).
         """
         rows: list[Any] = []
         previous: list[Any] | None = None
+        first_total: int | None = None
         index = 1
         while True:
             if index > MAX_PAGES:
                 raise ResponseFormatError(f"paging did not end after {MAX_PAGES} pages", endpoint=endpoint)
             url = f"{self._base}{path}?pageIndex={index}&pageSize={V3_PAGE_SIZE}"
-            page = self._call(endpoint, "POST", url, json_body=body)
-            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            page = self._call(endpoint, method, url, json_body=body)
+            data, paged = read_page(page, endpoint)
+            if not paged:
+                if index == 1:
+                    return data
+                raise ResponseFormatError(f"page {index} lost the paging envelope", endpoint=endpoint)
+            total = _total_count(page.get("metadata"), endpoint) if isinstance(page, dict) else None
+            if index == 1:
+                first_total = total
+            elif total != first_total:
                 raise ResponseFormatError(
-                    f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint
+                    f"metadata.totalCount changed from {first_total} to {total} on page {index}", endpoint=endpoint
                 )
-            data: list[Any] = page["data"]
-            total = _total_count(page.get("metadata"), endpoint)
             if total is not None and len(rows) >= total:
                 return rows
             if not data:
@@ -259,25 +292,25 @@ class Client:
             if data == previous:
                 raise ResponseFormatError(f"page {index} repeats page {index - 1}", endpoint=endpoint)
             rows.extend(data)
-            if total is not None and len(rows) >= total:
+            if total is not None and len(rows) > total:
+                raise ResponseFormatError(
+                    f"page {index} brings {len(rows)} rows, more than metadata.totalCount {total}", endpoint=endpoint
+                )
+            if total is not None and len(rows) == total:
                 return rows
             previous = data
             index += 1
 
     def _get_elements(self, endpoint: str, path: str) -> list[Any]:
-        """GET a route whose envelope is not documented: v3's `data`, OData's `value`, a bare list or one object."""
-        body = self._call(endpoint, "GET", self._base + path)
-        if isinstance(body, list):
-            return body
-        if isinstance(body, dict):
-            for key in ("data", "value"):
-                if isinstance(body.get(key), list):
-                    return list(body[key])
-                if isinstance(body.get(key), dict):
-                    return [body[key]]
-            if body and not any(key in body for key in ("data", "value", "metadata")):
-                return [body]
-        raise ResponseFormatError(f"expected a list of elements, got {_shape(body)}", endpoint=endpoint)
+        """GET the v3 overview, paged like the batch routes since December 2025.
+
+        AvePoint/cloud-api docs/elements/change-log.md (December 2025) and
+        docs/elements/general/job/get-customer-cloud-backup-m365-overview.md: GET with query
+        pageIndex / pageSize, answer `data` + `metadata.totalCount`. Older answers (before the
+        change, or a proxy's rewrite) without `metadata` are one whole list: v3's `data`,
+        OData's `value`, a bare list or one object.
+        """
+        return self._pages(endpoint, "GET", path, None, _overview_page)
 
     def _next_link(self, link: object, endpoint: str) -> str | None:
         if link is None or link == "":
@@ -453,6 +486,30 @@ def _code_of(table: Mapping[int, str], name: str, key: str) -> int:
     return number
 
 
+def _batch_page(page: object, endpoint: str) -> tuple[list[Any], bool]:
+    """A batch route's page: always the paged envelope with a `data` list."""
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        raise ResponseFormatError(f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint)
+    return list(page["data"]), True
+
+
+def _overview_page(page: object, endpoint: str) -> tuple[list[Any], bool]:
+    """An overview page: the paged envelope when `metadata` is there, else one whole list."""
+    if isinstance(page, dict) and isinstance(page.get("data"), list) and isinstance(page.get("metadata"), dict):
+        return list(page["data"]), True
+    if isinstance(page, list):
+        return page, False
+    if isinstance(page, dict):
+        for key in ("data", "value"):
+            if isinstance(page.get(key), list):
+                return list(page[key]), False
+            if isinstance(page.get(key), dict):
+                return [page[key]], False
+        if page and not any(key in page for key in ("data", "value", "metadata")):
+            return [page], False
+    raise ResponseFormatError(f"expected a list of elements, got {_shape(page)}", endpoint=endpoint)
+
+
 def _total_count(metadata: object, endpoint: str) -> int | None:
     if metadata is None:
         return None
@@ -495,13 +552,15 @@ def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
 
 def _status_error(endpoint: str, status: int, body: bytes, request_id: str | None) -> HTTPStatusError:
     detail = _error_detail(body)
+    body_request_id, trace_id = _error_ids(body)
+    request_id = request_id or body_request_id
     if endpoint == EP_TOKEN and status in (400, 401):
         hint = (
             "the token endpoint refused the credentials"
             + (f" ({detail})" if detail else "")
             + ": check auth.client_id, the client secret or certificate, and auth.scopes"
         )
-        return AuthError(hint, endpoint=endpoint, status=status, request_id=request_id)
+        return AuthError(hint, endpoint=endpoint, status=status, request_id=request_id, trace_id=trace_id)
     if status in (401, 403):
         what = "token refused" if status == 401 else "forbidden: the app registration lacks a scope or customer"
         return AuthError(
@@ -509,13 +568,37 @@ def _status_error(endpoint: str, status: int, body: bytes, request_id: str | Non
             endpoint=endpoint,
             status=status,
             request_id=request_id,
+            trace_id=trace_id,
         )
     return HTTPStatusError(
         f"HTTP {status}" + (f" ({detail})" if detail else ""),
         endpoint=endpoint,
         status=status,
         request_id=request_id,
+        trace_id=trace_id,
     )
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _error_ids(body: bytes) -> tuple[str | None, str | None]:
+    """`requestId` and `traceId` of an AvePoint error body, `{statusCode, message, errors, requestId,
+    timestamp, traceId}` (or `{traceId, error, statusCode}`), see /work/shared/avepoint-api.md.
+
+    Only id-shaped strings are kept: the body is the upstream's, and these go into log lines.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    found: list[str | None] = []
+    for key in ("requestId", "traceId"):
+        value = data.get(key)
+        found.append(value if isinstance(value, str) and _SAFE_ID.fullmatch(value) else None)
+    return found[0], found[1]
 
 
 def _error_detail(body: bytes) -> str:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Final
 
 __all__ = [
     "CUSTOMER_STATUSES",
     "JOB_MODULES",
     "JOB_STATUSES",
     "JOB_TYPES",
+    "LEGACY_JOB_MODULES",
+    "LEGACY_JOB_TYPES",
     "MANAGEMENT_MODES",
     "MAX_CODE",
+    "canonical_job_module",
+    "canonical_job_type",
     "code",
+    "job_kind",
+    "legacy_job_module",
+    "legacy_job_type",
     "name",
 ]
 
@@ -111,12 +120,35 @@ CUSTOMER_STATUSES: Mapping[int, str] = MappingProxyType(
     }
 )
 
-# Spelled as the reference spells them (lower case): no legacy spelling exists to match.
+# Spelled as the reference spells them: AvePoint/cloud-api docs/elements/general/customer/get-all-customers.md.
 MANAGEMENT_MODES: Mapping[int, str] = MappingProxyType(
     {
-        0: "customer-managed",
-        1: "partner-managed",
-        2: "to be configured",
+        0: "Customer management of tenant",
+        1: "Partner management of tenant",
+        2: "To be configured",
+    }
+)
+
+# One job, one series on either API generation: the canonical spelling of a job type or module is
+# the v3 table's (the documented successor, and the only complete list); these are the legacy
+# spellings of the same things. Sources: AvePoint/elements-samples powershell/docs/ElementsCustomersApi.md
+# (Get-ElementsCustomerJob, "Supported job module values") and the legacy samples of AvePoint/cloud-api
+# docs/docs/services-and-features/elements/. Pairs that rest on a product rename rather than on a
+# document saying so: Yammer = Viva Engage, Active Directory = Microsoft Entra ID,
+# Dynamics Customer Engagement = Dynamics CRM Backup (see the README's upstream assumptions).
+LEGACY_JOB_TYPES: Mapping[str, str] = MappingProxyType({"Azure": "IaaS + PaaS"})
+LEGACY_JOB_MODULES: Mapping[str, str] = MappingProxyType(
+    {
+        "Microsoft 365 Group": "Microsoft 365 Groups",
+        "OneDrive for Business": "OneDrive",
+        "Exchange Online Public Folders": "Exchange Online Public Folder",
+        "Microsoft Teams Chat": "Teams Chat",
+        "Yammer": "Viva Engage",
+        "Virtual Machine": "Azure Virtual Machine",
+        "Active Directory": "Microsoft Entra ID",
+        "Admin Portal Setting": "Admin Portal Settings",
+        "Dynamics Customer Engagement": "Dynamics CRM Backup",
+        "Dynamics Unified Operations": "Dynamics Unified Operations Backup",
     }
 )
 
@@ -148,3 +180,61 @@ def code(table: Mapping[int, str], text: str) -> int | None:
     if _DECIMAL.fullmatch(stripped) and len(stripped) <= 11 and abs(int(stripped)) <= MAX_CODE:
         return int(stripped)
     return None
+
+
+def _canonical_table(table: Mapping[int, str], legacy: Mapping[str, str]) -> dict[str, str]:
+    out = {_key(spelled): spelled for spelled in table.values()}
+    out.update({_key(old): new for old, new in legacy.items()})
+    return out
+
+
+_CANONICAL_TYPES: Final = _canonical_table(JOB_TYPES, LEGACY_JOB_TYPES)
+_CANONICAL_MODULES: Final = _canonical_table(JOB_MODULES, LEGACY_JOB_MODULES)
+_LEGACY_TYPES: Final = {new: old for old, new in LEGACY_JOB_TYPES.items()}
+_LEGACY_MODULES: Final = {new: old for old, new in LEGACY_JOB_MODULES.items()}
+
+
+def canonical_job_type(text: str) -> str:
+    """The canonical spelling of a job type given in either dialect (case and spacing ignored).
+
+    A name neither dialect documents is passed through as sent: it is still a job.
+    """
+    return _CANONICAL_TYPES.get(_key(text), text)
+
+
+def canonical_job_module(text: str) -> str:
+    """The canonical spelling of a job module given in either dialect; unknown names as sent."""
+    return _CANONICAL_MODULES.get(_key(text), text)
+
+
+def legacy_job_type(text: str) -> str:
+    """The spelling the legacy route wants in its path for a job type given in either dialect."""
+    canonical = canonical_job_type(text)
+    return _LEGACY_TYPES.get(canonical, canonical)
+
+
+def legacy_job_module(text: str) -> str:
+    """The spelling the legacy route wants in its path for a job module given in either dialect."""
+    canonical = canonical_job_module(text)
+    return _LEGACY_MODULES.get(canonical, canonical)
+
+
+# v3 lists more than backups in the jobs answer (docs/elements/general/job/get-customer-jobs.md): discovery
+# scans as their own job types, and the Archiver and Retention modules. Legacy "DOR" (Microsoft 365 /
+# Google Workspace Discovery, AvePoint/elements-samples powershell/docs/ElementsCustomersApi.md) is taken
+# to be the same scans under their old name.
+KIND_BACKUP, KIND_SCAN, KIND_ARCHIVER, KIND_RETENTION = "backup", "scan", "archiver", "retention"
+_SCAN_TYPES: Final = frozenset(_key(t) for t in ("Microsoft 365 Scan", "Google Workspace Scan", "DOR"))
+_MODULE_KINDS: Final = {_key("Archiver"): KIND_ARCHIVER, _key("Retention"): KIND_RETENTION}
+
+
+@functools.lru_cache(maxsize=4096)  # a fleet has a few dozen (type, module) pairs; renders ask per job
+def job_kind(job_type: str, job_module: str) -> str:
+    """What a job does: "backup", "scan", "archiver" or "retention". Anything not known otherwise is a backup.
+
+    A backup is the default so that a new, unknown job type is watched by the backup alerts rather
+    than silently left out of them.
+    """
+    if _key(job_type) in _SCAN_TYPES:
+        return KIND_SCAN
+    return _MODULE_KINDS.get(_key(job_module), KIND_BACKUP)

@@ -279,6 +279,7 @@ def _apply_version(config: Config, *, scopes_given: bool) -> Config:
     version = config.api.version
     if version not in API_VERSIONS:
         raise ConfigError(f"api.version: must be one of {', '.join(API_VERSIONS)}, not {version!r}")
+    config = _canonical_jobs(config)
     if version == "v3":
         # v3 filters jobs by code: a name without one would select nothing, silently.
         for index, selector in enumerate(config.jobs.select):
@@ -295,6 +296,31 @@ def _apply_version(config: Config, *, scopes_given: bool) -> Config:
         return config
     auth = dataclasses.replace(config.auth, scopes=default_scopes(version, config.endpoints))
     return dataclasses.replace(config, auth=auth)
+
+
+def _canonical_jobs(config: Config) -> Config:
+    """Job types and modules of jobs.select and the interval overrides in their canonical spelling.
+
+    Either generation's spelling is accepted under either api.version ("OneDrive for Business"
+    or "OneDrive"), and matches the canonical label values the parser exports.
+    """
+    jobs = config.jobs
+    select = tuple(
+        JobSelector(codes.canonical_job_type(s.job_type), codes.canonical_job_module(s.job_module)) for s in jobs.select
+    )
+    overrides = tuple(
+        dataclasses.replace(
+            o,
+            job_type=codes.canonical_job_type(o.job_type) if o.job_type else "",
+            job_module=codes.canonical_job_module(o.job_module) if o.job_module else "",
+        )
+        for o in jobs.expected_interval_overrides
+    )
+    if select == jobs.select and overrides == jobs.expected_interval_overrides:
+        return config
+    return dataclasses.replace(
+        config, jobs=dataclasses.replace(jobs, select=select, expected_interval_overrides=overrides)
+    )
 
 
 def env_names() -> dict[str, str]:

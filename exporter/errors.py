@@ -12,16 +12,25 @@ class ConfigError(ExporterError):
 
 
 class ApiError(ExporterError):
-    """A call to the AvePoint API failed; `endpoint` is the route template, never a full URL with ids."""
+    """A call to the AvePoint API failed; `endpoint` is the route template, never a full URL with ids.
 
-    def __init__(self, message: str, *, endpoint: str, request_id: str | None = None) -> None:
+    `request_id` is the response's request id header (or, without one, the error body's
+    `requestId`); `trace_id` the error body's `traceId`: what AvePoint support asks for.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str, request_id: str | None = None, trace_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.request_id = request_id
+        self.trace_id = trace_id
 
     def __str__(self) -> str:
         text = super().__str__()
-        return f"{text} (request id {self.request_id})" if self.request_id else text
+        ids = [f"request id {self.request_id}"] if self.request_id else []
+        ids += [f"trace id {self.trace_id}"] if self.trace_id else []
+        return f"{text} ({', '.join(ids)})" if ids else text
 
 
 class TransportError(ApiError):
@@ -35,8 +44,16 @@ class UpstreamTimeout(TransportError):
 class HTTPStatusError(ApiError):
     """The upstream answered with a status code that is not success."""
 
-    def __init__(self, message: str, *, endpoint: str, status: int, request_id: str | None = None) -> None:
-        super().__init__(message, endpoint=endpoint, request_id=request_id)
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        status: int,
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, request_id=request_id, trace_id=trace_id)
         self.status = status
 
 

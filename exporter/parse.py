@@ -550,8 +550,9 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     """A job from one job row, and the API names of the fields that could not be read.
 
     Accepts both backends: v3 codes of `jobType`, `jobModule` and `status` become the names of
-    the v3 tables, or their decimal string when a table lacks them. Never raises: an unreadable
-    field is None and named in the list; without a usable `jobType` and `jobModule` the job
+    the v3 tables, or their decimal string when a table lacks them; legacy spellings of a job
+    type or module become the same canonical names (codes.LEGACY_JOB_TYPES / LEGACY_JOB_MODULES).
+    Never raises: an unreadable field is None and named in the list; without a usable `jobType` and `jobModule` the job
     itself is None. A row without job id and start time describes a module that never ran, so
     it is not_run whatever its status.
     """
@@ -562,6 +563,8 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     job_module = _required(row, "jobModule", errors, codes.JOB_MODULES)
     if job_type is None or job_module is None:
         return None, errors
+    # One job, one series on either generation: legacy spellings become the v3 table's.
+    job_type, job_module = codes.canonical_job_type(job_type), codes.canonical_job_module(job_module)
     status = _label(row, "status", _JOB_STATUS, errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
     record = Job(
@@ -618,8 +621,9 @@ def _required_any(row: Mapping[str, object], name: str, errors: list[str]) -> st
 
 
 def capacity(raw: object) -> tuple[float | None, float | None]:
-    """(used, purchased) bytes of a `purchasedCapacity`: "1024 GB" is all purchased, nothing said
-    of use; v3's "0/1 GB" reads as 0 used of 1 GB purchased (see `size_ratio`)."""
+    """(first, purchased) bytes of a `purchasedCapacity`: "1024 GB" is all purchased; of v3's
+    "0/1 GB" the second half is taken as the purchased capacity (the field's documented meaning)
+    and the first is returned but undocumented: callers do not export it (see `size_ratio`)."""
     if isinstance(raw, str) and "/" in raw and not is_missing(raw):
         return size_ratio(raw)
     return None, size_bytes(raw)
@@ -630,8 +634,9 @@ def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], li
 
     Never raises. Without a usable `customerId` there is nothing to attribute, so ([], ["customerId"]);
     a product without `service` is left out and "service" named. `N/A` gives None, never 0.
-    Consumed storage is `consumedStorage`; only where that is absent or unreadable does the
-    used side of a "used/purchased" `purchasedCapacity` stand in for it.
+    Consumed storage is `consumedStorage` alone: nothing documents the first half of a
+    purchasedCapacity like "0/1 GB" (AvePoint/cloud-api docs/elements/general/service
+    subscription/get-all-services.md), so it never stands in for a consumedStorage of "N/A".
     """
     errors: list[str] = []
     if not isinstance(element, Mapping):
@@ -652,7 +657,7 @@ def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], li
         service = _required(product, "service", errors)
         if service is None:
             continue
-        used, purchased = _field(product, "purchasedCapacity", capacity, errors) or (None, None)
+        _, purchased = _field(product, "purchasedCapacity", capacity, errors) or (None, None)
         consumed = _field(product, "consumedStorage", size_bytes, errors)
         out.append(
             Subscription(
@@ -669,7 +674,9 @@ def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], li
                 licenses_available=_field(product, "microsoftLicenseAvailable", count, errors),
                 capacity_purchased_bytes=purchased,
                 capacity_protected_bytes=_field(product, "protectedCapacity", size_bytes, errors),
-                consumed_bytes=consumed if consumed is not None else used,
+                # Only consumedStorage says what is consumed: the first half of a purchasedCapacity
+                # like "0/1 GB" is undocumented, so a consumedStorage of "N/A" is left out, never 0.
+                consumed_bytes=consumed,
             )
         )
     return out, errors

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import cachetools
 
-from exporter import parse, state
+from exporter import codes, parse, state
 from exporter.client import EP_TOKEN
 from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, ResponseFormatError
@@ -558,9 +558,12 @@ class Refresher:
         # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
         self._state_writable = loaded.readable
         for (cid, job_type, module), (ts, seen) in loaded.entries.items():
-            key = (job_type, module)
-            self._last_success.setdefault(cid, {})[key] = ts
-            self._last_seen.setdefault(cid, {})[key] = seen
+            # Entries written under the legacy spelling ("OneDrive for Business") belong to the canonical
+            # series now; where both spellings were saved, the newer success (and sighting) wins.
+            key = (codes.canonical_job_type(job_type), codes.canonical_job_module(module))
+            memory, sightings = self._last_success.setdefault(cid, {}), self._last_seen.setdefault(cid, {})
+            memory[key] = max(ts, memory.get(key, ts))
+            sightings[key] = max(seen, sightings.get(key, seen))
         report(loaded.readable, loaded.skipped)
         self._state_skipped = loaded.skipped
 

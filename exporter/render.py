@@ -21,7 +21,7 @@ from typing import cast
 
 from prometheus_client import utils
 
-from exporter import deflate, safe
+from exporter import codes, deflate, safe
 from exporter.config import EndpointsConfig, JobsConfig
 from exporter.model import Job
 from exporter.refresh import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, ModuleKey, Snapshot
@@ -91,6 +91,12 @@ JOB_INFO = _family(
     "avepoint_backup_job_info",
     "Id and name of the latest job (API fields jobId, name; empty when no job ran); value 1.",
 )
+# Beside the job families rather than a label on them, so every existing series keeps its label set.
+JOB_KIND = _family(
+    "avepoint_backup_job_kind",
+    "What the job does: kind is backup, scan (Microsoft 365 Scan, Google Workspace Scan), archiver or retention "
+    '(v3 lists these in the same answer); value 1. Backup alerts and ratios leave out kind!="backup".',
+)
 # (family, Job attribute): the numeric job gauges, left out where the API sent N/A.
 JOB_VALUES: tuple[tuple[Family, str], ...] = (
     (_family("avepoint_backup_job_objects", "Objects processed by the latest job (API field totalCount)."), "objects"),
@@ -154,10 +160,13 @@ PROTECTED_OBJECTS = _family(
     "avepoint_protected_objects",
     "Objects protected by Cloud Backup for Microsoft 365, per service and module (API field totalProtectedObjects).",
 )
+# What the documentation says the size is: "The backup data size of objects in the last job" (AvePoint/
+# cloud-api docs/elements/general/job/get-customer-cloud-backup-m365-overview.md and the legacy
+# docs/docs/services-and-features/elements/data-protection/customers-protected.md), not all data kept.
 PROTECTED_BYTES = _family(
     "avepoint_protected_data_bytes",
-    "Protected data stored in AvePoint's storage (storage=avepoint, API field dataSizeStoredInAvePoint) or the "
-    "customer's own (storage=byos, dataSizeStoredInBYOS); binary multiples.",
+    "Backup data size of the module's objects in the last job, in AvePoint's storage (storage=avepoint, API field "
+    "dataSizeStoredInAvePoint) or the customer's own (storage=byos, dataSizeStoredInBYOS); binary multiples.",
 )
 # (family, Subscription attribute): the subscription gauges, left out where the API sent N/A.
 SUBSCRIPTION_VALUES: tuple[tuple[Family, str], ...] = (
@@ -208,7 +217,7 @@ SUBSCRIPTION_VALUES: tuple[tuple[Family, str], ...] = (
     (
         _family(
             "avepoint_subscription_capacity_consumed_bytes",
-            "Storage consumed (API field consumedStorage, else the used part of purchasedCapacity); binary multiples.",
+            "Storage consumed (API field consumedStorage; left out where it is N/A); binary multiples.",
         ),
         "consumed_bytes",
     ),
@@ -241,6 +250,7 @@ FAMILIES: tuple[Family, ...] = (
     *(family for family, _ in SUBSCRIPTION_VALUES),
     JOB_STATUS,
     JOB_INFO,
+    JOB_KIND,
     *(family for family, _ in JOB_VALUES),
     LAST_SUCCESS,
     EXPECTED,
@@ -317,6 +327,8 @@ def job_lines(
         parts[JOB_INFO].append(
             _line(JOB_INFO.name, _labels([*base, ("job_id", job.job_id or ""), ("job_name", job.name or "")]), 1.0)
         )
+        kind = codes.job_kind(job.job_type, job.job_module)
+        parts[JOB_KIND].append(_line(JOB_KIND.name, _labels([*base, ("kind", kind)]), 1.0))
         for family, attr in JOB_VALUES:
             value = getattr(job, attr)
             if value is not None:

@@ -217,6 +217,47 @@ JOB_CATALOG: Final[tuple[_Kind, ...]] = (
     _Kind(_SALESFORCE, _SALESFORCE_MODULE, (0.5, 50), (1_000, 900_000), (10, 90), "Salesforce"),
 )
 
+# The legacy routes spell some types and modules their own way. AvePoint/elements-samples
+# powershell/docs/ElementsCustomersApi.md (Get-ElementsCustomerJob, "Supported job module values")
+# lists the legacy names; the v3 names are those of AvePoint/cloud-api
+# docs/elements/general/job/get-customer-jobs.md. Kept here, not taken from the exporter, so that
+# a test of the exporter's mapping does not check the table against itself.
+_LEGACY_TYPE: Final = {_IAAS: "Azure"}
+_LEGACY_MODULE: Final = {
+    "OneDrive": "OneDrive for Business",
+    "Microsoft 365 Groups": "Microsoft 365 Group",
+    "Exchange Online Public Folder": "Exchange Online Public Folders",
+    "Teams Chat": "Microsoft Teams Chat",
+    "Azure Virtual Machine": "Virtual Machine",
+    "Microsoft Entra ID": "Active Directory",
+    "Dynamics CRM Backup": "Dynamics Customer Engagement",
+    _SALESFORCE_MODULE: "Salesforce",
+}
+
+_INTERNAL_TYPE: Final = {legacy: name for name, legacy in _LEGACY_TYPE.items()}
+_INTERNAL_MODULE: Final = {legacy: name for name, legacy in _LEGACY_MODULE.items()}
+
+
+def _internal(job_type: str, job_module: str) -> tuple[str, str]:
+    """The catalog's (v3) names of a job given in either spelling: pins and windows take both."""
+    return _INTERNAL_TYPE.get(job_type, job_type), _INTERNAL_MODULE.get(job_module, job_module)
+
+
+# How the IaaS + PaaS modules are subscribed; "Unit" (a unit-based subscription) stands for Entra ID.
+_IAAS_SERVICES: Final = {
+    "Storage": "Azure Storage",
+    "Azure Virtual Machine": "Virtual Machine",
+    "Azure SQL Backup": "Azure SQL",
+    "Microsoft Entra ID": "Unit",
+}
+_RETENTIONS: Final = (
+    "Retain data for 1 month",
+    "Retain data for 1 months",
+    "Retain data for 1 years",
+    "Retain data for 3 years",
+    "Retain data for 7 years",
+)
+
 _M365_CORE: Final = tuple(range(5))
 _M365_EXTRA: Final = tuple(range(5, 11))
 _GOOGLE_ALL: Final = tuple(range(11, 16))
@@ -329,6 +370,7 @@ class Faults:
     forbidden_customers: set[str] = field(default_factory=set)  # their routes answer 403
     v3_total_count_offset: int = 0  # v3 metadata.totalCount claims this many more rows than exist
     v3_stuck_page_index: bool = False  # v3 paging ignores pageIndex: page 1, forever
+    v3_page_cap: int | None = None  # v3 pages hold at most this many rows, whatever pageSize asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +405,8 @@ class _Product:
     package: str
     anchor_day: int  # the subscription renews every 365 days from this day after the epoch
     lapsed: bool
+    contract: bool = False  # has a contract end date (the expiry)
+    modules: tuple[str, ...] = ()  # the modules it covers, where not every module of its job type
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,25 +548,45 @@ def _build_module(seed: int, customer_id: str, kind: _Kind) -> _Module:
 
 
 def _build_products(rng: random.Random, modules: tuple[_Module, ...], byos: bool) -> tuple[_Product, ...]:
+    """One subscription per service, spelled as the services samples spell them.
+
+    AvePoint/cloud-api docs/docs/services-and-features/elements/services/service-subscription*.md and
+    docs/elements/general/service subscription/get-all-services.md: storage "AvePoint storage",
+    "AvePoint storage (Microsoft Azure Blob)" or "Bring your own storage"; retention "Retain data for
+    1 month" (and the samples' "1 months", "1 years"); source "AvePoint subscription" or "AvePoint pooled
+    subscription"; payment "Prepaid"; IaaS + PaaS subscribed per resource ("... - Azure Storage").
+    `subscriptionName` is for Fly and `package` for Cloud Backup for Microsoft 365 only: "N/A" elsewhere.
+    """
     products: list[_Product] = []
+    services: list[tuple[str, str, tuple[str, ...]]] = []
     for job_type in dict.fromkeys(m.job_type for m in modules):
+        if job_type == _IAAS:
+            for module in (m.job_module for m in modules if m.job_type == _IAAS):
+                services.append((job_type, f"{_SERVICE_NAMES[_IAAS]} - {_IAAS_SERVICES[module]}", (module,)))
+        else:
+            services.append((job_type, _SERVICE_NAMES[job_type], ()))
+    for job_type, service, covered in services:
         per_user = job_type in (_M365, _GOOGLE) and rng.random() < 0.7
         seats = rng.choice((25, 50, 100, 250, 500, 1000, 2500))
         products.append(
             _Product(
-                service=_SERVICE_NAMES[job_type],
+                service=service,
                 model="User-based" if per_user else "Capacity-based",
                 seats=seats if per_user else 0,
                 units=rng.randint(1, 40) if job_type == _IAAS else 0,
                 assigned=int(seats * (0.6 + 0.45 * rng.random())) if job_type == _M365 else 0,
                 capacity_gib=0 if per_user else rng.choice((500, 1024, 2048, 5120, 10240)),
-                storage="BYOS" if byos else "AvePoint Storage",
-                retention=rng.choice(("Unlimited", "1 Year", "3 Years", "7 Years")),
-                source=rng.choice(("Partner", "Partner", "Direct")),
-                payment=rng.choice(("Annual", "Annual", "Monthly")),
-                package=rng.choice(("Standard", "Enterprise", "N/A")),
+                storage="Bring your own storage"
+                if byos
+                else rng.choice(("AvePoint storage", "AvePoint storage (Microsoft Azure Blob)")),
+                retention=rng.choice(_RETENTIONS),
+                source=rng.choice(("AvePoint subscription", "AvePoint subscription", "AvePoint pooled subscription")),
+                payment="Prepaid",
+                package=rng.choice(("Standard", "Enterprise", "N/A")) if job_type == _M365 else "N/A",
                 anchor_day=rng.randrange(365),
                 lapsed=rng.random() < 0.07,
+                contract=rng.random() < 0.6,
+                modules=covered,
             )
         )
     return tuple(products)
@@ -870,7 +934,10 @@ class Simulator:
         return [c.id for c in self._customers if c.id not in removed]
 
     def jobs(self, customer_id: str, at: float | None = None) -> list[dict[str, object]]:
-        """The job rows of a customer as served at `at` (default: the clock), pins applied."""
+        """The job rows of a customer as the legacy routes serve them at `at` (default: the clock), pins applied."""
+        return [_legacy_job_row(row) for row in self._rows_of(customer_id, at)]
+
+    def _rows_of(self, customer_id: str, at: float | None) -> list[dict[str, object]]:
         customer = self._served_customer(customer_id)
         if customer is None:
             raise KeyError(customer_id)
@@ -895,7 +962,7 @@ class Simulator:
 
     def jobs_v3(self, customer_id: str, at: float | None = None) -> list[dict[str, object]]:
         """The job rows of a customer as v3's `jobs/batch` serves them: `jobs()` with codes."""
-        return [_v3_job_row(row) for row in self.jobs(customer_id, at)]
+        return [_v3_job_row(row) for row in self._rows_of(customer_id, at)]
 
     def services_v3(self, at: float | None = None) -> list[dict[str, object]]:
         now = self._clock() if at is None else at
@@ -907,6 +974,7 @@ class Simulator:
     ) -> tuple[float, float] | None:
         """(start, end) of the latest run of a module at `at`; None if it never runs."""
         customer = self._by_id[customer_id]
+        job_type, job_module = _internal(job_type, job_module)
         for module in customer.modules:
             if (module.job_type, module.job_module) == (job_type, job_module):
                 if module.never_run:
@@ -924,6 +992,7 @@ class Simulator:
         """
         if customer_id not in self._by_id:
             raise KeyError(customer_id)
+        job_type, job_module = _internal(job_type, job_module)
         key = (customer_id, job_type, job_module)
         with self._lock:
             pins = dict(self._pins)
@@ -939,6 +1008,7 @@ class Simulator:
 
     def unpin(self, customer_id: str, job_type: str, job_module: str, *fields: str) -> None:
         """Drop the named pinned fields of a row, or all of them (and any added row)."""
+        job_type, job_module = _internal(job_type, job_module)
         key = (customer_id, job_type, job_module)
         with self._lock:
             pins = dict(self._pins)
@@ -1036,7 +1106,8 @@ class Simulator:
         if outcome == "Finished with exception":
             warning = min(total - skipped, 1 + int(draws[4] * min(50.0, total * 0.01)))
         elif outcome == "Failed":
-            failed = min(total - skipped, 1 + int(draws[4] * total * 0.05))
+            # The v3 sample has status Failed with failedCount "0" (a job can fail as a whole).
+            failed = 0 if draws[4] < 0.3 else min(total - skipped, 1 + int(draws[4] * total * 0.05))
             size *= 0.2 + 0.6 * draws[5]
         elif outcome == "Canceled":
             done = 0.1 + 0.7 * draws[5]
@@ -1061,8 +1132,11 @@ class Simulator:
             "jobType": module.job_type,
             "jobModule": module.job_module,
             "status": "Running" if running else outcome,
-            "jobId": str(uuid.UUID(bytes=spare, version=4)),
-            "name": f"{module.job_module} scheduled backup",
+            # Shaped like the documented FB20250911032116214502 (masked FB20****1103****214502 in
+            # docs/elements/general/job/get-customer-jobs.md): "FB", the start time, six digits.
+            "jobId": _job_id(start, spare),
+            # The same sample names a job that ran "N/A".
+            "name": "N/A" if spare[4] < 64 else f"{module.job_module} scheduled backup",
             "totalCount": str(total),
             "failedCount": str(failed),
             "successfulCount": str(successful),
@@ -1100,8 +1174,11 @@ class Simulator:
                 {
                     "customerId": customer.id,
                     "customer": customer.email,
-                    "serviceType": module.job_type,
-                    "serviceModule": module.job_module,
+                    # As both generations' samples spell them (AvePoint/cloud-api
+                    # docs/docs/services-and-features/elements/data-protection/customers-protected.md,
+                    # docs/elements/general/job/get-customer-cloud-backup-m365-overview.md).
+                    "serviceType": _SERVICE_NAMES[_M365],
+                    "serviceModule": _LEGACY_MODULE.get(module.job_module, module.job_module),
                     "totalScannedObjects": scanned,
                     "totalProtectedObjects": protected,
                     "dataSizeStoredInAvePoint": "N/A" if customer.byos else format_size(stored),
@@ -1115,7 +1192,12 @@ class Simulator:
         day = math.floor((now - _GROWTH_EPOCH) / _DAY)
         products: list[dict[str, str]] = []
         for product in customer.products:
-            modules = [m for m in customer.modules if _SERVICE_NAMES[m.job_type] == product.service]
+            modules = [
+                m
+                for m in customer.modules
+                if m.job_module in product.modules
+                or (not product.modules and _SERVICE_NAMES[m.job_type] == product.service)
+            ]
             consumed = sum(m.base_bytes * m.stored_factor for m in modules) * growth
             renewals = max(0, math.ceil((day - product.anchor_day) / 365))
             expires_day = product.anchor_day + 365 * (renewals - (1 if product.lapsed else 0))
@@ -1126,7 +1208,7 @@ class Simulator:
             if v3 and not per_user:
                 # v3 spells it "used/purchased", e.g. "0/1 GB"; the used side is the consumed storage.
                 purchased = f"{_gib_number(consumed)}/{product.capacity_gib} GB"
-            contract_end = expires if product.payment == "Annual" else "N/A"
+            contract_end = expires if product.contract else "N/A"
             if v3:  # ISO 8601 instead of a bare date
                 expires = f"{expires}T00:00:00Z"
                 contract_end = contract_end if contract_end == "N/A" else f"{contract_end}T00:00:00Z"
@@ -1149,18 +1231,22 @@ class Simulator:
                     "change": "N/A",
                     "source": product.source,
                     "paymentType": product.payment,
-                    "subscriptionName": f"{product.service} ({product.model})",
+                    "subscriptionName": "N/A",
                     "package": product.package,
                     "contractEndDate": contract_end,
                 }
             )
-        return {
+        service: dict[str, object] = {
             "customerId": customer.id,
             "organization": customer.record["organization"],
             "customer": customer.email,
             "tenantId": ",".join(customer.tenant_ids),
             "products": products,
         }
+        if v3:
+            # v3 services carry no tenantId (docs/elements/general/service subscription/get-all-services.md).
+            del service["tenantId"]
+        return service
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -1221,7 +1307,11 @@ class Simulator:
         faults: Faults,
         *headers: tuple[str, str],
     ) -> _Response:
-        """An error in the shape other AvePoint APIs use; the body repeats the request id."""
+        """An error in the shape AvePoint documents for its APIs; the body repeats the request id.
+
+        `{statusCode, message, errors[{code, field, message}], requestId, timestamp, traceId}`
+        (see /work/shared/avepoint-api.md "Error bodies"); the partner pages document none of their own.
+        """
         if faults.html_errors:
             return _Response(status, _html_error_page(status), "text/html", headers)
         body = {
@@ -1229,6 +1319,7 @@ class Simulator:
             "message": message,
             "errors": [],
             "requestId": request_id,
+            "timestamp": _iso(time.time()),
             "traceId": request_id.replace("-", ""),
         }
         return _Response(status, _dumps(body), headers=headers)
@@ -1438,14 +1529,14 @@ class Simulator:
                     [c.record for c in self._customers if c.id not in self._removed],
                     query,
                     base,
-                    "customers",
+                    "Customers",
                     ROUTE_CUSTOMERS,
                 )
             except ValueError as exc:
                 return self._error_response(rid, 400, str(exc), faults)
         elif template == ROUTE_SERVICES:
             try:
-                payload = self._page(self.services(now), query, base, "services", ROUTE_SERVICES)
+                payload = self._page(self.services(now), query, base, "Services", ROUTE_SERVICES)
             except ValueError as exc:
                 return self._error_response(rid, 400, str(exc), faults)
         else:
@@ -1456,25 +1547,28 @@ class Simulator:
                 return self._error_response(rid, 403, "The application may not read this customer", faults)
             if customer.id in faults.failing_customers:
                 return self._error_response(rid, 500, "Internal server error", faults)
+            # Every legacy answer carries its @odata.context, as in each legacy sample
+            # (AvePoint/cloud-api docs/docs/services-and-features/elements/**).
             context = f"{base}/partner/$metadata#"
             if template == ROUTE_CUSTOMER:
-                payload = customer.record
+                payload = {"@odata.context": context + "Customers/$entity", **customer.record}
             elif template == ROUTE_JOBS:
                 payload = {
-                    "@odata.context": context + "jobs",
-                    "value": self._job_rows(customer, now),
+                    "@odata.context": context + "Collection(Portal.Api.Model.BackUpJob)",
+                    "value": [_legacy_job_row(row) for row in self._job_rows(customer, now)],
                 }
             elif template == ROUTE_JOBS_BY_MODULE:
+                # The path names the job in the legacy spelling, as the legacy rows do.
                 wanted = (params[1].lower(), params[2].lower())
                 rows = [
                     row
-                    for row in self._job_rows(customer, now)
+                    for row in map(_legacy_job_row, self._job_rows(customer, now))
                     if (str(row.get("jobType", "")).lower(), str(row.get("jobModule", "")).lower()) == wanted
                 ]
-                payload = {"@odata.context": context + "jobs", "value": rows}
+                payload = {"@odata.context": context + "Collection(Portal.Api.Model.BackUpJob)", "value": rows}
             else:
                 payload = {
-                    "@odata.context": context + "protected",
+                    "@odata.context": context + "Collection(Portal.Api.Model.CustomerOverallProtected)",
                     "value": self._protected_rows(customer, now),
                 }
         return self._ok(_dumps(payload), faults)
@@ -1505,7 +1599,8 @@ class Simulator:
             request = _json_body(body, content_type)
             if template == ROUTE_V3_PROTECTED:
                 assert customer is not None
-                payload = {"data": self._protected_rows(customer, now)}
+                # Paged since December 2025 (AvePoint/cloud-api docs/elements/change-log.md).
+                payload = self._v3_page(self._protected_rows(customer, now), query)
             elif template == ROUTE_V3_JOBS:
                 assert customer is not None
                 job_type, job_module = _int_filter(request, "jobType"), _int_filter(request, "jobModule")
@@ -1539,9 +1634,10 @@ class Simulator:
             raise ValueError(f"pageIndex must be 1 or more, got {index}")
         if not 1 <= size <= V3_MAX_PAGE_SIZE:
             raise ValueError(f"pageSize must be between 1 and {V3_MAX_PAGE_SIZE}, got {size}")
-        if self.page_size is not None:
-            size = min(size, self.page_size)
         faults = self.faults
+        for cap in (self.page_size, faults.v3_page_cap):
+            if cap is not None:
+                size = min(size, cap)
         served = 1 if faults.v3_stuck_page_index else index
         start = (served - 1) * size
         return {
@@ -1701,6 +1797,25 @@ _ENCODE_TYPE: Final = _encoder(codes.JOB_TYPES)
 _ENCODE_MODULE: Final = _encoder(codes.JOB_MODULES)
 _ENCODE_STATUS: Final = _encoder(codes.JOB_STATUSES, **{"Not Finished": V3_NEVER_RUN_STATUS})
 _ENCODE_CUSTOMER_STATUS: Final = _encoder(codes.CUSTOMER_STATUSES)
+
+
+def _job_id(start: int, spare: bytes) -> str:
+    return f"FB{time.strftime('%Y%m%d%H%M%S', time.gmtime(start))}{int.from_bytes(spare[:4]) % 1_000_000:06d}"
+
+
+def _legacy_job_row(row: dict[str, object]) -> dict[str, object]:
+    """A job row with the legacy spellings of its type and module (pinned oddities pass as they are)."""
+    job_type, job_module = row.get("jobType"), row.get("jobModule")
+    legacy_type = _LEGACY_TYPE.get(job_type) if isinstance(job_type, str) else None
+    legacy_module = _LEGACY_MODULE.get(job_module) if isinstance(job_module, str) else None
+    if legacy_type is None and legacy_module is None:
+        return row
+    out = dict(row)
+    if legacy_type is not None:
+        out["jobType"] = legacy_type
+    if legacy_module is not None:
+        out["jobModule"] = legacy_module
+    return out
 
 
 def _v3_job_row(row: dict[str, object]) -> dict[str, object]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from exporter import deflate, safe
+from exporter import codes, deflate, safe
 from exporter.model import Job, Outcome
 from exporter.refresh import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Snapshot
 from exporter.shard import Shard
@@ -105,10 +105,16 @@ class Cell(NamedTuple):
     expected_interval: float
     stale: bool
     never_run: bool
+    kind: str = codes.KIND_BACKUP
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """Why the cell is a problem, in the words of the row's summary; empty when it is none."""
+        """Why the cell is a problem, in the words of the row's summary; empty when it is none.
+
+        Only backups count: a scan, archiver or retention job is shown but is no backup problem.
+        """
+        if self.kind != codes.KIND_BACKUP:
+            return ()
         found: tuple[str, ...] = (self.outcome.value.replace("_", " "),) if self.outcome in _PROBLEM_OUTCOMES else ()
         if self.stale:
             found += ("stale",)
@@ -254,6 +260,7 @@ def _cell(
         stale=since is not None and since > STALE_FACTOR * expected,
         # The AvePointBackupNeverRun alert's test: a module without a job id.
         never_run=not job.job_id and job.outcome is Outcome.NOT_RUN,
+        kind=codes.job_kind(job.job_type, job.job_module),
     )
 
 
@@ -506,6 +513,8 @@ def _table(status: Status) -> str:
 def _cell_html(cell: Cell) -> str:
     module = _e(f"{cell.job_type} / {cell.job_module}")
     lines = [f"{cell.status} ({LABELS[cell.outcome]})"]
+    if cell.kind != codes.KIND_BACKUP:
+        lines.append(f"a {cell.kind} job, not a backup: not counted as a backup problem")
     if cell.job_name:
         lines.append(f"job: {cell.job_name}")
     if cell.failed_objects is not None:
@@ -589,6 +598,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                         "expected_interval_seconds": c.expected_interval,
                         "stale": c.stale,
                         "never_run": c.never_run,
+                        "kind": c.kind,
                     }
                     for c in row.cells
                 ],

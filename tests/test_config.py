@@ -317,8 +317,8 @@ def test_default_scopes_function() -> None:
         ("endpoints: {services: yes please}\n", "endpoints.services: must be true or false"),
         ("endpoints: {licences: true}\n", "unknown key endpoints.licences"),
         (
-            "api: {version: v3}\njobs: {select: [{job_type: Microsoft 365, job_module: OneDrive for Business}]}\n",
-            "jobs.select[0].job_module: 'OneDrive for Business' has no v3 code; use a number or one of: None, Archiver",
+            "api: {version: v3}\njobs: {select: [{job_type: Microsoft 365, job_module: OneDrive for Work}]}\n",
+            "jobs.select[0].job_module: 'OneDrive for Work' has no v3 code; use a number or one of: None, Archiver",
         ),
         (
             "api: {version: v3}\njobs: {select: [{job_type: Gmail, job_module: Gmail}]}\n",
@@ -340,7 +340,8 @@ def test_v3_job_selectors_take_names_in_any_case_or_numbers(tmp_path: Path) -> N
         + "                {job_type: '15', job_module: '601'}]}\n"
     )
     cfg = config.load(write(tmp_path, text), env={})
-    assert cfg.jobs.select == (JobSelector("microsoft 365", "EXCHANGE ONLINE"), JobSelector("15", "601"))
-    # Legacy puts the names in the path as they are: nothing to check against.
+    # Kept in the canonical spelling the parser exports; unknown names and numbers as given.
+    assert cfg.jobs.select == (JobSelector("Microsoft 365", "Exchange Online"), JobSelector("15", "601"))
+    # Either generation's spelling under either version: the client sends legacy its own spelling.
     legacy = MINIMAL + "jobs: {select: [{job_type: Microsoft 365, job_module: OneDrive for Business}]}\n"
-    assert config.load(write(tmp_path, legacy), env={}).jobs.select[0].job_module == "OneDrive for Business"
+    assert config.load(write(tmp_path, legacy), env={}).jobs.select[0].job_module == "OneDrive"

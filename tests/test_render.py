@@ -113,7 +113,7 @@ def snapshot_with_everything() -> Snapshot:
         "Woodgrove",
         "US",
         "Working",
-        management_mode="partner-managed",
+        management_mode="Partner management of tenant",
         tenants=(Tenant("t-1", "wood.onmicrosoft.com"),),
     )
     protected = (

@@ -371,6 +371,7 @@ def test_json_has_the_same_data_in_the_same_order() -> None:
         "expected_interval_seconds": 86400.0,
         "stale": False,
         "never_run": False,
+        "kind": "backup",
     }
 
 
