@@ -25,6 +25,7 @@ from exporter.errors import (
     AuthError,
     ConfigError,
     HTTPStatusError,
+    LimitExceeded,
     ResponseFormatError,
     TransportError,
     UpstreamTimeout,
@@ -34,9 +35,10 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-correlation-id", "x-ms-request-id", "traceparent")
-MAX_BODY_BYTES = 256 * 1024 * 1024
-MAX_PAGES = 10_000
 BACKOFF_BASE = 0.5
+# What one read asks of urllib3: it decodes at most this much per call, so a gzip bomb is stopped at a
+# limit plus one chunk, never inflated whole.
+CHUNK = 64 * 1024
 
 EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
 EP_CUSTOMERS = "/partner/customers"
@@ -53,6 +55,51 @@ EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overvie
 V3_PAGE_SIZE = 100
 
 Observer = Callable[[str, str, float], None]
+
+
+class Budget:
+    """What one logical request may still cost, all its pages together: decoded bytes, JSON values, pages, time.
+
+    One per call of an endpoint method, so a paged list cannot add up to more than one maximal answer.
+    """
+
+    def __init__(self, api: ApiConfig, endpoint: str, clock: Callable[[], float]) -> None:
+        self._api, self._endpoint, self._clock = api, endpoint, clock
+        self.decoded_left = api.max_decoded_size
+        self.values_left = api.max_json_values
+        self.pages = 0
+        self.deadline = clock() + api.paging_timeout
+
+    def next_page(self) -> None:
+        """Count one more page; refuse it past `api.max_pages` or `api.paging_timeout`."""
+        api = self._api
+        if self.pages >= api.max_pages:
+            raise LimitExceeded(
+                f"paging did not end after {api.max_pages} pages (api.max_pages)", endpoint=self._endpoint
+            )
+        if self.pages and self._clock() > self.deadline:
+            raise LimitExceeded(
+                f"paging did not end within {api.paging_timeout:g}s, after {self.pages} pages (api.paging_timeout)",
+                endpoint=self._endpoint,
+            )
+        self.pages += 1
+
+    def charge(self, body: bytes, request_id: str | None) -> None:
+        """Count the JSON values of `body` before json.loads builds them; refuse past `api.max_json_values`.
+
+        Every value but the first of a container follows a comma, and every container opens with a
+        bracket, so the count of those bytes bounds the values (strings holding them only overcount).
+        bytes.count runs at memory speed: under 10 ms for 32 MiB.
+        """
+        values = body.count(b",") + body.count(b"{") + body.count(b"[")
+        if values > self.values_left:
+            raise LimitExceeded(
+                f"answer holds more than {self._api.max_json_values} JSON values (api.max_json_values)",
+                endpoint=self._endpoint,
+                request_id=request_id,
+            )
+        self.values_left -= values
+        self.decoded_left -= len(body)
 
 
 class RateLimiter:
@@ -196,27 +243,39 @@ class Client:
             if cached is not None:
                 return cached
             form = authmod.token_form(self._auth, self._api.token_url, self._wall())
-            body = self._call(EP_TOKEN, "POST", self._api.token_url, data=form, authorize=False)
+            body = self._call(EP_TOKEN, "POST", self._api.token_url, self._budget(EP_TOKEN), data=form, authorize=False)
             if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
                 raise ResponseFormatError("token endpoint answered without an access_token", endpoint=EP_TOKEN)
-            expires_in = body.get("expires_in", 3600)
-            if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-                expires_in = 3600
-            self._tokens.put(body["access_token"], float(expires_in))
+            try:
+                lifetime = authmod.token_lifetime(body.get("expires_in"))
+            except ValueError as exc:
+                raise ResponseFormatError(f"token endpoint answered {exc}", endpoint=EP_TOKEN) from None
+            self._tokens.put(body["access_token"], lifetime)
             return str(body["access_token"])
 
     # --- machinery ----------------------------------------------------------------------------
 
+    def _budget(self, endpoint: str) -> Budget:
+        return Budget(self._api, endpoint, self._clock)
+
     def _get_list(self, endpoint: str, path: str) -> list[Any]:
-        """GET an OData collection, following `@odata.nextLink` while the upstream sends one."""
+        """GET an OData collection, following `@odata.nextLink` while the upstream sends one.
+
+        A chain of ever new links ends at `api.max_pages` or `api.paging_timeout`, and its bytes and
+        values count against one budget, so a hostile chain costs no more than one maximal answer.
+        """
         url: str | None = self._base + path
         rows: list[Any] = []
         seen: set[str] = set()
+        budget = self._budget(endpoint)
         while url is not None:
-            if url in seen or len(seen) >= MAX_PAGES:
-                raise ResponseFormatError("@odata.nextLink loops or never ends", endpoint=endpoint)
+            if url in seen:
+                raise ResponseFormatError(
+                    f"@odata.nextLink loops: page {len(seen) + 1} repeats an earlier link", endpoint=endpoint
+                )
             seen.add(url)
-            body = self._call(endpoint, "GET", url)
+            budget.next_page()
+            body = self._call(endpoint, "GET", url, budget)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise ResponseFormatError(
                     f"expected a JSON object with a 'value' list, got {_shape(body)}", endpoint=endpoint
@@ -229,18 +288,19 @@ class Client:
         """POST a v3 batch route page by page (`pageIndex` from 1) until `metadata.totalCount` rows are held.
 
         A server that never completes cannot hold a refresh: an empty page before the total, a
-        page repeating the one before (pageIndex ignored) or more than MAX_PAGES pages is an error.
+        page repeating the one before (pageIndex ignored), more than `api.max_pages` pages or paging
+        past `api.paging_timeout` is an error.
         Without a total (undocumented, but seen in other paged APIs) the first empty page ends the
         list: stopping at a short page would lose rows of a server that pages smaller than asked.
         """
         rows: list[Any] = []
         previous: list[Any] | None = None
         index = 1
+        budget = self._budget(endpoint)
         while True:
-            if index > MAX_PAGES:
-                raise ResponseFormatError(f"paging did not end after {MAX_PAGES} pages", endpoint=endpoint)
+            budget.next_page()
             url = f"{self._base}{path}?pageIndex={index}&pageSize={V3_PAGE_SIZE}"
-            page = self._call(endpoint, "POST", url, json_body=body)
+            page = self._call(endpoint, "POST", url, budget, json_body=body)
             if not isinstance(page, dict) or not isinstance(page.get("data"), list):
                 raise ResponseFormatError(
                     f"expected a JSON object with a 'data' list, got {_shape(page)}", endpoint=endpoint
@@ -266,7 +326,7 @@ class Client:
 
     def _get_elements(self, endpoint: str, path: str) -> list[Any]:
         """GET a route whose envelope is not documented: v3's `data`, OData's `value`, a bare list or one object."""
-        body = self._call(endpoint, "GET", self._base + path)
+        body = self._call(endpoint, "GET", self._base + path, self._budget(endpoint))
         if isinstance(body, list):
             return body
         if isinstance(body, dict):
@@ -296,6 +356,7 @@ class Client:
         endpoint: str,
         method: str,
         url: str,
+        budget: Budget,
         *,
         data: dict[str, str] | None = None,
         json_body: object = None,
@@ -315,7 +376,7 @@ class Client:
                 headers["Authorization"] = f"Bearer {token}"
             try:
                 status, body, request_id, retry_after = self._attempt(
-                    endpoint, method, url, headers, data, json_body=json_body
+                    endpoint, method, url, headers, data, budget=budget, json_body=json_body
                 )
             except TransportError as exc:
                 if attempt >= self._api.retries:
@@ -325,6 +386,7 @@ class Client:
                 attempt += 1
                 continue
             if 200 <= status < 300:
+                budget.charge(body, request_id)
                 return _decode_json(body, endpoint, request_id)
             if status == 401 and token is not None and not renewed:
                 # Tokens can be revoked or expire early; one fresh token, then a 401 is final.
@@ -345,6 +407,7 @@ class Client:
         headers: dict[str, str],
         data: dict[str, str] | None,
         *,
+        budget: Budget,
         json_body: object = None,
     ) -> tuple[int, bytes, str | None, str | None]:
         self._limiter.acquire()
@@ -367,26 +430,36 @@ class Client:
             with response:
                 outcome[0] = str(response.status_code)
                 request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-                body = self._read(response, endpoint, request_id)
+                body = self._read(response, endpoint, request_id, budget.decoded_left)
                 return response.status_code, body, request_id, response.headers.get("Retry-After")
 
-    def _read(self, response: requests.Response, endpoint: str, request_id: str | None) -> bytes:
-        """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us."""
+    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, decoded_left: int) -> bytes:
+        """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us.
+
+        Both sizes are checked as the body streams in, so no more than a limit plus one chunk is ever
+        held: the wire bytes (urllib3's count of what it read from the socket) against
+        `api.max_response_size`, the decoded bytes against what `api.max_decoded_size` leaves of this
+        request's budget. A Content-Length past the wire limit is refused before reading at all.
+        """
+        wire_limit = self._api.max_response_size
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > wire_limit:
+            raise self._too_large(endpoint, request_id, f"of {declared} bytes (Content-Length)")
         deadline = self._clock() + self._api.timeout
         chunks: list[bytes] = []
         size = 0
+        raw = response.raw
         try:
             # read1, not iter_content: iter_content waits for a whole 64 KiB chunk, so a body trickling in a
             # byte at a time would never reach the deadline check; read1 returns whatever has arrived.
-            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            # urllib3 (2.6 and later) decodes at most CHUNK bytes per call, whatever the compression ratio.
+            while chunk := raw.read1(CHUNK, decode_content=True):
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ResponseFormatError(
-                        f"response body larger than {MAX_BODY_BYTES} bytes",
-                        endpoint=endpoint,
-                        request_id=request_id,
-                    )
+                if raw.tell() > wire_limit:
+                    raise self._too_large(endpoint, request_id, "on the wire")
+                if size > decoded_left:
+                    raise self._too_large(endpoint, request_id, "", decoded=True)
                 if self._clock() > deadline:
                     raise UpstreamTimeout(
                         f"response body not complete after {self._api.timeout:g}s",
@@ -402,6 +475,17 @@ class Client:
                 "connection broke while reading the response", endpoint=endpoint, request_id=request_id
             ) from None
         return b"".join(chunks)
+
+    def _too_large(self, endpoint: str, request_id: str | None, how: str, *, decoded: bool = False) -> LimitExceeded:
+        api = self._api
+        if decoded:
+            text = (
+                f"answer decodes to more than {_size_text(api.max_decoded_size)}"
+                " (api.max_decoded_size; the pages of one list count together)"
+            )
+        else:
+            text = f"response {how} exceeds {_size_text(api.max_response_size)} (api.max_response_size)"
+        return LimitExceeded(text, endpoint=endpoint, request_id=request_id)
 
     @contextmanager
     def _timed(self, endpoint: str) -> Iterator[list[str]]:
@@ -425,6 +509,13 @@ class Client:
             # Full jitter (AWS architecture blog): spreads retries of many workers apart.
             delay = self._rng.uniform(0, BACKOFF_BASE * 2**attempt)
         self._sleep(min(delay, self._api.max_backoff))
+
+
+def _size_text(size: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor and size % (factor // 16) == 0:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
 
 
 def _seg(value: str) -> str:
