@@ -595,27 +595,28 @@ def test_c_a_repeated_link_is_still_caught() -> None:
 
 # --- the figures --------------------------------------------------------------------------------------------
 
-ATTACKS: dict[str, Callable[[], tuple[bytes, tuple[tuple[str, str], ...]]]] = {
-    "gzip bomb (250 MB inflated)": lambda: (gzip_bomb(), GZIP),
-    "100 MB of {} rows": lambda: (empty_objects(100), ()),
-    "1e6 job rows for one customer": lambda: (job_rows(1_000_000, compact=True), ()),
-    "15 MB of {} rows (within byte caps)": lambda: (empty_objects(15), ()),
-    "30,000 job rows (within byte caps)": lambda: (job_rows(30_000), ()),
+ATTACKS: dict[str, Callable[[], Behaviour]] = {
+    "gzip bomb (250 MB inflated)": lambda: Respond(200, gzip_bomb(), headers=GZIP),
+    "100 MB of {} rows": lambda: Respond(200, empty_objects(100)),
+    "100 MB of {}, chunked (no Content-Length)": lambda: Chunked(b"{}," * 100_000, 333),
+    "1e6 job rows for one customer (100 B each)": lambda: Respond(200, job_rows(1_000_000, compact=True)),
+    "15 MB of {} rows (within byte caps)": lambda: Respond(200, empty_objects(15)),
+    "30,000 job rows (within byte caps)": lambda: Respond(200, job_rows(30_000)),
 }
 
 
 def figures() -> None:
     """Peak RSS of the refresher process under each attack (no address-space cap: the real figure)."""
     for name, make in ATTACKS.items():
-        body, headers = make()
+        behaviour = make()
 
-        def attack(proxy: FaultProxy, victim: str, body: bytes = body, headers: Any = headers) -> None:
-            proxy.add(jobs_route(victim), Respond(200, body, headers=headers))
+        def attack(proxy: FaultProxy, victim: str, behaviour: Behaviour = behaviour) -> None:
+            proxy.add(jobs_route(victim), behaviour)
 
         report = run_child(attack, as_limit=None)
         victim = report["customers"][report["victim"]]
         print(
-            f"{name}: wire {len(body) / 2**20:.1f} MiB, peak RSS {peak_mib(report)} MiB, cycle {report['seconds']} s,"
+            f"{name}: peak RSS {peak_mib(report)} MiB, cycle {report['seconds']} s,"
             f" victim success={victim['success']} error={victim['error']!r}",
             flush=True,
         )
