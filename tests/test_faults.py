@@ -1007,8 +1007,9 @@ def test_100k_rows_for_one_customer(caplog: pytest.LogCaptureFixture) -> None:
     untouched, and the process does not run out of memory. The default bounds on one answer refuse a customer
     this big (tests/test_hostile_upstream.py): here they are raised, as a user with such a customer would.
     """
-    big = {"max_response_size": "64MiB", "max_decoded_size": "64MiB", "max_json_values": 2_000_000}
-    with harness(api={"timeout": "30s", **big}) as h:
+    bounds: dict[str, object] = {"max_response_size": "64MiB", "max_decoded_size": "64MiB"}
+    bounds["max_json_values"] = 2_000_000
+    with harness(api={"timeout": "30s", **bounds}) as h:
         h.reconfigure(replace(h.cfg, jobs=replace(h.cfg.jobs, max_per_customer=ROWS)))
         caplog.set_level(logging.WARNING)
         baseline = warm(h)
