@@ -602,6 +602,10 @@ ATTACKS: dict[str, Callable[[], Behaviour]] = {
     "1e6 job rows for one customer (100 B each)": lambda: Respond(200, job_rows(1_000_000, compact=True)),
     "15 MB of {} rows (within byte caps)": lambda: Respond(200, empty_objects(15)),
     "30,000 job rows (within byte caps)": lambda: Respond(200, job_rows(30_000)),
+    "62,000 job rows, gzip (the most json.loads may build)": lambda: Respond(
+        200, gzipped(b"", maximal_allowed_body(), 1, b""), headers=GZIP
+    ),
+    "25,000 job rows (accepted: the largest customer allowed)": lambda: Respond(200, job_rows(25_000)),
 }
 
 
