@@ -89,7 +89,7 @@ class Budget:
 
         Every value but the first of a container follows a comma, and every container opens with a
         bracket, so the count of those bytes bounds the values (strings holding them only overcount).
-        bytes.count runs at memory speed: under 10 ms for 32 MiB.
+        Three bytes.count passes take some 40 ms for 32 MiB, a fraction of what json.loads would.
         """
         values = body.count(b",") + body.count(b"{") + body.count(b"[")
         if values > self.values_left:
