@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ BACKOFF_BASE = 0.5
 # What one read asks of urllib3: it decodes at most this much per call, so a gzip bomb is stopped at a
 # limit plus one chunk, never inflated whole.
 CHUNK = 64 * 1024
+_NON_SPACE = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() strips, without copying the body
 
 EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
 EP_CUSTOMERS = "/partner/customers"
@@ -84,7 +86,7 @@ class Budget:
             )
         self.pages += 1
 
-    def charge(self, body: bytes, request_id: str | None) -> None:
+    def charge(self, body: bytearray, request_id: str | None) -> None:
         """Count the JSON values of `body` before json.loads builds them; refuse past `api.max_json_values`.
 
         Every value but the first of a container follows a comma, and every container opens with a
@@ -409,7 +411,7 @@ class Client:
         *,
         budget: Budget,
         json_body: object = None,
-    ) -> tuple[int, bytes, str | None, str | None]:
+    ) -> tuple[int, bytearray, str | None, str | None]:
         self._limiter.acquire()
         with self._slots, self._timed(endpoint) as outcome:
             try:
@@ -433,32 +435,31 @@ class Client:
                 body = self._read(response, endpoint, request_id, budget.decoded_left)
                 return response.status_code, body, request_id, response.headers.get("Retry-After")
 
-    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, decoded_left: int) -> bytes:
+    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, decoded_left: int) -> bytearray:
         """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us.
 
         Both sizes are checked as the body streams in, so no more than a limit plus one chunk is ever
         held: the wire bytes (urllib3's count of what it read from the socket) against
         `api.max_response_size`, the decoded bytes against what `api.max_decoded_size` leaves of this
         request's budget. A Content-Length past the wire limit is refused before reading at all.
+        One growing buffer, not a list of chunks joined at the end: that would hold the body twice.
         """
         wire_limit = self._api.max_response_size
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > wire_limit:
             raise self._too_large(endpoint, request_id, f"of {declared} bytes (Content-Length)")
         deadline = self._clock() + self._api.timeout
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         raw = response.raw
         try:
             # read1, not iter_content: iter_content waits for a whole 64 KiB chunk, so a body trickling in a
             # byte at a time would never reach the deadline check; read1 returns whatever has arrived.
             # urllib3 (2.6 and later) decodes at most CHUNK bytes per call, whatever the compression ratio.
             while chunk := raw.read1(CHUNK, decode_content=True):
-                chunks.append(chunk)
-                size += len(chunk)
+                body += chunk
                 if raw.tell() > wire_limit:
                     raise self._too_large(endpoint, request_id, "on the wire")
-                if size > decoded_left:
+                if len(body) > decoded_left:
                     raise self._too_large(endpoint, request_id, "", decoded=True)
                 if self._clock() > deadline:
                     raise UpstreamTimeout(
@@ -474,7 +475,7 @@ class Client:
             raise TransportError(
                 "connection broke while reading the response", endpoint=endpoint, request_id=request_id
             ) from None
-        return b"".join(chunks)
+        return body
 
     def _too_large(self, endpoint: str, request_id: str | None, how: str, *, decoded: bool = False) -> LimitExceeded:
         api = self._api
@@ -567,16 +568,22 @@ def _shape(body: object) -> str:
     return names.get(type(body), type(body).__name__)
 
 
-def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
-    if not body.strip():
+def _decode_json(body: bytearray, endpoint: str, request_id: str | None) -> Any:
+    """The JSON of a 2xx body. Empties `body` once decoded to text: json.loads then builds its objects
+    beside one copy of the answer, not two."""
+    first = _NON_SPACE.search(body)
+    if first is None:
         raise ResponseFormatError("empty response body", endpoint=endpoint, request_id=request_id)
-    if body.lstrip()[:1] == b"<":
+    if first.group() == b"<":
         raise ResponseFormatError(
             "HTML instead of JSON (a proxy or error page?)", endpoint=endpoint, request_id=request_id
         )
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        # What json.loads does with bytes, done here so the bytes can go before the objects come.
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        body.clear()
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ResponseFormatError(
             f"invalid or truncated JSON ({exc.__class__.__name__} at byte {getattr(exc, 'pos', '?')})",
             endpoint=endpoint,
@@ -584,7 +591,7 @@ def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
         ) from None
 
 
-def _status_error(endpoint: str, status: int, body: bytes, request_id: str | None) -> HTTPStatusError:
+def _status_error(endpoint: str, status: int, body: bytearray, request_id: str | None) -> HTTPStatusError:
     detail = _error_detail(body)
     if endpoint == EP_TOKEN and status in (400, 401):
         hint = (
@@ -609,7 +616,7 @@ def _status_error(endpoint: str, status: int, body: bytes, request_id: str | Non
     )
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytearray) -> str:
     """A short, safe summary of an error body: the `error` / `message` of a JSON body, else nothing."""
     try:
         data = json.loads(body)
