@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from exporter import __version__, codes
+from exporter import __version__, codes, memory
 from exporter import auth as authmod
 from exporter.config import ApiConfig, AuthConfig
 from exporter.errors import (
@@ -40,6 +40,8 @@ BACKOFF_BASE = 0.5
 # What one read asks of urllib3: it decodes at most this much per call, so a gzip bomb is stopped at a
 # limit plus one chunk, never inflated whole.
 CHUNK = 64 * 1024
+# An answer past this size waits for its turn (see Gate); a legitimate customer's is some 9 KB.
+BIG_ANSWER = 2**20
 _NON_SPACE = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() strips, without copying the body
 
 EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
@@ -104,6 +106,39 @@ class Budget:
         self.decoded_left -= len(body)
 
 
+class Gate:
+    """Lets one answer at a time grow past BIG_ANSWER, from its reading to the end of json.loads.
+
+    The bounds of one answer (api.max_decoded_size, api.max_json_values) would otherwise be multiplied
+    by api.max_concurrency: eight hostile answers at once cost eight times the memory one may. Small
+    answers, nearly all of them, never wait.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    @contextmanager
+    def turn(self) -> Iterator[Callable[[], float]]:
+        """A context for one attempt; calling what it yields waits for the turn, returning the seconds waited."""
+        held = False
+
+        def enter() -> float:
+            nonlocal held
+            if held:
+                return 0.0
+            started = self._clock()
+            self._lock.acquire()
+            held = True
+            return self._clock() - started
+
+        try:
+            yield enter
+        finally:
+            if held:
+                self._lock.release()
+
+
 class RateLimiter:
     """Spaces request starts to at most `rate` per second, allowing a burst of `burst` (GCRA)."""
 
@@ -159,6 +194,9 @@ class Client:
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(api.max_requests_per_second, api.max_concurrency, clock, sleep)
         self._slots = threading.BoundedSemaphore(api.max_concurrency)
+        self._gate = Gate(clock)
+        # The gate bounds what answers cost at once only if a freed answer's memory really goes.
+        memory.return_large_blocks()
         self._tokens = authmod.TokenCache(clock)
         self._session = session or requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=api.max_concurrency, max_retries=0)
@@ -376,20 +414,26 @@ class Client:
             if authorize:
                 token = self.token()
                 headers["Authorization"] = f"Bearer {token}"
-            try:
-                status, body, request_id, retry_after = self._attempt(
-                    endpoint, method, url, headers, data, budget=budget, json_body=json_body
-                )
-            except TransportError as exc:
+            failure: TransportError | None = None
+            # The turn of a big answer ends with this block: never held through a backoff sleep.
+            with self._gate.turn() as wait_turn:
+                try:
+                    status, body, request_id, retry_after = self._attempt(
+                        endpoint, method, url, headers, data, budget=budget, json_body=json_body, wait_turn=wait_turn
+                    )
+                except TransportError as exc:
+                    failure = exc
+                else:
+                    if 200 <= status < 300:
+                        budget.charge(body, request_id)
+                        return _decode_json(body, endpoint, request_id)
+            if failure is not None:
                 if attempt >= self._api.retries:
-                    raise
-                log.debug("retrying after transport error", extra={"endpoint": endpoint, "error": str(exc)})
+                    raise failure
+                log.debug("retrying after transport error", extra={"endpoint": endpoint, "error": str(failure)})
                 self._backoff(attempt, None)
                 attempt += 1
                 continue
-            if 200 <= status < 300:
-                budget.charge(body, request_id)
-                return _decode_json(body, endpoint, request_id)
             if status == 401 and token is not None and not renewed:
                 # Tokens can be revoked or expire early; one fresh token, then a 401 is final.
                 self._tokens.invalidate(token)
@@ -411,6 +455,7 @@ class Client:
         *,
         budget: Budget,
         json_body: object = None,
+        wait_turn: Callable[[], float] = lambda: 0.0,
     ) -> tuple[int, bytearray, str | None, str | None]:
         self._limiter.acquire()
         with self._slots, self._timed(endpoint) as outcome:
@@ -432,10 +477,17 @@ class Client:
             with response:
                 outcome[0] = str(response.status_code)
                 request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-                body = self._read(response, endpoint, request_id, budget.decoded_left)
+                body = self._read(response, endpoint, request_id, budget.decoded_left, wait_turn)
                 return response.status_code, body, request_id, response.headers.get("Retry-After")
 
-    def _read(self, response: requests.Response, endpoint: str, request_id: str | None, decoded_left: int) -> bytearray:
+    def _read(
+        self,
+        response: requests.Response,
+        endpoint: str,
+        request_id: str | None,
+        decoded_left: int,
+        wait_turn: Callable[[], float] = lambda: 0.0,
+    ) -> bytearray:
         """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us.
 
         Both sizes are checked as the body streams in, so no more than a limit plus one chunk is ever
@@ -443,6 +495,7 @@ class Client:
         `api.max_response_size`, the decoded bytes against what `api.max_decoded_size` leaves of this
         request's budget. A Content-Length past the wire limit is refused before reading at all.
         One growing buffer, not a list of chunks joined at the end: that would hold the body twice.
+        Past BIG_ANSWER the read waits for its turn (Gate); the wait does not count against the deadline.
         """
         wire_limit = self._api.max_response_size
         declared = response.headers.get("Content-Length", "")
@@ -461,6 +514,8 @@ class Client:
                     raise self._too_large(endpoint, request_id, "on the wire")
                 if len(body) > decoded_left:
                     raise self._too_large(endpoint, request_id, "", decoded=True)
+                if len(body) > BIG_ANSWER:
+                    deadline += wait_turn()
                 if self._clock() > deadline:
                     raise UpstreamTimeout(
                         f"response body not complete after {self._api.timeout:g}s",

@@ -115,9 +115,14 @@ def base_mapping(proxy: FaultProxy, sim: Simulator, **api: Any) -> dict[str, Any
     }
 
 
-def run_child(attack: Callable[[FaultProxy, str], None], as_limit: int | None = CHILD_AS_LIMIT_MIB) -> dict[str, Any]:
+def run_child(
+    attack: Callable[[FaultProxy, str], None], as_limit: int | None = CHILD_AS_LIMIT_MIB, customers: int = 3
+) -> dict[str, Any]:
     """Warm a refresher in a child process, break one customer's jobs with `attack`, return its report."""
-    with Simulator(FleetSpec(customers=3, seed=2), clock=lambda: NOW) as sim, FaultProxy(sim.base_url) as proxy:
+    with (
+        Simulator(FleetSpec(customers=customers, seed=2), clock=lambda: NOW) as sim,
+        FaultProxy(sim.base_url) as proxy,
+    ):
         victim = sim.customer_ids[1]
         args = [sys.executable, "-m", "tests.hostile_child", json.dumps(base_mapping(proxy, sim))]
         if as_limit is not None:
@@ -191,6 +196,23 @@ def test_a_too_many_job_rows_fail_only_that_customer() -> None:
     report = run_child(lambda proxy, victim: proxy.add(jobs_route(victim), Respond(200, body)))
     assert_only_victim_failed(report, "jobs.max_per_customer")
     assert report["peak_kib"] < CHART_LIMIT_KIB * 3 // 4, peak_mib(report)
+
+
+def test_a_big_answers_at_once_cost_no_more_than_one() -> None:
+    """Every customer answers the largest body the bounds let through to json.loads, all at once: the
+    answers wait for their turn past 1 MiB, so eight cost what one does, not eight times as much."""
+    body = gzipped(b"", maximal_allowed_body(), 1, b"")
+
+    def attack(proxy: FaultProxy, victim: str) -> None:
+        proxy.add(r"^/partner/customers/[^/]+/jobs$", Respond(200, body, headers=GZIP))
+
+    report = run_child(attack, customers=8)
+    assert all(not c["success"] and "jobs.max_per_customer" in c["error"] for c in report["customers"].values()), (
+        report["customers"]
+    )
+    # One such answer peaks at some 150 MiB in all (the figures below); eight at once without turns
+    # (api.max_concurrency is 8), at 350 to 650 MiB.
+    assert report["peak_kib"] < 200 * 1024, peak_mib(report)
 
 
 @dataclass
@@ -607,17 +629,24 @@ ATTACKS: dict[str, Callable[[], Behaviour]] = {
     ),
     "25,000 job rows (accepted: the largest customer allowed)": lambda: Respond(200, job_rows(25_000)),
 }
+# Served to every customer at once.
+ALL_AT_ONCE: dict[str, Callable[[], Behaviour]] = {
+    "62,000 job rows, gzip, to all 8 customers at once": lambda: Respond(
+        200, gzipped(b"", maximal_allowed_body(), 1, b""), headers=GZIP
+    ),
+}
 
 
 def figures() -> None:
     """Peak RSS of the refresher process under each attack (no address-space cap: the real figure)."""
-    for name, make in ATTACKS.items():
+    for name, make in {**ATTACKS, **ALL_AT_ONCE}.items():
         behaviour = make()
+        route = r"^/partner/customers/[^/]+/jobs$" if name in ALL_AT_ONCE else None
 
-        def attack(proxy: FaultProxy, victim: str, behaviour: Behaviour = behaviour) -> None:
-            proxy.add(jobs_route(victim), behaviour)
+        def attack(proxy: FaultProxy, victim: str, behaviour: Behaviour = behaviour, route: str | None = route) -> None:
+            proxy.add(route or jobs_route(victim), behaviour)
 
-        report = run_child(attack, as_limit=None)
+        report = run_child(attack, as_limit=None, customers=8 if route else 3)
         victim = report["customers"][report["victim"]]
         print(
             f"{name}: peak RSS {peak_mib(report)} MiB, cycle {report['seconds']} s,"
