@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import threading
 import time
 import uuid
@@ -18,6 +19,11 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300.0
 # Renew this long before expiry, so a token never runs out between our check and the upstream's.
 RENEW_MARGIN = 60.0
+# The lifetime assumed when the token endpoint sends none (AvePoint's tokens last one hour).
+DEFAULT_LIFETIME = 3600.0
+# A sent lifetime is capped at a day: no token endpoint grants longer, and a bigger number (one of 400
+# digits overflows a float) would keep a token forever. Short lives are honoured, down to 0 (no caching).
+MAX_LIFETIME = 86_400.0
 
 
 def token_form(auth: AuthConfig, token_url: str, now: float) -> dict[str, str]:
@@ -33,6 +39,26 @@ def token_form(auth: AuthConfig, token_url: str, now: float) -> dict[str, str]:
     elif auth.client_secret is not None:
         form["client_secret"] = auth.client_secret.get()
     return form
+
+
+def token_lifetime(raw: object) -> float:
+    """The seconds a token lasts, from the token endpoint's `expires_in`, capped at MAX_LIFETIME.
+
+    A number or a decimal string (some endpoints quote it); absent means DEFAULT_LIFETIME. ValueError
+    for anything else: a bool, another string, a negative or non-finite number. Integers are compared
+    before any float conversion, so 400 digits clamp instead of overflowing.
+    """
+    if raw is None:
+        return DEFAULT_LIFETIME
+    if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 20:
+        raw = int(raw.strip())
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(f"an expires_in that is not a number of seconds ({type(raw).__name__})")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ValueError("an expires_in that is not a finite number")
+    if raw < 0:
+        raise ValueError("a negative expires_in")
+    return float(min(raw, MAX_LIFETIME))
 
 
 def client_assertion(auth: AuthConfig, token_url: str, now: float) -> str:
@@ -83,6 +109,8 @@ class TokenCache:
         return token.value
 
     def put(self, value: str, expires_in: float) -> None:
+        """Hold `value` for `expires_in` seconds (0 to MAX_LIFETIME; anything else is taken as 0), less the margin."""
+        expires_in = min(max(expires_in, 0.0), MAX_LIFETIME) if math.isfinite(expires_in) else 0.0
         life = max(expires_in - min(RENEW_MARGIN, expires_in / 2), 0.0)
         with self._lock:
             self._token = Token(value, self._clock() + life)

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from exporter import __version__, codes
+from exporter import __version__, codes, memory
 from exporter import auth as authmod
 from exporter.config import ApiConfig, AuthConfig
 from exporter.errors import (
@@ -26,6 +26,7 @@ from exporter.errors import (
     AuthError,
     ConfigError,
     HTTPStatusError,
+    LimitExceeded,
     ResponseFormatError,
     TransportError,
     UpstreamTimeout,
@@ -35,9 +36,13 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-correlation-id", "x-ms-request-id", "traceparent")
-MAX_BODY_BYTES = 256 * 1024 * 1024
-MAX_PAGES = 10_000
 BACKOFF_BASE = 0.5
+# What one read asks of urllib3: it decodes at most this much per call, so a gzip bomb is stopped at a
+# limit plus one chunk, never inflated whole.
+CHUNK = 64 * 1024
+# An answer past this size waits for its turn (see Gate); a legitimate customer's is some 9 KB.
+BIG_ANSWER = 2**20
+_NON_SPACE = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() strips, without copying the body
 
 EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
 EP_CUSTOMERS = "/partner/customers"
@@ -54,6 +59,84 @@ EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overvie
 V3_PAGE_SIZE = 100
 
 Observer = Callable[[str, str, float], None]
+
+
+class Budget:
+    """What one logical request may still cost, all its pages together: decoded bytes, JSON values, pages, time.
+
+    One per call of an endpoint method, so a paged list cannot add up to more than one maximal answer.
+    """
+
+    def __init__(self, api: ApiConfig, endpoint: str, clock: Callable[[], float]) -> None:
+        self._api, self._endpoint, self._clock = api, endpoint, clock
+        self.decoded_left = api.max_decoded_size
+        self.values_left = api.max_json_values
+        self.pages = 0
+        self.deadline = clock() + api.paging_timeout
+
+    def next_page(self) -> None:
+        """Count one more page; refuse it past `api.max_pages` or `api.paging_timeout`."""
+        api = self._api
+        if self.pages >= api.max_pages:
+            raise LimitExceeded(
+                f"paging did not end after {api.max_pages} pages (api.max_pages)", endpoint=self._endpoint
+            )
+        if self.pages and self._clock() > self.deadline:
+            raise LimitExceeded(
+                f"paging did not end within {api.paging_timeout:g}s, after {self.pages} pages (api.paging_timeout)",
+                endpoint=self._endpoint,
+            )
+        self.pages += 1
+
+    def charge(self, body: bytearray, request_id: str | None) -> None:
+        """Count the JSON values of `body` before json.loads builds them; refuse past `api.max_json_values`.
+
+        Every value but the first of a container follows a comma, and every container opens with a
+        bracket, so the count of those bytes bounds the values (strings holding them only overcount).
+        Three bytes.count passes take some 40 ms for 32 MiB, a fraction of what json.loads would.
+        """
+        values = body.count(b",") + body.count(b"{") + body.count(b"[")
+        if values > self.values_left:
+            raise LimitExceeded(
+                f"answer holds more than {self._api.max_json_values} JSON values (api.max_json_values)",
+                endpoint=self._endpoint,
+                request_id=request_id,
+            )
+        self.values_left -= values
+        self.decoded_left -= len(body)
+
+
+class Gate:
+    """Lets one answer at a time grow past BIG_ANSWER, from its reading to the end of json.loads.
+
+    The bounds of one answer (api.max_decoded_size, api.max_json_values) would otherwise be multiplied
+    by api.max_concurrency: eight hostile answers at once cost eight times the memory one may. Small
+    answers, nearly all of them, never wait.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    @contextmanager
+    def turn(self) -> Iterator[Callable[[], float]]:
+        """A context for one attempt; calling what it yields waits for the turn, returning the seconds waited."""
+        held = False
+
+        def enter() -> float:
+            nonlocal held
+            if held:
+                return 0.0
+            started = self._clock()
+            self._lock.acquire()
+            held = True
+            return self._clock() - started
+
+        try:
+            yield enter
+        finally:
+            if held:
+                self._lock.release()
 
 
 class RateLimiter:
@@ -111,6 +194,9 @@ class Client:
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(api.max_requests_per_second, api.max_concurrency, clock, sleep)
         self._slots = threading.BoundedSemaphore(api.max_concurrency)
+        self._gate = Gate(clock)
+        # The gate bounds what answers cost at once only if a freed answer's memory really goes.
+        memory.return_large_blocks()
         self._tokens = authmod.TokenCache(clock)
         self._session = session or requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=api.max_concurrency, max_retries=0)
@@ -201,27 +287,39 @@ class Client:
             if cached is not None:
                 return cached
             form = authmod.token_form(self._auth, self._api.token_url, self._wall())
-            body = self._call(EP_TOKEN, "POST", self._api.token_url, data=form, authorize=False)
+            body = self._call(EP_TOKEN, "POST", self._api.token_url, self._budget(EP_TOKEN), data=form, authorize=False)
             if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
                 raise ResponseFormatError("token endpoint answered without an access_token", endpoint=EP_TOKEN)
-            expires_in = body.get("expires_in", 3600)
-            if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-                expires_in = 3600
-            self._tokens.put(body["access_token"], float(expires_in))
+            try:
+                lifetime = authmod.token_lifetime(body.get("expires_in"))
+            except ValueError as exc:
+                raise ResponseFormatError(f"token endpoint answered {exc}", endpoint=EP_TOKEN) from None
+            self._tokens.put(body["access_token"], lifetime)
             return str(body["access_token"])
 
     # --- machinery ----------------------------------------------------------------------------
 
+    def _budget(self, endpoint: str) -> Budget:
+        return Budget(self._api, endpoint, self._clock)
+
     def _get_list(self, endpoint: str, path: str) -> list[Any]:
-        """GET an OData collection, following `@odata.nextLink` while the upstream sends one."""
+        """GET an OData collection, following `@odata.nextLink` while the upstream sends one.
+
+        A chain of ever new links ends at `api.max_pages` or `api.paging_timeout`, and its bytes and
+        values count against one budget, so a hostile chain costs no more than one maximal answer.
+        """
         url: str | None = self._base + path
         rows: list[Any] = []
         seen: set[str] = set()
+        budget = self._budget(endpoint)
         while url is not None:
-            if url in seen or len(seen) >= MAX_PAGES:
-                raise ResponseFormatError("@odata.nextLink loops or never ends", endpoint=endpoint)
+            if url in seen:
+                raise ResponseFormatError(
+                    f"@odata.nextLink loops: page {len(seen) + 1} repeats an earlier link", endpoint=endpoint
+                )
             seen.add(url)
-            body = self._call(endpoint, "GET", url)
+            budget.next_page()
+            body = self._call(endpoint, "GET", url, budget)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise ResponseFormatError(
                     f"expected a JSON object with a 'value' list, got {_shape(body)}", endpoint=endpoint
@@ -254,20 +352,21 @@ class Client:
         server that never completes cannot hold a refresh, and half a list is never exported
         as if it were all of it: an empty page before the total, a page repeating the one
         before (pageIndex ignored), a totalCount that changes between pages, more rows than the
-        total, or more than MAX_PAGES pages is an error, so the refresh of that customer fails
-        and its last good data stays. Without a total (undocumented, but seen in other paged
-        APIs) the first empty page ends the list. `read_page` gives a page's rows and whether
-        it is a paged envelope at all (an unpaged answer is the whole list).
+        total, more than `api.max_pages` pages or paging past `api.paging_timeout` is an error, so
+        the refresh of that customer fails and its last good data stays. Without a total
+        (undocumented, but seen in other paged APIs) the first empty page ends the list.
+        `read_page` gives a page's rows and whether it is a paged envelope at all (an unpaged
+        answer is the whole list).
         """
         rows: list[Any] = []
         previous: list[Any] | None = None
         first_total: int | None = None
         index = 1
+        budget = self._budget(endpoint)
         while True:
-            if index > MAX_PAGES:
-                raise ResponseFormatError(f"paging did not end after {MAX_PAGES} pages", endpoint=endpoint)
+            budget.next_page()
             url = f"{self._base}{path}?pageIndex={index}&pageSize={V3_PAGE_SIZE}"
-            page = self._call(endpoint, method, url, json_body=body)
+            page = self._call(endpoint, method, url, budget, json_body=body)
             data, paged = read_page(page, endpoint)
             if not paged:
                 if index == 1:
@@ -329,6 +428,7 @@ class Client:
         endpoint: str,
         method: str,
         url: str,
+        budget: Budget,
         *,
         data: dict[str, str] | None = None,
         json_body: object = None,
@@ -346,19 +446,26 @@ class Client:
             if authorize:
                 token = self.token()
                 headers["Authorization"] = f"Bearer {token}"
-            try:
-                status, body, request_id, retry_after = self._attempt(
-                    endpoint, method, url, headers, data, json_body=json_body
-                )
-            except TransportError as exc:
+            failure: TransportError | None = None
+            # The turn of a big answer ends with this block: never held through a backoff sleep.
+            with self._gate.turn() as wait_turn:
+                try:
+                    status, body, request_id, retry_after = self._attempt(
+                        endpoint, method, url, headers, data, budget=budget, json_body=json_body, wait_turn=wait_turn
+                    )
+                except TransportError as exc:
+                    failure = exc
+                else:
+                    if 200 <= status < 300:
+                        budget.charge(body, request_id)
+                        return _decode_json(body, endpoint, request_id)
+            if failure is not None:
                 if attempt >= self._api.retries:
-                    raise
-                log.debug("retrying after transport error", extra={"endpoint": endpoint, "error": str(exc)})
+                    raise failure
+                log.debug("retrying after transport error", extra={"endpoint": endpoint, "error": str(failure)})
                 self._backoff(attempt, None)
                 attempt += 1
                 continue
-            if 200 <= status < 300:
-                return _decode_json(body, endpoint, request_id)
             if status == 401 and token is not None and not renewed:
                 # Tokens can be revoked or expire early; one fresh token, then a 401 is final.
                 self._tokens.invalidate(token)
@@ -378,8 +485,10 @@ class Client:
         headers: dict[str, str],
         data: dict[str, str] | None,
         *,
+        budget: Budget,
         json_body: object = None,
-    ) -> tuple[int, bytes, str | None, str | None]:
+        wait_turn: Callable[[], float] = lambda: 0.0,
+    ) -> tuple[int, bytearray, str | None, str | None]:
         self._limiter.acquire()
         with self._slots, self._timed(endpoint) as outcome:
             try:
@@ -400,26 +509,45 @@ class Client:
             with response:
                 outcome[0] = str(response.status_code)
                 request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-                body = self._read(response, endpoint, request_id)
+                body = self._read(response, endpoint, request_id, budget.decoded_left, wait_turn)
                 return response.status_code, body, request_id, response.headers.get("Retry-After")
 
-    def _read(self, response: requests.Response, endpoint: str, request_id: str | None) -> bytes:
-        """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us."""
+    def _read(
+        self,
+        response: requests.Response,
+        endpoint: str,
+        request_id: str | None,
+        decoded_left: int,
+        wait_turn: Callable[[], float] = lambda: 0.0,
+    ) -> bytearray:
+        """Read the body with one deadline for the whole of it: a trickling upstream cannot hold us.
+
+        Both sizes are checked as the body streams in, so no more than a limit plus one chunk is ever
+        held: the wire bytes (urllib3's count of what it read from the socket) against
+        `api.max_response_size`, the decoded bytes against what `api.max_decoded_size` leaves of this
+        request's budget. A Content-Length past the wire limit is refused before reading at all.
+        One growing buffer, not a list of chunks joined at the end: that would hold the body twice.
+        Past BIG_ANSWER the read waits for its turn (Gate); the wait does not count against the deadline.
+        """
+        wire_limit = self._api.max_response_size
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > wire_limit:
+            raise self._too_large(endpoint, request_id, f"of {declared} bytes (Content-Length)")
         deadline = self._clock() + self._api.timeout
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
+        raw = response.raw
         try:
             # read1, not iter_content: iter_content waits for a whole 64 KiB chunk, so a body trickling in a
             # byte at a time would never reach the deadline check; read1 returns whatever has arrived.
-            while chunk := response.raw.read1(64 * 1024, decode_content=True):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ResponseFormatError(
-                        f"response body larger than {MAX_BODY_BYTES} bytes",
-                        endpoint=endpoint,
-                        request_id=request_id,
-                    )
+            # urllib3 (2.6 and later) decodes at most CHUNK bytes per call, whatever the compression ratio.
+            while chunk := raw.read1(CHUNK, decode_content=True):
+                body += chunk
+                if raw.tell() > wire_limit:
+                    raise self._too_large(endpoint, request_id, "on the wire")
+                if len(body) > decoded_left:
+                    raise self._too_large(endpoint, request_id, "", decoded=True)
+                if len(body) > BIG_ANSWER:
+                    deadline += wait_turn()
                 if self._clock() > deadline:
                     raise UpstreamTimeout(
                         f"response body not complete after {self._api.timeout:g}s",
@@ -434,7 +562,18 @@ class Client:
             raise TransportError(
                 "connection broke while reading the response", endpoint=endpoint, request_id=request_id
             ) from None
-        return b"".join(chunks)
+        return body
+
+    def _too_large(self, endpoint: str, request_id: str | None, how: str, *, decoded: bool = False) -> LimitExceeded:
+        api = self._api
+        if decoded:
+            text = (
+                f"answer decodes to more than {_size_text(api.max_decoded_size)}"
+                " (api.max_decoded_size; the pages of one list count together)"
+            )
+        else:
+            text = f"response {how} exceeds {_size_text(api.max_response_size)} (api.max_response_size)"
+        return LimitExceeded(text, endpoint=endpoint, request_id=request_id)
 
     @contextmanager
     def _timed(self, endpoint: str) -> Iterator[list[str]]:
@@ -458,6 +597,13 @@ class Client:
             # Full jitter (AWS architecture blog): spreads retries of many workers apart.
             delay = self._rng.uniform(0, BACKOFF_BASE * 2**attempt)
         self._sleep(min(delay, self._api.max_backoff))
+
+
+def _size_text(size: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor and size % (factor // 16) == 0:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
 
 
 def _seg(value: str) -> str:
@@ -533,16 +679,22 @@ def _shape(body: object) -> str:
     return names.get(type(body), type(body).__name__)
 
 
-def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
-    if not body.strip():
+def _decode_json(body: bytearray, endpoint: str, request_id: str | None) -> Any:
+    """The JSON of a 2xx body. Empties `body` once decoded to text: json.loads then builds its objects
+    beside one copy of the answer, not two."""
+    first = _NON_SPACE.search(body)
+    if first is None:
         raise ResponseFormatError("empty response body", endpoint=endpoint, request_id=request_id)
-    if body.lstrip()[:1] == b"<":
+    if first.group() == b"<":
         raise ResponseFormatError(
             "HTML instead of JSON (a proxy or error page?)", endpoint=endpoint, request_id=request_id
         )
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        # What json.loads does with bytes, done here so the bytes can go before the objects come.
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        body.clear()
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ResponseFormatError(
             f"invalid or truncated JSON ({exc.__class__.__name__} at byte {getattr(exc, 'pos', '?')})",
             endpoint=endpoint,
@@ -550,7 +702,7 @@ def _decode_json(body: bytes, endpoint: str, request_id: str | None) -> Any:
         ) from None
 
 
-def _status_error(endpoint: str, status: int, body: bytes, request_id: str | None) -> HTTPStatusError:
+def _status_error(endpoint: str, status: int, body: bytes | bytearray, request_id: str | None) -> HTTPStatusError:
     detail = _error_detail(body)
     body_request_id, trace_id = _error_ids(body)
     request_id = request_id or body_request_id
@@ -582,7 +734,7 @@ def _status_error(endpoint: str, status: int, body: bytes, request_id: str | Non
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def _error_ids(body: bytes) -> tuple[str | None, str | None]:
+def _error_ids(body: bytes | bytearray) -> tuple[str | None, str | None]:
     """`requestId` and `traceId` of an AvePoint error body, `{statusCode, message, errors, requestId,
     timestamp, traceId}` (or `{traceId, error, statusCode}`), see /work/shared/avepoint-api.md.
 
@@ -601,7 +753,7 @@ def _error_ids(body: bytes) -> tuple[str | None, str | None]:
     return found[0], found[1]
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytes | bytearray) -> str:
     """A short, safe summary of an error body: the `error` / `message` of a JSON body, else nothing."""
     try:
         data = json.loads(body)

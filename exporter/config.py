@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -77,6 +78,29 @@ def _duration(default: str) -> Any:
     return field(default=parse.duration_seconds(default), metadata={"duration": True})
 
 
+def _size(default: str) -> Any:
+    return field(default=size_bytes(default, "default"), metadata={"size": True})
+
+
+# Decimal and binary multiples as written in config files: 512KB is 512,000 bytes, 32MiB 33,554,432.
+SIZE_UNITS: Mapping[str, int] = types.MappingProxyType(
+    {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+)
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+def size_bytes(raw: object, key: str) -> int:
+    """A byte size from config: a positive integer (bytes) or a string such as `32MiB`, `512KB`, `1GiB`."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    match = _SIZE.fullmatch(raw) if isinstance(raw, str) else None
+    unit = SIZE_UNITS.get(match.group(2).lower()) if match else None
+    number = float(match.group(1)) * unit if match and unit else 0.0  # 400 digits: inf, refused below
+    if not 1 <= number < 2**63:
+        raise ConfigError(f"{key}: must be a positive size like 512KiB, 32MiB or 1GiB (or bytes), not {raw!r}")
+    return int(number)
+
+
 @dataclass(frozen=True)
 class ApiConfig:
     base_url: str = "https://graph.avepointonlineservices.com"
@@ -89,6 +113,19 @@ class ApiConfig:
     # Upper bound on one backoff sleep, whatever Retry-After asks: a refresh must end in bounded time.
     max_backoff: float = _duration("30s")
     ca_file: str = ""
+    # Bounds on what one answer may cost (a hostile or broken upstream must not exhaust memory or time).
+    # A 20,000-job customer is an 8.6 MiB body (430 bytes a row, the simulator's rows): these leave room.
+    # Bytes as they arrive, before any decompression; checked while reading.
+    max_response_size: int = _size("16MiB")
+    # Bytes after gzip/deflate decoding, of one request together with all its pages; checked per chunk.
+    max_decoded_size: int = _size("32MiB")
+    # JSON values (containers and elements) of one request with its pages, counted before json.loads
+    # builds them: 100 MB of `{}` fits a byte cap but costs gigabytes as Python objects.
+    max_json_values: int = 1_000_000
+    # Pages of one list (OData nextLink or v3 pageIndex). v3 pages are at most 100 rows, so even
+    # 100,000 customers are 1,000 pages; an endless chain ends there, or at paging_timeout.
+    max_pages: int = 1_000
+    paging_timeout: float = _duration("5m")
 
 
 @dataclass(frozen=True)
@@ -154,6 +191,9 @@ class JobsConfig:
     expected_interval_overrides: tuple[IntervalOverride, ...] = ()
     # Extra status -> outcome mappings; keys are normalised like the built-in table.
     status_outcomes: Mapping[str, Outcome] = field(default_factory=lambda: types.MappingProxyType({}))
+    # Job rows one customer may answer (and so job modules, one series set each); more fail its refresh:
+    # every row costs some 8 KB once parsed and rendered, so a runaway customer could exhaust memory.
+    max_per_customer: int = 25_000
 
     def expected_interval_for(self, customer_id: str, job_type: str, job_module: str) -> float:
         best, best_score = self.expected_interval, -1
@@ -402,7 +442,11 @@ def _build(cls: type, data: object, where: str) -> Any:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{key}: required")
             continue
-        values[name] = _convert(hints[name], data[name], key, duration=bool(f.metadata.get("duration")))
+        raw = data[name]
+        if f.metadata.get("size"):
+            values[name] = size_bytes(_yaml_scalar(raw, key) if isinstance(raw, _EnvValue) else raw, key)
+            continue
+        values[name] = _convert(hints[name], raw, key, duration=bool(f.metadata.get("duration")))
     return cls(**values)
 
 
@@ -528,6 +572,9 @@ def _resolve_secrets(config: Config, base_dir: Path) -> Config:
     for key, value, low in (
         ("api.max_concurrency", api.max_concurrency, 1),
         ("api.retries", api.retries, 0),
+        ("api.max_json_values", api.max_json_values, 1),
+        ("api.max_pages", api.max_pages, 1),
+        ("jobs.max_per_customer", config.jobs.max_per_customer, 1),
     ):
         if value < low:
             raise ConfigError(f"{key}: must be at least {low}, not {value}")

@@ -63,3 +63,10 @@ class AuthError(HTTPStatusError):
 
 class ResponseFormatError(ApiError):
     """The upstream answered 2xx but the body is not the JSON we expect: HTML, truncated, wrong shape."""
+
+
+class LimitExceeded(ResponseFormatError):
+    """The answer is bigger than a configured bound (bytes, JSON values, pages, paging time, job rows).
+
+    The message names the bound's config key: raising it is the fix when the fleet really is that big.
+    """

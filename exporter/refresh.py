@@ -16,7 +16,7 @@ import cachetools
 from exporter import codes, parse, state
 from exporter.client import EP_TOKEN
 from exporter.config import Config, EndpointsConfig
-from exporter.errors import ApiError, ResponseFormatError
+from exporter.errors import ApiError, LimitExceeded, ResponseFormatError
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
 PARSE_LOG_INTERVAL = 3600.0
 # Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
 _PARSE_LOG_KEYS = 100_000
+# What a failure that is not the upstream's fault shows as; its traceback is in the log.
+INTERNAL_ERROR = "internal error, see the log"
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
@@ -290,11 +292,12 @@ class Refresher:
                 services_due = config.endpoints.services and SERVICES not in self._fresh
             if services_due:
                 self._refresh_services(config, client)
-            futures = [self._pool.submit(self._refresh_customer, config, client, cid) for cid in due]
+            futures = [self._pool.submit(self._guarded_refresh, config, client, cid) for cid in due]
             for future in futures:
                 future.result()
-        except Exception:  # a bug must not kill the cycle thread silently; log it and go on
+        except Exception:  # a bug must not kill the cycle thread silently, nor pass for a good cycle
             log.exception("refresh cycle failed unexpectedly")
+            self._cycle_failed()
         finally:
             with self._lock:
                 self._refreshed = True
@@ -353,10 +356,21 @@ class Refresher:
             self._publish_locked()
         return None
 
-    def _fail_due(self, exc: ApiError) -> None:
+    def _cycle_failed(self) -> None:
+        """After an unexpected error: the listing and every customer not yet refreshed show as failed.
+
+        Else avepoint_up and avepoint_refresh_success would stay 1 while stale data is served.
+        """
+        with self._lock:
+            self._up = False
+            self._listing = self._listing.after(INTERNAL_ERROR, self._wall())
+            self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
+        self._fail_due(INTERNAL_ERROR)
+
+    def _fail_due(self, exc: ApiError | str) -> None:
         """Mark every due customer failed with the listing's token error (already logged once)."""
         now = self._wall()
-        error = _describe(exc)
+        error = exc if isinstance(exc, str) else _describe(exc)
         with self._lock:
             enabled = self._config.endpoints
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
@@ -382,6 +396,22 @@ class Refresher:
             # New, or known from the state file: its remembered successes apply once its jobs are fetched.
             return CustomerState(customer)
         return old if old.customer == customer else replace(old, customer=customer)
+
+    def _guarded_refresh(self, config: Config, client: ApiClient, customer_id: str) -> None:
+        """Refresh one customer; a bug or an unexpected error fails that customer alone, visibly."""
+        try:
+            self._refresh_customer(config, client, customer_id)
+        except Exception:
+            log.exception("refreshing customer failed unexpectedly", extra={"customer_id": customer_id})
+            with self._lock:
+                self._record_locked(
+                    config.endpoints,
+                    customer_id,
+                    self._wall(),
+                    jobs_error=INTERNAL_ERROR,
+                    protected_error=INTERNAL_ERROR,
+                )
+                self._publish_locked()
 
     def _refresh_customer(self, config: Config, client: ApiClient, customer_id: str) -> None:
         # Each endpoint group on its own: a missing scope for one (403) must not hide the others.
@@ -444,11 +474,16 @@ class Refresher:
 
     @staticmethod
     def _fetch_jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
+        """The job rows of one customer, at most `jobs.max_per_customer` of them (checked before parsing).
+
+        One row is one job module, so this also bounds the series one customer can add: parsed and
+        rendered, each costs some 8 KB, and a runaway answer must not take the memory of all customers.
+        """
         if not config.jobs.select:
-            return client.jobs(customer_id)
+            return _bounded(config, client.jobs(customer_id))
         rows: list[Any] = []
         for sel in config.jobs.select:
-            rows.extend(client.jobs_for(customer_id, sel.job_type, sel.job_module))
+            rows.extend(_bounded(config, client.jobs_for(customer_id, sel.job_type, sel.job_module), len(rows)))
         return rows
 
     @staticmethod
@@ -620,6 +655,13 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
+
+
+def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
+    limit = config.jobs.max_per_customer
+    if held + len(rows) > limit:
+        raise LimitExceeded(f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=EP_JOBS)
+    return rows
 
 
 def _unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:

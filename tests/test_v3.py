@@ -454,12 +454,11 @@ def test_a_server_ignoring_page_index_is_an_error() -> None:
         assert rec.requests.count((EP_V3_CUSTOMERS, "200")) == 2
 
 
-def test_paging_has_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clientmod, "MAX_PAGES", 3)
+def test_paging_has_a_cap() -> None:
     with Simulator(FleetSpec(customers=9, seed=3), clock=lambda: NOW, page_size=2) as sim:
         rec = Recorder()
-        with pytest.raises(ResponseFormatError, match="did not end after 3 pages"):
-            make_client(sim, rec).customers()
+        with pytest.raises(ResponseFormatError, match=r"did not end after 3 pages \(api.max_pages\)"):
+            make_client(sim, rec, max_pages=3).customers()
         assert rec.requests.count((EP_V3_CUSTOMERS, "200")) == 3
 
 
