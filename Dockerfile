@@ -27,6 +27,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter/ exporter/
+COPY avepoint_simulator/ avepoint_simulator/
 # Only the project's own wheel: its dependencies are binary wheels on the index, so the final stage
 # needs no compiler to install them.
 RUN python -m pip wheel --no-cache-dir --no-deps -w /wheels .

@@ -18,15 +18,16 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 
-from exporter import __version__, config, logs, safe, webconfig
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import __version__, config, logs, safe
 from exporter import shard as sharding
-from exporter.client import Client
+from exporter.config import web as webconfig
 from exporter.errors import ApiError, ConfigError
+from exporter.exposition import Telemetry
 from exporter.model import Outcome
 from exporter.refresh import Refresher
-from exporter.server import App, Server, parse_listen_address, serve_in_thread
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.upstream import Client
+from exporter.web import App, Server, parse_listen_address, serve_in_thread
 
 log = logging.getLogger("exporter")
 

@@ -1,4 +1,5 @@
-"""The Elements API v3 integer codes and their names: one table per field, used both ways."""
+"""AvePoint's vocabulary, which every layer shares: the Elements API v3 integer codes and their names (one
+table per field, used both ways), the canonical spelling of job types and modules, and status lookup keys."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ __all__ = [
     "legacy_job_module",
     "legacy_job_type",
     "name",
+    "normalize_status",
 ]
 
 # Copied from AvePoint's v3 reference (see avepoint-api.md); names are spelled as documented there.
@@ -238,3 +240,11 @@ def job_kind(job_type: str, job_module: str) -> str:
     if _key(job_type) in _SCAN_TYPES:
         return KIND_SCAN
     return _MODULE_KINDS.get(_key(job_module), KIND_BACKUP)
+
+
+_STATUS_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def normalize_status(status: str) -> str:
+    """A status as a lookup key: case folded, each run of spaces, underscores and hyphens as one space."""
+    return _STATUS_SEPARATORS.sub(" ", status.casefold()).strip()

@@ -26,8 +26,13 @@ class ApiError(ExporterError):
         self.request_id = request_id
         self.trace_id = trace_id
 
+    @property
+    def message(self) -> str:
+        """The message without the ids that `str()` appends."""
+        return super().__str__()
+
     def __str__(self) -> str:
-        text = super().__str__()
+        text = self.message
         ids = [f"request id {self.request_id}"] if self.request_id else []
         ids += [f"trace id {self.trace_id}"] if self.trace_id else []
         return f"{text} ({', '.join(ids)})" if ids else text

@@ -1,9 +1,26 @@
-"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions."""
+"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, and
+the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from exporter.errors import ApiError
+
+if TYPE_CHECKING:
+    from exporter.config import Config
+
+# The endpoint groups, as the `endpoint` label of the refresh metrics names them.
+EP_CUSTOMERS = "customers"
+EP_JOBS = "jobs"
+EP_PROTECTED = "protected"
+EP_SERVICES = "services"
+
+ModuleKey = tuple[str, str]  # job type, job module
+JobKey = tuple[str, str, str]  # customer id, job type, job module
 
 
 class Outcome(enum.StrEnum):
@@ -110,3 +127,74 @@ class Subscription:
     capacity_purchased_bytes: float | None = None
     capacity_protected_bytes: float | None = None
     consumed_bytes: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a refresh failed, kept as fields until a page or a log line formats it. Never holds a secret:
+    exporter errors are written not to, and the ids are the upstream's, checked to look like ids."""
+
+    kind: str  # the error's class name, e.g. HTTPStatusError; InternalError for a bug of the exporter's
+    message: str
+    request_id: str | None = None
+    trace_id: str | None = None
+
+    @classmethod
+    def of(cls, exc: ApiError) -> Failure:
+        return cls(type(exc).__name__, exc.message, exc.request_id, exc.trace_id)
+
+    def __str__(self) -> str:
+        ids = [f"request id {self.request_id}"] if self.request_id else []
+        ids += [f"trace id {self.trace_id}"] if self.trace_id else []
+        return f"{self.kind}: {self.message}" + (f" ({', '.join(ids)})" if ids else "")
+
+
+# What a failure that is not the upstream's fault shows as; its traceback is in the log.
+INTERNAL = Failure("InternalError", "internal error, see the log")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The last refresh of one endpoint (of one customer): did it work, and when did it last work."""
+
+    success: bool = False
+    last_success: float | None = None
+    error: Failure | None = None
+
+    def after(self, error: Failure | None, now: float) -> Attempt:
+        if error is None:
+            return Attempt(True, now, None)
+        return Attempt(False, self.last_success, error)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerState:
+    """One customer as last fetched. Replaced, never mutated: renderers cache by identity and equality."""
+
+    customer: Customer
+    jobs: tuple[Job, ...] = ()
+    attempt: Attempt = field(default_factory=Attempt)
+    # End of the newest successful (or warning) job seen per module, for the modules listed in `jobs`.
+    last_success: Mapping[ModuleKey, float] = field(default_factory=dict)
+    protected: tuple[ProtectedData, ...] = ()
+    protected_attempt: Attempt = field(default_factory=Attempt)
+    subscriptions: tuple[Subscription, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the renderer needs, immutable. `generation` changes whenever the data changes."""
+
+    generation: int
+    config: Config
+    up: bool
+    listing: Attempt
+    customers: tuple[CustomerState, ...]
+    refreshed: bool  # a first refresh has been attempted (readiness)
+    last_refresh_seconds: float | None = None
+    services: Attempt = field(default_factory=Attempt)
+
+    @property
+    def last_success(self) -> dict[JobKey, float]:
+        """Every exported last-success time, keyed by (customer id, job type, job module)."""
+        return {(cs.customer.id, *key): ts for cs in self.customers for key, ts in cs.last_success.items()}

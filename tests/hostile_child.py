@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from exporter import config
-from exporter.client import Client
 from exporter.refresh import Refresher
+from exporter.upstream.client import Client
 
 
 class Clock:
@@ -73,9 +73,9 @@ def main() -> None:
     snap = refresher.snapshot()
     report = {
         "up": snap.up,
-        "listing_error": snap.listing.error,
+        "listing_error": None if snap.listing.error is None else str(snap.listing.error),
         "customers": {
-            cs.customer.id: {"success": cs.attempt.success, "error": cs.attempt.error, "jobs": len(cs.jobs)}
+            cs.customer.id: {"success": cs.attempt.success, "error": str(cs.attempt.error or ""), "jobs": len(cs.jobs)}
             for cs in snap.customers
         },
         "warnings": handler.lines,

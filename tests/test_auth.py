@@ -10,7 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from exporter import auth, config
+from exporter import config
+from exporter.upstream import auth
 from tests.support import make_cert, write
 
 TOKEN_URL = "https://identity.example.test/connect/token"

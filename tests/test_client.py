@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter import config, parse
-from exporter.client import (
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import config
+from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
+from exporter.upstream import parse
+from exporter.upstream.client import (
     EP_CUSTOMERS,
     EP_JOBS,
     EP_JOBS_BY_MODULE,
@@ -26,8 +29,6 @@ from exporter.client import (
     Client,
     RateLimiter,
 )
-from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import free_port, make_cert, write
 
 SECRET = DEMO_CLIENT_SECRET

@@ -8,7 +8,7 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import deflate
+from exporter.exposition import deflate
 
 
 @settings(max_examples=300)

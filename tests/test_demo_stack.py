@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from exporter.simulator import FleetSpec, Simulator
+from avepoint_simulator.simulator import FleetSpec, Simulator
 from tests.support import free_port
 from tests.test_e2e import SCRIPT, wait_for
 from tests.test_stack import Stack, eventually, run_process

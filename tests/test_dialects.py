@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import codes, config, render
-from exporter.client import Client
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import codes, config
+from exporter.exposition import render
 from exporter.refresh import Refresher
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.upstream.client import Client
 
 NOW = 1_760_000_000.0
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]

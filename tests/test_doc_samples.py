@@ -20,10 +20,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import config, parse, render
-from exporter.client import Client
-from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
-from exporter.refresh import Refresher, Snapshot
+from exporter import config
+from exporter.exposition import render
+from exporter.model import Customer, Job, Outcome, ProtectedData, Snapshot, Subscription, Tenant
+from exporter.refresh import Refresher
+from exporter.upstream import parse
+from exporter.upstream.client import Client
 
 FIXTURES = Path(__file__).parent / "fixtures" / "avepoint"
 GB = 1024**3

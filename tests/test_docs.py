@@ -7,8 +7,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter import config, render
-from exporter.telemetry import Telemetry
+from exporter import config
+from exporter.exposition import render
+from exporter.exposition.telemetry import Telemetry
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

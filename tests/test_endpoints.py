@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import render
+from avepoint_simulator.simulator import FleetSpec, Simulator
+from exporter.exposition import render
 from exporter.model import Job, Outcome
-from exporter.simulator import FleetSpec, Simulator
 from tests.test_refresh import Clock, make_config, make_refresher
 
 VERSIONS = ["legacy", "v3"]
@@ -71,7 +71,7 @@ def test_a_missing_scope_disables_only_its_group_and_names_the_scope(
     assert all(c.attempt.success and c.jobs for c in snap.customers)
     assert all(not c.protected_attempt.success for c in snap.customers)
     assert snap.services.success
-    assert "partner.cbprotected.read.all" in (snap.customers[0].protected_attempt.error or "")
+    assert "partner.cbprotected.read.all" in str(snap.customers[0].protected_attempt.error)
     assert "refreshing protected data failed" in caplog.text
     refresher.close()
 

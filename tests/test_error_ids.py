@@ -8,12 +8,12 @@ import logging
 import pytest
 import requests
 
-from exporter import client as clientmod
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
-from exporter.client import Client
 from exporter.errors import HTTPStatusError
 from exporter.refresh import Refresher
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.upstream import client as clientmod
+from exporter.upstream.client import Client
 
 NOW = 1_760_000_000.0
 

@@ -40,12 +40,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, FleetSpec, Simulator
 from exporter import config, logs, safe
-from exporter.client import EP_CUSTOMERS, EP_JOBS, EP_TOKEN, Client
+from exporter.exposition.render import ExpositionCache
+from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.render import ExpositionCache
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.upstream.client import EP_CUSTOMERS, EP_JOBS, EP_TOKEN, Client
 from tests.faultproxy import FaultProxy, Reset, Respond, Rewrite, Trickle
 
 NOW = 1_760_000_000.0  # the simulator's frozen clock: the fleet's data is the same every cycle

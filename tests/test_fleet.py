@@ -10,11 +10,11 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.client import Client
+from avepoint_simulator.simulator import FleetSpec, Simulator
+from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.server import App, Server, serve_in_thread
-from exporter.simulator import FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.upstream.client import Client
+from exporter.web.server import App, Server, serve_in_thread
 from tests.test_refresh import Clock, make_config
 
 CUSTOMERS = 200

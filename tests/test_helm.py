@@ -18,8 +18,9 @@ import helm_python as helm
 import pytest
 import yaml
 
-from exporter import __version__, cli, config, webconfig
+from exporter import __version__, cli, config
 from exporter import shard as sharding
+from exporter.config import web as webconfig
 from tests.support import make_cert
 
 ROOT = Path(__file__).resolve().parent.parent

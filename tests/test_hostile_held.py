@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from exporter.client import Client
+from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
-from exporter.simulator import FleetSpec, Simulator
+from exporter.upstream.client import Client
 from tests.faultproxy import FaultProxy, Respond
 from tests.test_refresh import make_config
 from tests.test_web_security import address, raw, security, serving

@@ -16,11 +16,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import codes, config, logs, parse, render, safe, status
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import codes, config, logs, safe
 from exporter.errors import ConfigError
-from exporter.model import Customer, Job, Outcome
-from exporter.refresh import Attempt, CustomerState, Snapshot
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.exposition import render
+from exporter.model import Attempt, Customer, CustomerState, Failure, Job, Outcome, Snapshot
+from exporter.upstream import parse
+from exporter.web import status
 from tests.faultproxy import FaultProxy, ProxyHandler, Rewrite
 from tests.support import free_port
 from tests.test_e2e import SCRIPT, stop, wait_for
@@ -141,7 +143,7 @@ def test_ordinary_text_is_kept_as_sent_and_not_counted(text: str) -> None:
 
 def _state(cid: str, organization: str, module: str = "Exchange Online", error: str | None = None) -> CustomerState:
     job = Job("Microsoft 365", module, "j1", "Backup", "Finished", Outcome.SUCCESS, objects=1, end_time=1.0e9)
-    attempt = Attempt(True, 1.0e9) if error is None else Attempt(False, 1.0e9, error)
+    attempt = Attempt(True, 1.0e9) if error is None else Attempt(False, 1.0e9, Failure("HTTPStatusError", error))
     return CustomerState(Customer(cid, organization, "DE", "Working"), (job,), attempt, {job.key: 1.0e9})
 
 
@@ -162,7 +164,7 @@ def test_a_fragment_that_cannot_be_encoded_costs_one_character_not_the_expositio
 def test_status_page_and_json_survive_text_that_cannot_be_encoded() -> None:
     # An upstream error message is quoted into the refresh error, past the parser.
     snap = _snapshot(
-        _state(f"bad{SURROGATE}", f"Evil{SURROGATE}", error=f"HTTPStatusError: HTTP 500 (boom{SURROGATE})"),
+        _state(f"bad{SURROGATE}", f"Evil{SURROGATE}", error=f"HTTP 500 (boom{SURROGATE})"),
         _state("good", "Contoso"),
     )
     page = status.Page(status.build(snap, PROCESS, 1.0e9 + 60))

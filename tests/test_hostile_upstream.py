@@ -25,11 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from exporter import auth, config
-from exporter.client import EP_CUSTOMERS, EP_V3_CUSTOMERS, Client
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import config
 from exporter.errors import ConfigError, LimitExceeded, ResponseFormatError
-from exporter.refresh import INTERNAL_ERROR, Refresher
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.model import INTERNAL
+from exporter.refresh import Refresher
+from exporter.upstream import auth
+from exporter.upstream.client import EP_CUSTOMERS, EP_V3_CUSTOMERS, Client
 from tests.faultproxy import Behaviour, FaultProxy, ProxyHandler, Respond, Rewrite
 from tests.support import free_port
 
@@ -413,7 +415,7 @@ def test_b_an_unusable_lifetime_fails_the_cycle_visibly(bad: object, caplog: pyt
         e.cycle()
         snap = e.refresher.snapshot()
         assert not snap.up
-        assert snap.listing.error is not None and "expires_in" in snap.listing.error
+        assert snap.listing.error is not None and "expires_in" in str(snap.listing.error)
         assert all(not cs.attempt.success for cs in snap.customers)
         assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
@@ -473,7 +475,7 @@ def run_cycle(refresher: Refresher, clock: Clock) -> None:
 
 
 def test_b_an_unexpected_error_in_the_cycle_shows_as_failure(caplog: pytest.LogCaptureFixture) -> None:
-    from exporter.render import ExpositionCache
+    from exporter.exposition.render import ExpositionCache
 
     with fake_refresher() as (refresher, fake, clock, ids):
         run_cycle(refresher, clock)
@@ -482,8 +484,8 @@ def test_b_an_unexpected_error_in_the_cycle_shows_as_failure(caplog: pytest.LogC
         caplog.set_level(logging.ERROR)
         run_cycle(refresher, clock)
         snap = refresher.snapshot()
-        assert not snap.up and snap.listing.error == INTERNAL_ERROR
-        assert [cs.attempt.error for cs in snap.customers] == [INTERNAL_ERROR] * len(ids)
+        assert not snap.up and snap.listing.error == INTERNAL
+        assert [cs.attempt.error for cs in snap.customers] == [INTERNAL] * len(ids)
         assert all(cs.jobs for cs in snap.customers)  # the last good data stays served
         text = ExpositionCache().get(snap).body.decode()
         assert "avepoint_up 0.0" in text
@@ -504,7 +506,7 @@ def test_b_an_unexpected_error_for_one_customer_fails_only_it() -> None:
         snap = refresher.snapshot()
         assert snap.up
         outcome = {cs.customer.id: cs.attempt for cs in snap.customers}
-        assert not outcome[ids[1]].success and outcome[ids[1]].error == INTERNAL_ERROR
+        assert not outcome[ids[1]].success and outcome[ids[1]].error == INTERNAL
         assert all(outcome[cid].success for cid in ids if cid != ids[1])
 
 
@@ -573,7 +575,7 @@ def test_c_an_endless_next_link_chain_fails_the_listing_at_max_pages(caplog: pyt
         elapsed = time.monotonic() - started
         snap = e.refresher.snapshot()
         assert not snap.up
-        assert snap.listing.error is not None and "after 1000 pages (api.max_pages)" in snap.listing.error
+        assert snap.listing.error is not None and "after 1000 pages (api.max_pages)" in str(snap.listing.error)
         assert e.proxy.counts()["/partner/customers"] == 1000
         assert elapsed < 30
         (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -18,13 +18,14 @@ import bcrypt
 import pytest
 import requests
 
-from exporter import config, webconfig
+from avepoint_simulator.simulator import FleetSpec, Simulator
+from exporter import config
 from exporter import shard as sharding
-from exporter.basic_auth import BasicAuth, Verdict
 from exporter.cli import Runtime
-from exporter.server import Response, Server, client_key
-from exporter.simulator import FleetSpec, Simulator
-from exporter.webconfig import WebSecurity
+from exporter.config import web as webconfig
+from exporter.config.web import WebSecurity
+from exporter.web.basic_auth import BasicAuth, Verdict
+from exporter.web.server import Response, Server, client_key
 from tests.support import free_port
 from tests.test_e2e import SCRIPT, stop, wait_for, write_config
 from tests.test_web_security import address, count_bcrypt, serving

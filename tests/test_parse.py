@@ -1,4 +1,4 @@
-"""exporter.parse: every accepted and rejected form, the outcome contract, rows, and properties."""
+"""exporter.upstream.parse: every accepted and rejected form, the outcome contract, rows, and properties."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import codes, parse
+from exporter import codes
 from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
-from exporter.parse import ParseError
+from exporter.upstream import parse
+from exporter.upstream.parse import ParseError
 
 KB, MB, GB, TB, PB = 2**10, 2**20, 2**30, 2**40, 2**50
 T0 = datetime(2025, 9, 11, 3, 21, 16, tzinfo=UTC).timestamp()
@@ -458,9 +459,9 @@ CONTRACT_ROWS = [(status, result) for result, names in CONTRACT.items() for stat
 
 
 def test_default_outcomes_is_exactly_the_contract_table() -> None:
-    expected = {parse.normalize_status(status): result for status, result in CONTRACT_ROWS}
+    expected = {codes.normalize_status(status): result for status, result in CONTRACT_ROWS}
     assert dict(parse.DEFAULT_OUTCOMES) == expected
-    assert all(parse.normalize_status(key) == key for key in parse.DEFAULT_OUTCOMES)
+    assert all(codes.normalize_status(key) == key for key in parse.DEFAULT_OUTCOMES)
 
 
 def test_default_outcomes_cannot_be_changed() -> None:
@@ -500,7 +501,7 @@ def test_outcome_of_every_contract_status(status: str, expected: Outcome) -> Non
     ],
 )
 def test_normalize_status(status: str, expected: str) -> None:
-    assert parse.normalize_status(status) == expected
+    assert codes.normalize_status(status) == expected
 
 
 @pytest.mark.parametrize("status", ["", "Working", "N/A", "3", "Finished!", "Finishedwithexception", "Success"])

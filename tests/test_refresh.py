@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
-from exporter.client import Client
-from exporter.model import Outcome
-from exporter.refresh import Refresher, Snapshot
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.model import Outcome, Snapshot
+from exporter.refresh import Refresher
+from exporter.upstream.client import Client
 
 NOW = 1_760_000_000.0
 
@@ -121,7 +121,7 @@ def test_a_failing_customer_keeps_its_data_and_hides_nobody(sim: Simulator) -> N
     after = refresher.collect(wait=10)
     states = {c.customer.id: c for c in after.customers}
     assert not states[bad].attempt.success
-    assert "HTTP 500" in (states[bad].attempt.error or "")
+    assert "HTTP 500" in str(states[bad].attempt.error)
     assert states[bad].jobs == next(c for c in before.customers if c.customer.id == bad).jobs
     assert states[bad].attempt.last_success is not None
     assert all(s.attempt.success for cid, s in states.items() if cid != bad)
@@ -289,10 +289,10 @@ def test_an_answer_without_one_usable_row_is_a_failure_not_an_empty_fleet(sim: S
     client.jobs = lambda customer_id: garbage  # type: ignore[method-assign]
     clock.now = 61
     after = refresher.collect(wait=10)
-    assert not after.up and "none of the 3 customer rows is usable" in (after.listing.error or "")
+    assert not after.up and "none of the 3 customer rows is usable" in str(after.listing.error)
     assert [c.customer for c in after.customers] == [c.customer for c in before.customers]
     assert [c.jobs for c in after.customers] == [c.jobs for c in before.customers]
-    assert all(not c.attempt.success and "job rows" in (c.attempt.error or "") for c in after.customers)
+    assert all(not c.attempt.success and "job rows" in str(c.attempt.error) for c in after.customers)
     refresher.close()
 
 
@@ -309,6 +309,6 @@ def test_without_a_token_the_cycle_asks_the_identity_endpoint_once(sim: Simulato
     # One logical token request (with its two retries) for the whole cycle, not one per customer.
     assert sim.requests[("/connect/token", 500)] == 3
     assert not snap.up
-    assert all(not c.attempt.success and "HTTP 500" in (c.attempt.error or "") for c in snap.customers)
+    assert all(not c.attempt.success and "HTTP 500" in str(c.attempt.error) for c in snap.customers)
     assert all(c.jobs for c in snap.customers)  # the last good data stays
     refresher.close()

@@ -19,9 +19,20 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from exporter import config, render
-from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
-from exporter.refresh import Attempt, CustomerState, Snapshot
+from exporter import config
+from exporter.exposition import render
+from exporter.model import (
+    Attempt,
+    Customer,
+    CustomerState,
+    Failure,
+    Job,
+    Outcome,
+    ProtectedData,
+    Snapshot,
+    Subscription,
+    Tenant,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -97,7 +108,11 @@ def snapshot(generation: int = 1) -> Snapshot:
                 # A module no longer listed keeps its time in the refresher, but is not exported.
                 {("Microsoft 365", "Exchange Online"): 1757561935.0, ("x", "gone"): 1.0},
             ),
-            CustomerState(Customer("c-2", "Fabrikam\nInc ✓", "", "N/A"), (hostile,), Attempt(False, None, "HTTP 500")),
+            CustomerState(
+                Customer("c-2", "Fabrikam\nInc ✓", "", "N/A"),
+                (hostile,),
+                Attempt(False, None, Failure("HTTPStatusError", "HTTP 500")),
+            ),
         ),
         refreshed=True,
         last_refresh_seconds=0.25,
@@ -137,7 +152,7 @@ def snapshot_with_everything() -> Snapshot:
         Attempt(True, 1757562003.0),
         {},
         protected,
-        Attempt(False, 1757500000.0, "HTTP 403"),
+        Attempt(False, 1757500000.0, Failure("AuthError", "HTTP 403")),
         (subscription,),
     )
     return replace(base, config=cfg, customers=(*base.customers, state), services=Attempt(True, 1757562002.0))

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import __version__, codes, config, render, status
-from exporter.client import Client
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import __version__, codes, config
+from exporter.exposition import render
 from exporter.refresh import Refresher
 from exporter.shard import Shard
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter.upstream.client import Client
+from exporter.web import status
 
 NOW = 1_760_000_000.0
 

@@ -14,13 +14,13 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from avepoint_simulator.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import __version__
-from exporter.client import Client
 from exporter.errors import ConfigError
+from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.server import App, Server, parse_listen_address, serve_in_thread
-from exporter.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.upstream.client import Client
+from exporter.web.server import App, Server, parse_listen_address, serve_in_thread
 from tests.test_refresh import make_config
 
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter import shard
 from exporter.errors import ConfigError
-from exporter.simulator import FleetSpec, Simulator
 from tests.support import free_port
 from tests.test_e2e import SCRIPT, stop, wait_for, write_config
 

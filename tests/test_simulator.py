@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from exporter.simulator import (
+from avepoint_simulator.simulator import (
     JOB_CATALOG,
     JOB_FIELDS,
     MISSING,
@@ -905,7 +905,7 @@ def test_context_manager_stops_the_server() -> None:
 
 def test_main_serves_until_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "exporter.simulator", "--listen", "127.0.0.1:0", "--customers", "3", "--seed", "7"],
+        [sys.executable, "-m", "avepoint_simulator", "--listen", "127.0.0.1:0", "--customers", "3", "--seed", "7"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import requests
 
-from exporter.simulator import FleetSpec, Simulator
+from avepoint_simulator.simulator import FleetSpec, Simulator
 from tests.test_simulator import get, session
 from tests.test_v3 import http, jobs_path, post
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import free_port
 from tests.test_e2e import SCRIPT, wait_for
 

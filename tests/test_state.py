@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter import cli, config, state
+from avepoint_simulator.simulator import FleetSpec, Simulator
+from exporter import cli, config
 from exporter.errors import ConfigError
+from exporter.exposition.telemetry import Telemetry
+from exporter.refresh import state
 from exporter.shard import Shard
-from exporter.simulator import FleetSpec, Simulator
-from exporter.telemetry import Telemetry
 from tests.test_refresh import NOW, make_config, make_refresher
 
 DAY = 86400.0
@@ -150,7 +151,7 @@ def test_a_malformed_entry_is_skipped_and_the_rest_kept(
 # A save stopped where kill -9 hurts: the temp file written, not yet renamed over the state file.
 KILLED_SAVE = """
 import os, sys, time
-from exporter import state
+from exporter.refresh import state
 def stall(fd):
     print("written", flush=True)
     time.sleep(60)

@@ -19,13 +19,14 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry
 
-from exporter import __version__, config, status
-from exporter.model import Customer, Job, Outcome
-from exporter.refresh import Attempt, CustomerState, Refresher, Snapshot
-from exporter.server import App, Server, serve_in_thread
+from avepoint_simulator.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import __version__, config
+from exporter.exposition.telemetry import Telemetry
+from exporter.model import Attempt, Customer, CustomerState, Failure, Job, Outcome, Snapshot
+from exporter.refresh import Refresher
 from exporter.shard import Shard
-from exporter.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.web import status
+from exporter.web.server import App, Server, serve_in_thread
 from tests.benchmarks import status_page
 from tests.test_web_security import ALICE, security, serving
 from tests.test_webconfig import Pki, make_pki
@@ -127,12 +128,12 @@ def test_hostile_strings_from_the_api_are_text() -> None:
             f"id-{i}{name}",
             name,
             job(name, Outcome.FAILED, job_type=name, status_text=name),
-            attempt=Attempt(False, NOW - HOUR, f"HTTPStatusError: HTTP 500 ({name}) (request id {name})"),
+            attempt=Attempt(False, NOW - HOUR, Failure("HTTPStatusError", f"HTTP 500 ({name})", name)),
             status_text=name,
         )
         for i, name in enumerate(HOSTILE)
     ]
-    snap = snapshot(*states, listing=Attempt(False, None, f"AuthError: {HOSTILE[0]} (request id {HOSTILE[1]})"))
+    snap = snapshot(*states, listing=Attempt(False, None, Failure("AuthError", HOSTILE[0], HOSTILE[1])))
     text = page(snap)
     for name in HOSTILE:
         assert name not in text
@@ -176,7 +177,7 @@ def test_problems_first_then_by_organization() -> None:
         customer("a", "alpha", job()),
         customer("z", "Zulu", job(), job("OneDrive", Outcome.FAILED)),
         customer("m", "Mike", job(), last_success={("Microsoft 365", "Exchange Online"): NOW - 2 * interval}),
-        customer("b", "Bravo", job(), attempt=Attempt(False, NOW - HOUR, "UpstreamTimeout: timed out")),
+        customer("b", "Bravo", job(), attempt=Attempt(False, NOW - HOUR, Failure("UpstreamTimeout", "timed out"))),
         customer("c", "Charlie", attempt=Attempt()),  # listed, not fetched yet
         customer("y", "yankee", job("Teams", Outcome.WARNING, failed=3)),
         customer("n", "November", job("Gmail", Outcome.NOT_RUN, job_id=None, job_type="Google Workspace")),
@@ -279,7 +280,7 @@ def test_header_says_what_runs_and_how_it_fares() -> None:
     down = snapshot(
         customer("c1", "Org", job()),
         up=False,
-        listing=Attempt(False, NOW - HOUR, "AuthError: HTTP 401, token refused (request id r-42)"),
+        listing=Attempt(False, NOW - HOUR, Failure("AuthError", "HTTP 401, token refused", "r-42")),
     )
     text = page(down)
     assert (
@@ -290,11 +291,11 @@ def test_header_says_what_runs_and_how_it_fares() -> None:
 
 def test_refresh_state_per_customer() -> None:
     failed = customer(
-        "c1", "Org", job(), attempt=Attempt(False, NOW - HOUR, "HTTPStatusError: HTTP 503 (request id rid-7)")
+        "c1", "Org", job(), attempt=Attempt(False, NOW - HOUR, Failure("HTTPStatusError", "HTTP 503", "rid-7"))
     )
     row = status.build(snapshot(failed), PROCESS, NOW).rows[0]
     (refresh,) = row.refresh
-    assert refresh.error == status.ErrorInfo("HTTPStatusError", "HTTP 503", "rid-7")
+    assert refresh.error == Failure("HTTPStatusError", "HTTP 503", "rid-7")
     assert row.data_age == HOUR
     text = page(snapshot(failed))
     assert (
@@ -305,16 +306,15 @@ def test_refresh_state_per_customer() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "parsed"),
+    ("failure", "text"),
     [
-        ("HTTPStatusError: HTTP 500 (request id abc)", ("HTTPStatusError", "HTTP 500", "abc")),
-        ("UpstreamTimeout: timed out", ("UpstreamTimeout", "timed out", None)),
-        ("AuthError: HTTP 403 (no scope) (request id r1)", ("AuthError", "HTTP 403 (no scope)", "r1")),
-        ("no class here", ("Error", "no class here", None)),
+        (Failure("HTTPStatusError", "HTTP 500", "abc"), "HTTPStatusError: HTTP 500 (request id abc)"),
+        (Failure("UpstreamTimeout", "timed out"), "UpstreamTimeout: timed out"),
+        (Failure("AuthError", "HTTP 403", "r1", "t1"), "AuthError: HTTP 403 (request id r1, trace id t1)"),
     ],
 )  # fmt: skip
-def test_error_info_parse(text: str, parsed: tuple[str, str, str | None]) -> None:
-    assert status.ErrorInfo.parse(text) == status.ErrorInfo(*parsed)
+def test_a_failure_prints_as_a_log_line_would(failure: Failure, text: str) -> None:
+    assert str(failure) == text
 
 
 # --- JSON --------------------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def test_the_page_never_waits_for_the_upstream() -> None:
     with Simulator(FleetSpec(customers=3, seed=4)) as sim:
         sim.faults.latency = 3.0
         cfg = replace(CONFIG, api=replace(CONFIG.api, base_url=sim.base_url, token_url=sim.token_url))
-        from exporter.client import Client
+        from exporter.upstream.client import Client
 
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth))
         try:

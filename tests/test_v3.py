@@ -13,12 +13,7 @@ import pytest
 import requests
 import urllib3
 
-from exporter import client as clientmod
-from exporter import codes, config, parse
-from exporter.client import EP_TOKEN, EP_V3_CUSTOMERS, EP_V3_JOBS, Client
-from exporter.errors import AuthError, ConfigError, HTTPStatusError, ResponseFormatError
-from exporter.model import Outcome
-from exporter.simulator import (
+from avepoint_simulator.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     ELEMENTS_SCOPES,
@@ -32,6 +27,12 @@ from exporter.simulator import (
     FleetSpec,
     Simulator,
 )
+from exporter import codes, config
+from exporter.errors import AuthError, ConfigError, HTTPStatusError, ResponseFormatError
+from exporter.model import Outcome
+from exporter.upstream import client as clientmod
+from exporter.upstream import parse
+from exporter.upstream.client import EP_TOKEN, EP_V3_CUSTOMERS, EP_V3_JOBS, Client
 
 NOW = 1_760_000_000.0
 V3 = "/partner/external/v3/general"

@@ -7,11 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ROUTE_V3_PROTECTED, FleetSpec, Simulator
 from exporter import config
-from exporter.client import EP_V3_PROTECTED, Client
 from exporter.errors import ResponseFormatError
 from exporter.refresh import Refresher
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ROUTE_V3_PROTECTED, FleetSpec, Simulator
+from exporter.upstream.client import EP_V3_PROTECTED, Client
 from tests.test_v3 import NOW, Recorder, make_client, scripted_client
 
 V3 = "/partner/external/v3/general"

@@ -22,16 +22,17 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry
 
-from exporter import config, webconfig
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import config
 from exporter import shard as sharding
-from exporter.basic_auth import CHALLENGE, BasicAuth
 from exporter.cli import Runtime
-from exporter.client import Client
+from exporter.config import web as webconfig
+from exporter.config.web import WebSecurity
+from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.server import App, Server, serve_in_thread
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter.telemetry import Telemetry
-from exporter.webconfig import WebSecurity
+from exporter.upstream.client import Client
+from exporter.web.basic_auth import CHALLENGE, BasicAuth
+from exporter.web.server import App, Server, serve_in_thread
 from tests.support import free_port
 from tests.test_e2e import SCRIPT
 from tests.test_refresh import make_config

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter import cli, config, webconfig
+from exporter import cli, config
+from exporter.config import web as webconfig
 from exporter.errors import ConfigError
 
 # --- a small PKI, made fresh for the test run (EC keys: fast to generate) -----------------------------

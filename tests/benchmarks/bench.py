@@ -38,9 +38,11 @@ from typing import Any
 
 import yaml
 
-from exporter import config, parse, render
-from exporter.refresh import Attempt, CustomerState, Snapshot
-from exporter.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from exporter import config
+from exporter.exposition import render
+from exporter.model import Attempt, CustomerState, Snapshot
+from exporter.upstream import parse
 from tests.support import free_port
 
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
@@ -262,7 +264,7 @@ def simulator_process(customers: int, latency: float) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "exporter.simulator",
+            "avepoint_simulator.simulator",
             "--listen=127.0.0.1:0",
             f"--customers={customers}",
             f"--jobs-per-customer={JOBS_PER_CUSTOMER}",

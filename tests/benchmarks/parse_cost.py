@@ -21,8 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from exporter import parse
-from exporter.simulator import FleetSpec, Simulator
+from avepoint_simulator.simulator import FleetSpec, Simulator
+from exporter.upstream import parse
 
 
 def parser_at(ref: str) -> ModuleType:

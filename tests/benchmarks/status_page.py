@@ -21,11 +21,11 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry
 
+from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter import config
+from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.server import App, Server, serve_in_thread
-from exporter.simulator import FleetSpec, Simulator
-from exporter.telemetry import Telemetry
+from exporter.web.server import App, Server, serve_in_thread
 
 
 class SimulatorRows:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter import codes, parse, safe
+from exporter import codes, safe, units
 from exporter.errors import ConfigError
 from exporter.model import Outcome
 
@@ -75,7 +74,7 @@ class Secret:
 
 
 def _duration(default: str) -> Any:
-    return field(default=parse.duration_seconds(default), metadata={"duration": True})
+    return field(default=units.duration(default), metadata={"duration": True})
 
 
 def _size(default: str) -> Any:
@@ -83,22 +82,12 @@ def _size(default: str) -> Any:
 
 
 # Decimal and binary multiples as written in config files: 512KB is 512,000 bytes, 32MiB 33,554,432.
-SIZE_UNITS: Mapping[str, int] = types.MappingProxyType(
-    {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-)
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
-
-
 def size_bytes(raw: object, key: str) -> int:
     """A byte size from config: a positive integer (bytes) or a string such as `32MiB`, `512KB`, `1GiB`."""
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
-        return raw
-    match = _SIZE.fullmatch(raw) if isinstance(raw, str) else None
-    unit = SIZE_UNITS.get(match.group(2).lower()) if match else None
-    number = float(match.group(1)) * unit if match and unit else 0.0  # 400 digits: inf, refused below
-    if not 1 <= number < 2**63:
+    value = units.size(raw)
+    if value is None:
         raise ConfigError(f"{key}: must be a positive size like 512KiB, 32MiB or 1GiB (or bytes), not {raw!r}")
-    return int(number)
+    return value
 
 
 @dataclass(frozen=True)
@@ -512,13 +501,8 @@ def _env_list(value: _EnvValue, key: str, *, structured: bool) -> object:
 
 
 def _duration_value(raw: object, key: str) -> float:
-    if isinstance(raw, bool):
-        raise ConfigError(f"{key}: must be a duration like 30s, 5m, 24h or 7d, not {raw!r}")
-    try:
-        seconds = parse.duration_seconds(raw)
-    except parse.ParseError:
-        seconds = None
-    if seconds is None or seconds <= 0:
+    seconds = units.duration(raw)
+    if seconds is None:
         raise ConfigError(f"{key}: must be a positive duration like 30s, 5m, 24h or 7d, not {raw!r}")
     return seconds
 
@@ -532,7 +516,7 @@ def _outcome_map(raw: object, key: str) -> Mapping[str, Outcome]:
     choices = ", ".join(o.value for o in Outcome)
     for status, outcome in raw.items():
         try:
-            out[parse.normalize_status(str(status))] = Outcome(str(outcome))
+            out[codes.normalize_status(str(status))] = Outcome(str(outcome))
         except ValueError:
             raise ConfigError(f"{key}.{status}: outcome must be one of {choices}, not {outcome!r}") from None
     return types.MappingProxyType(out)

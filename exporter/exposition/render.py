@@ -21,10 +21,10 @@ from typing import cast
 
 from prometheus_client import utils
 
-from exporter import codes, deflate, safe
+from exporter import codes, safe
 from exporter.config import EndpointsConfig, JobsConfig
-from exporter.model import Job
-from exporter.refresh import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, ModuleKey, Snapshot
+from exporter.exposition import deflate
+from exporter.model import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, Job, ModuleKey, Snapshot
 
 # The classic text format; prometheus_client's own default header names a newer version that older
 # Prometheus servers and tools do not all know.
@@ -410,7 +410,7 @@ class _Piece:
 
 
 def _deflate(pieces: tuple[_Piece, ...], families: tuple[Family, ...]) -> dict[Family, tuple[bytes, bytes]]:
-    """Per family: the pieces' text joined, and its compressed run (see exporter.deflate)."""
+    """Per family: the pieces' text joined, and its compressed run (see exporter.exposition.deflate)."""
     compressor = deflate.Compressor()
     out = {}
     for family in families:

@@ -8,31 +8,41 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 import cachetools
 
-from exporter import codes, parse, state
-from exporter.client import EP_TOKEN
+from exporter import codes
 from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, LimitExceeded, ResponseFormatError
-from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.model import (
+    EP_CUSTOMERS,
+    EP_JOBS,
+    INTERNAL,
+    Attempt,
+    Customer,
+    CustomerState,
+    Failure,
+    Job,
+    JobKey,
+    ModuleKey,
+    Outcome,
+    ProtectedData,
+    Snapshot,
+    Subscription,
+)
+from exporter.refresh import state
+from exporter.upstream import EP_TOKEN, parse
 
 log = logging.getLogger(__name__)
 
-EP_CUSTOMERS = "customers"
-EP_JOBS = "jobs"
-EP_PROTECTED = "protected"
-EP_SERVICES = "services"
 SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
 # A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
 # the number of repeats not logged, names the row without flooding the log.
 PARSE_LOG_INTERVAL = 3600.0
 # Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
 _PARSE_LOG_KEYS = 100_000
-# What a failure that is not the upstream's fault shows as; its traceback is in the log.
-INTERNAL_ERROR = "internal error, see the log"
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
@@ -79,56 +89,6 @@ class ApiClient(Protocol):
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
     def protected(self, customer_id: str) -> list[Any]: ...
     def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """The last refresh of one endpoint (of one customer): did it work, and when did it last work."""
-
-    success: bool = False
-    last_success: float | None = None
-    error: str | None = None
-
-    def after(self, error: str | None, now: float) -> Attempt:
-        if error is None:
-            return Attempt(True, now, None)
-        return Attempt(False, self.last_success, error)
-
-
-ModuleKey = tuple[str, str]  # job type, job module
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerState:
-    """One customer as last fetched. Replaced, never mutated: renderers cache by identity and equality."""
-
-    customer: Customer
-    jobs: tuple[Job, ...] = ()
-    attempt: Attempt = field(default_factory=Attempt)
-    # End of the newest successful (or warning) job seen per module, for the modules listed in `jobs`.
-    last_success: Mapping[ModuleKey, float] = field(default_factory=dict)
-    protected: tuple[ProtectedData, ...] = ()
-    protected_attempt: Attempt = field(default_factory=Attempt)
-    subscriptions: tuple[Subscription, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything the renderer needs, immutable. `generation` changes whenever the data changes."""
-
-    generation: int
-    config: Config
-    up: bool
-    listing: Attempt
-    customers: tuple[CustomerState, ...]
-    refreshed: bool  # a first refresh has been attempted (readiness)
-    last_refresh_seconds: float | None = None
-    services: Attempt = field(default_factory=Attempt)
-
-    @property
-    def last_success(self) -> dict[state.JobKey, float]:
-        """Every exported last-success time, keyed by (customer id, job type, job module)."""
-        return {(cs.customer.id, *key): ts for cs in self.customers for key, ts in cs.last_success.items()}
 
 
 class Refresher:
@@ -363,14 +323,14 @@ class Refresher:
         """
         with self._lock:
             self._up = False
-            self._listing = self._listing.after(INTERNAL_ERROR, self._wall())
+            self._listing = self._listing.after(INTERNAL, self._wall())
             self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
-        self._fail_due(INTERNAL_ERROR)
+        self._fail_due(INTERNAL)
 
-    def _fail_due(self, exc: ApiError | str) -> None:
+    def _fail_due(self, exc: ApiError | Failure) -> None:
         """Mark every due customer failed with the listing's token error (already logged once)."""
         now = self._wall()
-        error = exc if isinstance(exc, str) else _describe(exc)
+        error = exc if isinstance(exc, Failure) else Failure.of(exc)
         with self._lock:
             enabled = self._config.endpoints
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
@@ -387,7 +347,7 @@ class Refresher:
         )
         with self._lock:
             self._up = False
-            self._listing = self._listing.after(_describe(exc), now)
+            self._listing = self._listing.after(Failure.of(exc), now)
             self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
             self._publish_locked()
 
@@ -408,8 +368,8 @@ class Refresher:
                     config.endpoints,
                     customer_id,
                     self._wall(),
-                    jobs_error=INTERNAL_ERROR,
-                    protected_error=INTERNAL_ERROR,
+                    jobs_error=INTERNAL,
+                    protected_error=INTERNAL,
                 )
                 self._publish_locked()
 
@@ -450,9 +410,9 @@ class Refresher:
         now: float,
         *,
         jobs: tuple[Job, ...] | None = None,
-        jobs_error: str | None = None,
+        jobs_error: Failure | None = None,
         protected: tuple[ProtectedData, ...] | None = None,
-        protected_error: str | None = None,
+        protected_error: Failure | None = None,
     ) -> None:
         """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
         current = self._customers.get(customer_id)
@@ -487,7 +447,7 @@ class Refresher:
         return rows
 
     @staticmethod
-    def _failed(message: str, exc: ApiError, customer_id: str = "") -> str:
+    def _failed(message: str, exc: ApiError, customer_id: str = "") -> Failure:
         log.warning(
             message,
             extra={
@@ -497,7 +457,7 @@ class Refresher:
                 "error_class": type(exc).__name__,
             },
         )
-        return _describe(exc)
+        return Failure.of(exc)
 
     def _refresh_services(self, config: Config, client: ApiClient) -> None:
         now = self._wall()
@@ -602,11 +562,11 @@ class Refresher:
         report(loaded.readable, loaded.skipped)
         self._state_skipped = loaded.skipped
 
-    def _state_entries_locked(self, retention: float) -> dict[state.JobKey, state.Entry]:
+    def _state_entries_locked(self, retention: float) -> dict[JobKey, state.Entry]:
         """Every remembered success and when its job was last exported; forgets those gone past `retention`."""
         now = self._wall()
         saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
-        out: dict[state.JobKey, state.Entry] = {}
+        out: dict[JobKey, state.Entry] = {}
         pruned = 0
         for cid, times in list(self._last_success.items()):
             seen = self._last_seen.setdefault(cid, {})
@@ -628,7 +588,7 @@ class Refresher:
             log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
         return out
 
-    def _save_state(self, entries: Mapping[state.JobKey, state.Entry]) -> None:
+    def _save_state(self, entries: Mapping[JobKey, state.Entry]) -> None:
         if self._state_path and self._state_writable:
             self._report_state(state.save(self._state_path, entries), self._state_skipped)
 
@@ -681,7 +641,3 @@ def _outcome(job: Job, overrides: Mapping[str, Outcome]) -> Outcome:
 
 def _newness(job: Job) -> float:
     return job.last_modified or job.end_time or job.start_time or 0.0
-
-
-def _describe(exc: ApiError) -> str:
-    return f"{type(exc).__name__}: {exc}"

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.model import JobKey
+
 log = logging.getLogger(__name__)
 
-JobKey = tuple[str, str, str]  # customer id, job type, job module
 # (end of the newest successful job, wall time the job was last exported): the second lets entries of
 # jobs gone for good be forgotten (state_retention) instead of growing the file without bound.
 Entry = tuple[float, float]

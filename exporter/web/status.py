@@ -6,7 +6,6 @@ import base64
 import hashlib
 import html
 import json
-import re
 import threading
 import time
 import zlib
@@ -15,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from exporter import codes, deflate, safe
-from exporter.model import Job, Outcome
-from exporter.refresh import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Snapshot
+from exporter import codes, safe
+from exporter.exposition import deflate
+from exporter.model import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Failure, Job, Outcome, Snapshot
 from exporter.shard import Shard
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -45,8 +44,6 @@ GLYPHS: Mapping[Outcome, str] = {
 DASH = "\u2013"
 LABELS: Mapping[Outcome, str] = {o: o.value.replace("_", " ") for o in Outcome}
 
-_ERROR = re.compile(r"^(?P<cls>[A-Za-z_][A-Za-z0-9_]*): (?P<msg>.*?)(?: \(request id (?P<rid>[^()]*)\))?$", re.DOTALL)
-
 
 # --- the view model -----------------------------------------------------------------------------------
 
@@ -61,23 +58,6 @@ class Process:
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """A refresh error as the refresher records it: "Class: message (request id X)". Never holds a secret:
-    exporter errors are written not to."""
-
-    error_class: str
-    message: str
-    request_id: str | None
-
-    @classmethod
-    def parse(cls, text: str) -> ErrorInfo:
-        match = _ERROR.match(text)
-        if match is None:
-            return cls("Error", text, None)
-        return cls(match["cls"], match["msg"], match["rid"] or None)
-
-
-@dataclass(frozen=True, slots=True)
 class Refresh:
     """The last refresh of one endpoint (of one customer, or fleet-wide)."""
 
@@ -86,7 +66,7 @@ class Refresh:
     success: bool
     last_success: float | None
     age: float | None  # seconds between the last success and the page's time
-    error: ErrorInfo | None
+    error: Failure | None
 
 
 class Cell(NamedTuple):
@@ -272,7 +252,7 @@ def _refresh(endpoint: str, attempt: Attempt, now: float, attempted: bool | None
         success=attempt.success,
         last_success=attempt.last_success,
         age=None if attempt.last_success is None else max(0.0, now - attempt.last_success),
-        error=None if attempt.error is None else ErrorInfo.parse(attempt.error),
+        error=None if attempt.error is None else attempt.error,
     )
 
 
@@ -544,9 +524,11 @@ def _refresh_html(refresh: tuple[Refresh, ...]) -> str:
     return "<br>".join(parts) or DASH
 
 
-def _error_text(error: ErrorInfo) -> str:
-    rid = f" (request id {_e(error.request_id)})" if error.request_id else ""
-    return f'<span class="err" title="{_e(error.message)}">{_e(error.error_class)}</span>{rid}'
+def _error_text(error: Failure) -> str:
+    ids = [f"request id {_e(error.request_id)}"] if error.request_id else []
+    ids += [f"trace id {_e(error.trace_id)}"] if error.trace_id else []
+    rid = f" ({', '.join(ids)})" if ids else ""
+    return f'<span class="err" title="{_e(error.message)}">{_e(error.kind)}</span>{rid}'
 
 
 # --- JSON ---------------------------------------------------------------------------------------------
@@ -618,10 +600,10 @@ def _refresh_dict(r: Refresh) -> dict[str, Any]:
     }
 
 
-def _error_dict(error: ErrorInfo | None) -> dict[str, Any] | None:
+def _error_dict(error: Failure | None) -> dict[str, Any] | None:
     if error is None:
         return None
-    return {"class": error.error_class, "message": error.message, "request_id": error.request_id}
+    return {"class": error.kind, "message": error.message, "request_id": error.request_id, "trace_id": error.trace_id}
 
 
 def render_json(status: Status) -> bytes:

@@ -26,15 +26,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
-from exporter.basic_auth import CHALLENGE, BasicAuth, Verdict
-from exporter.config import WebConfig
+from exporter.config import WebConfig, WebSecurity
 from exporter.errors import ConfigError
-from exporter.refresh import Refresher, Snapshot
-from exporter.render import CONTENT_TYPE, ExpositionCache, customer_exposition
+from exporter.exposition import CONTENT_TYPE, ExpositionCache, Telemetry, customer_exposition
+from exporter.model import Snapshot
+from exporter.refresh import Refresher
 from exporter.shard import Shard
-from exporter.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
-from exporter.telemetry import Telemetry
-from exporter.webconfig import WebSecurity
+from exporter.web.basic_auth import CHALLENGE, BasicAuth, Verdict
+from exporter.web.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ import requests
 import urllib3
 
 from exporter import __version__, codes, memory
-from exporter import auth as authmod
 from exporter.config import ApiConfig, AuthConfig
 from exporter.errors import (
     ApiError,
@@ -31,6 +30,7 @@ from exporter.errors import (
     TransportError,
     UpstreamTimeout,
 )
+from exporter.upstream import auth as authmod
 
 log = logging.getLogger(__name__)
 

@@ -1919,7 +1919,7 @@ def _split_listen(value: str) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     """Serve a simulator until SIGTERM or SIGINT; print its base URL first."""
     parser = argparse.ArgumentParser(
-        prog="python -m exporter.simulator",
+        prog="python -m avepoint_simulator.simulator",
         description="A fake AvePoint partner API with a synthetic fleet, for demos and tests.",
     )
     parser.add_argument("--listen", default="127.0.0.1:0", help="host:port (0: a free port)")

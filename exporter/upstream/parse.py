@@ -22,7 +22,6 @@ __all__ = [
     "duration_seconds",
     "is_missing",
     "job",
-    "normalize_status",
     "outcome",
     "protected",
     "size_bytes",
@@ -139,7 +138,6 @@ DEFAULT_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(
         "none": Outcome.NOT_RUN,
     }
 )
-_STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 
 
 def _quote(raw: object) -> str:
@@ -376,16 +374,11 @@ def timestamp(raw: object) -> float | None:
     return (moment - _EPOCH).total_seconds() + fraction
 
 
-def normalize_status(status: str) -> str:
-    """A status as a lookup key: case folded, each run of spaces, underscores and hyphens as one space."""
-    return _STATUS_SEPARATORS.sub(" ", status.casefold()).strip()
-
-
 def outcome(status: str, overrides: Mapping[str, Outcome] | None = None) -> Outcome:
     """What a status means; `overrides` (keys normalized too) win over the defaults."""
-    key = normalize_status(status)
+    key = codes.normalize_status(status)
     for name, value in (overrides or {}).items():
-        if normalize_status(name) == key:
+        if codes.normalize_status(name) == key:
             return value
     return DEFAULT_OUTCOMES.get(key, Outcome.UNKNOWN)
 
