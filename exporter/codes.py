@@ -3,6 +3,7 @@ table per field, used both ways), the canonical spelling of job types and module
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ __all__ = [
     "LEGACY_JOB_TYPES",
     "MANAGEMENT_MODES",
     "MAX_CODE",
+    "Outcome",
     "canonical_job_module",
     "canonical_job_type",
     "code",
@@ -248,3 +250,15 @@ _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 def normalize_status(status: str) -> str:
     """A status as a lookup key: case folded, each run of spaces, underscores and hyphens as one space."""
     return _STATUS_SEPARATORS.sub(" ", status.casefold()).strip()
+
+
+class Outcome(enum.StrEnum):
+    """What a job status means for someone on call; the `outcome` label."""
+
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILED = "failed"
+    RUNNING = "running"
+    CANCELED = "canceled"
+    NOT_RUN = "not_run"
+    UNKNOWN = "unknown"

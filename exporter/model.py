@@ -3,11 +3,11 @@ the snapshot of all of them that the refresher publishes for the exposition and 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from exporter.codes import Outcome
 from exporter.errors import ApiError
 
 if TYPE_CHECKING:
@@ -19,20 +19,28 @@ EP_JOBS = "jobs"
 EP_PROTECTED = "protected"
 EP_SERVICES = "services"
 
+__all__ = [
+    "EP_CUSTOMERS",
+    "EP_JOBS",
+    "EP_PROTECTED",
+    "EP_SERVICES",
+    "INTERNAL",
+    "Attempt",
+    "Customer",
+    "CustomerState",
+    "Failure",
+    "Job",
+    "JobKey",
+    "ModuleKey",
+    "Outcome",
+    "ProtectedData",
+    "Snapshot",
+    "Subscription",
+    "Tenant",
+]
+
 ModuleKey = tuple[str, str]  # job type, job module
 JobKey = tuple[str, str, str]  # customer id, job type, job module
-
-
-class Outcome(enum.StrEnum):
-    """What a job status means for someone on call; the `outcome` label."""
-
-    SUCCESS = "success"
-    WARNING = "warning"
-    FAILED = "failed"
-    RUNNING = "running"
-    CANCELED = "canceled"
-    NOT_RUN = "not_run"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

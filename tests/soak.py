@@ -15,7 +15,7 @@ the exporter refreshing all the time. Checked at the end:
   window (a window may hold the limiter's burst, api.max_concurrency requests, on top of rate x 5 s);
 - the exporter is still running, and stops cleanly on SIGTERM.
 
-`tests/test_soak.py` runs it for 20 s as part of the test suite. For a longer run:
+`tests/integration/test_soak.py` runs it for 20 s as part of the test suite. For a longer run:
 
     .venv/bin/python -m tests.soak --seconds 60            # the 60 s
     .venv/bin/python -m tests.soak --seconds 600 --clients 100
@@ -45,8 +45,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from tests.faultproxy import FaultProxy
-from tests.support import free_port
+from tests.support import ROOT, free_port
+from tests.support.faultproxy import FaultProxy
 
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
 CUSTOMERS = 12
@@ -205,7 +205,7 @@ class Upstream:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=ROOT,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exporter import codes, safe, units
+from exporter.codes import Outcome
 from exporter.errors import ConfigError
-from exporter.model import Outcome
 
 ENV_PREFIX = "AVEPOINT_"
 DEFAULT_LISTEN_ADDRESS = ":9877"

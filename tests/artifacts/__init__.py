@@ -1,0 +1,1 @@
+"""The shipped artifacts: alert rules, dashboards, Helm chart, Dockerfile, README."""

@@ -1,0 +1,87 @@
+"""The alert rules, their unit tests and the Alertmanager example, checked with the real tools."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import ROOT
+
+ALERTS = ROOT / "alerts"
+RULES = ALERTS / "avepoint-backup.rules.yml"
+UNIT_TESTS = ALERTS / "tests" / "avepoint-backup.test.yml"
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ALERTS.parent)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
+def test_promtool_check_rules() -> None:
+    result = run("promtool", "check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
+def test_promtool_unit_tests_pass() -> None:
+    result = run("promtool", "test", "rules", str(UNIT_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool is installed by tests/run")
+def test_amtool_check_config() -> None:
+    result = run("amtool", "check-config", str(ALERTS / "alertmanager.example.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 templates" in result.stdout
+
+
+def test_every_alert_follows_the_conventions() -> None:
+    runbook = (ALERTS / "README.md").read_text()
+    anchors = {"#" + h.lower() for h in re.findall(r"^## (\S+)$", runbook, flags=re.MULTILINE)}
+    rules = alert_rules()
+    assert len(rules) >= 10
+    for rule in rules:
+        name = rule["alert"]
+        assert name.startswith("AvePoint"), name
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+        assert "{{" not in rule["annotations"]["summary"], f"{name}: summary must be static"
+        assert "{{" in rule["annotations"]["description"], f"{name}: description must be templated"
+        url = rule["annotations"]["runbook_url"]
+        assert url.endswith("alerts/README.md" + url[url.index("#") :]) and url[url.index("#") :] in anchors, name
+        assert rule.get("for"), f"{name}: needs a for: so one bad evaluation never pages"
+        if "customer_id" in rule["expr"] or "avepoint_backup_job" in rule["expr"]:
+            # Job and customer alerts name the organization (joined from avepoint_customer_info).
+            assert "group_left (organization)" in rule["expr"], name
+            assert "$labels.organization" in rule["annotations"]["description"], name
+
+
+def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
+    cases = yaml.safe_load(UNIT_TESTS.read_text())["tests"]
+    fires: set[str] = set()
+    silent: set[str] = set()
+    for case in cases:
+        for check in case.get("alert_rule_test", []):
+            (fires if check["exp_alerts"] else silent).add(check["alertname"])
+            for alert in check["exp_alerts"]:
+                assert set(alert["exp_annotations"]) == {"summary", "description", "runbook_url"}
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names == fires, names ^ fires
+    assert names == silent, names ^ silent
+
+
+def test_runbook_documents_every_alert() -> None:
+    text = (ALERTS / "README.md").read_text()
+    for rule in alert_rules():
+        section = text.split(f"## {rule['alert']}\n", 1)[1].split("\n## ", 1)[0]
+        for part in ("**Meaning.**", "**Likely causes.**", "**Fix.**"):
+            assert part in section, (rule["alert"], part)

@@ -1,0 +1,1 @@
+"""The console script, the simulator, fault proxies, Prometheus, Alertmanager and Chromium together."""

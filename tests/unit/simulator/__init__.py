@@ -1,0 +1,1 @@
+"""Tests of avepoint_simulator."""
