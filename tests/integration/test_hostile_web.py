@@ -21,9 +21,9 @@ import requests
 from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter import config
 from exporter import shard as sharding
-from exporter.cli import Runtime
 from exporter.config import web as webconfig
 from exporter.config.web import WebSecurity
+from exporter.runtime import Runtime
 from exporter.web.basic_auth import BasicAuth, Verdict
 from exporter.web.server import Response, Server, client_key
 from tests.support import free_port

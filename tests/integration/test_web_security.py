@@ -24,8 +24,8 @@ import requests
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter import shard as sharding
-from exporter.cli import Runtime
 from exporter.config import web as webconfig
+from exporter.runtime import Runtime
 from exporter.web.basic_auth import CHALLENGE, BasicAuth
 from exporter.web.server import App, Server, serve_in_thread
 from tests.support import free_port

@@ -16,10 +16,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from avepoint_simulator.simulator import FleetSpec, Simulator
-from exporter import cli, config
+from exporter import config
 from exporter.errors import ConfigError
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import state
+from exporter.runtime import Runtime
 from exporter.shard import Shard
 from tests.support import ROOT
 from tests.support.harness import NOW, make_config, make_refresher
@@ -113,7 +114,7 @@ def test_the_runtime_exports_the_state_file_metrics(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(UNREADABLE["truncated JSON"])
     cfg = config.from_mapping({"auth": {"client_id": "app", "client_secret": "s"}, "state_file": str(path)})
-    runtime = cli.Runtime(cfg, Shard())
+    runtime = Runtime(cfg, Shard())
     try:
         assert sample(runtime.registry, "avepoint_state_file_ok") == 0
         assert sample(runtime.registry, "avepoint_state_file_skipped_entries") == 0
