@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 import cachetools
 
-from exporter import codes
 from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, LimitExceeded, ResponseFormatError
 from exporter.model import (
@@ -24,20 +23,18 @@ from exporter.model import (
     CustomerState,
     Failure,
     Job,
-    JobKey,
     ModuleKey,
     Outcome,
     ProtectedData,
     Snapshot,
     Subscription,
 )
-from exporter.refresh import state
+from exporter.refresh.last_success import LastSuccess
 from exporter.refresh.workers import Workers
 from exporter.upstream import EP_TOKEN, parse
 
 log = logging.getLogger(__name__)
 
-SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
 # A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
 # the number of repeats not logged, names the row without flooding the log.
 PARSE_LOG_INTERVAL = 3600.0
@@ -90,11 +87,7 @@ class Refresher:
         self._listing = Attempt()
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
-        # customer id -> module -> time; all of it is saved, also for customers not listed right now,
-        # until its job has not been exported for state_retention (then it is gone for good).
-        self._last_success: dict[str, dict[ModuleKey, float]] = {}
-        self._last_seen: dict[str, dict[ModuleKey, float]] = {}  # wall time each was last exported
-        self._load_state(config.state_file, on_state_file or (lambda ok, skipped: None))
+        self._memory = LastSuccess(config.state_file, on_state_file or (lambda ok, skipped: None), wall_clock)
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -185,7 +178,7 @@ class Refresher:
         for cid, current in self._customers.items():
             jobs = tuple(replace(job, outcome=_outcome(job, overrides)) for job in current.jobs)
             if jobs != current.jobs:
-                seen = self._remember_successes(cid, jobs)
+                seen = self._memory.record(cid, jobs)
                 self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
 
     def close(self) -> None:
@@ -228,8 +221,8 @@ class Refresher:
                 self._refreshed = True
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
-                entries = self._state_entries_locked(config.state_retention)
-            self._save_state(entries)
+                entries = self._memory.prune(self._customers, config.state_retention)
+            self._memory.save(entries)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -388,7 +381,7 @@ class Refresher:
         if enabled.jobs:
             changes["attempt"] = current.attempt.after(jobs_error, now)
         if jobs is not None:
-            seen: Mapping[ModuleKey, float] = self._remember_successes(customer_id, jobs)
+            seen: Mapping[ModuleKey, float] = self._memory.record(customer_id, jobs)
             if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
                 changes.update(jobs=jobs, last_success=seen)
         if enabled.protected:
@@ -506,64 +499,6 @@ class Refresher:
                 message,
                 extra={"field": name, "customer_id": customer_id, **(where or {}), "suppressed": suppressed},
             )
-
-    def _load_state(self, path: str, report: Callable[[bool, int], None]) -> None:
-        # The path is fixed for the process: a file changed by a reload was never read, so writing it would
-        # replace what it holds with what this process remembers.
-        self._state_path = path
-        self._report_state = report
-        state.clean_temp_files(path)
-        loaded = state.load(path, self._wall())
-        # A file that exists but could not be read is never overwritten: it may hold every last-success
-        # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
-        self._state_writable = loaded.readable
-        for (cid, job_type, module), (ts, seen) in loaded.entries.items():
-            # Entries written under the legacy spelling ("OneDrive for Business") belong to the canonical
-            # series now; where both spellings were saved, the newer success (and sighting) wins.
-            key = (codes.canonical_job_type(job_type), codes.canonical_job_module(module))
-            memory, sightings = self._last_success.setdefault(cid, {}), self._last_seen.setdefault(cid, {})
-            memory[key] = max(ts, memory.get(key, ts))
-            sightings[key] = max(seen, sightings.get(key, seen))
-        report(loaded.readable, loaded.skipped)
-        self._state_skipped = loaded.skipped
-
-    def _state_entries_locked(self, retention: float) -> dict[JobKey, state.Entry]:
-        """Every remembered success and when its job was last exported; forgets those gone past `retention`."""
-        now = self._wall()
-        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
-        out: dict[JobKey, state.Entry] = {}
-        pruned = 0
-        for cid, times in list(self._last_success.items()):
-            seen = self._last_seen.setdefault(cid, {})
-            current = self._customers.get(cid)
-            if current is not None and current.last_success:
-                # Exactly the exported jobs with a remembered success (see _remember_successes).
-                seen.update(dict.fromkeys(current.last_success, now))
-            gone = [key for key in times if now - seen.setdefault(key, now) > retention]
-            for key in gone:
-                del times[key], seen[key]
-            pruned += len(gone)
-            if not times:
-                del self._last_success[cid]
-                self._last_seen.pop(cid, None)
-            elif saving:
-                for key, ts in times.items():
-                    out[(cid, *key)] = (ts, seen[key])
-        if pruned:
-            log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
-        return out
-
-    def _save_state(self, entries: Mapping[JobKey, state.Entry]) -> None:
-        if self._state_path and self._state_writable:
-            self._report_state(state.save(self._state_path, entries), self._state_skipped)
-
-    def _remember_successes(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
-        """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
-        seen = self._last_success.setdefault(customer_id, {})
-        for job in jobs:
-            if job.outcome in SUCCESSFUL and job.end_time is not None and job.end_time > seen.get(job.key, 0.0):
-                seen[job.key] = job.end_time
-        return {job.key: seen[job.key] for job in jobs if job.key in seen}
 
     def _publish_locked(self) -> None:
         self._generation += 1

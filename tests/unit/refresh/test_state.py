@@ -19,7 +19,7 @@ from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.errors import ConfigError
 from exporter.exposition.telemetry import Telemetry
-from exporter.refresh import state
+from exporter.refresh import last_success
 from exporter.runtime import Runtime
 from exporter.shard import Shard
 from tests.support import ROOT
@@ -60,7 +60,7 @@ def entry(cid: str, job_type: str, module: str, ts: float, seen: float | None = 
 
 def saved(path: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
     data = json.loads(path.read_text())
-    assert data["version"] == state.FORMAT_VERSION
+    assert data["version"] == last_success.FORMAT_VERSION
     return {(e["customer_id"], e["job_type"], e["job_module"]): e for e in data["last_success"]}
 
 
@@ -153,12 +153,12 @@ def test_a_malformed_entry_is_skipped_and_the_rest_kept(
 # A save stopped where kill -9 hurts: the temp file written, not yet renamed over the state file.
 KILLED_SAVE = """
 import os, sys, time
-from exporter.refresh import state
+from exporter.refresh import last_success
 def stall(fd):
     print("written", flush=True)
     time.sleep(60)
 os.fsync = stall
-state.save(sys.argv[1], {("c%d" % i, "t", "m"): (1.7e9, 1.7e9) for i in range(20000)})
+last_success.save(sys.argv[1], {("c%d" % i, "t", "m"): (1.7e9, 1.7e9) for i in range(20000)})
 """
 
 
@@ -206,7 +206,7 @@ def test_temp_files_of_killed_saves_are_removed_at_start(
 
 
 def test_temp_files_are_named_after_their_state_file(tmp_path: Path) -> None:
-    assert state.temp_prefix(str(tmp_path / "shard-1.json")) == ".shard-1.json.tmp-"
+    assert last_success.temp_prefix(str(tmp_path / "shard-1.json")) == ".shard-1.json.tmp-"
 
 
 # --- entries of jobs gone for good are forgotten -------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The state file: last-success times of jobs and when each job was last exported, kept across restarts."""
+"""The last-success memory: each job's newest success, when it was last exported, and the state file
+that keeps both across restarts."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.model import JobKey
+from exporter import codes
+from exporter.model import CustomerState, Job, JobKey, ModuleKey, Outcome
 
 log = logging.getLogger(__name__)
+
+SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
 
 # (end of the newest successful job, wall time the job was last exported): the second lets entries of
 # jobs gone for good be forgotten (state_retention) instead of growing the file without bound.
@@ -205,3 +209,80 @@ def save(path: str, entries: Mapping[JobKey, Entry]) -> bool:
         )
         return False
     return True
+
+
+class LastSuccess:
+    """Every job's newest success, kept for customers not listed right now too, until its job has not been
+    exported for state_retention (then it is gone for good); loaded from the state file and saved to it.
+
+    Not locked: the refresher calls it under its own lock, `save` excepted (it reads only what is fixed).
+    """
+
+    def __init__(self, path: str, report: Callable[[bool, int], None], wall_clock: Callable[[], float]) -> None:
+        self._wall = wall_clock
+        # customer id -> module -> time; all of it is saved, also for customers not listed right now,
+        # until its job has not been exported for state_retention (then it is gone for good).
+        self._last_success: dict[str, dict[ModuleKey, float]] = {}
+        self._last_seen: dict[str, dict[ModuleKey, float]] = {}  # wall time each was last exported
+        self._load(path, report)
+
+    def _load(self, path: str, report: Callable[[bool, int], None]) -> None:
+        # The path is fixed for the process: a file changed by a reload was never read, so writing it would
+        # replace what it holds with what this process remembers.
+        self._state_path = path
+        self._report_state = report
+        clean_temp_files(path)
+        loaded = load(path, self._wall())
+        # A file that exists but could not be read is never overwritten: it may hold every last-success
+        # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
+        self._state_writable = loaded.readable
+        for (cid, job_type, module), (ts, seen) in loaded.entries.items():
+            # Entries written under the legacy spelling ("OneDrive for Business") belong to the canonical
+            # series now; where both spellings were saved, the newer success (and sighting) wins.
+            key = (codes.canonical_job_type(job_type), codes.canonical_job_module(module))
+            memory, sightings = self._last_success.setdefault(cid, {}), self._last_seen.setdefault(cid, {})
+            memory[key] = max(ts, memory.get(key, ts))
+            sightings[key] = max(seen, sightings.get(key, seen))
+        report(loaded.readable, loaded.skipped)
+        self._state_skipped = loaded.skipped
+
+    def record(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
+        """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
+        seen = self._last_success.setdefault(customer_id, {})
+        for job in jobs:
+            if job.outcome in SUCCESSFUL and job.end_time is not None and job.end_time > seen.get(job.key, 0.0):
+                seen[job.key] = job.end_time
+        return {job.key: seen[job.key] for job in jobs if job.key in seen}
+
+    def prune(self, customers: Mapping[str, CustomerState], retention: float) -> dict[JobKey, Entry]:
+        """Mark the jobs `customers` export as seen now; forget those gone past `retention`.
+
+        Returns every remembered success and when its job was last exported: what `save` writes.
+        """
+        now = self._wall()
+        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
+        out: dict[JobKey, Entry] = {}
+        pruned = 0
+        for cid, times in list(self._last_success.items()):
+            seen = self._last_seen.setdefault(cid, {})
+            current = customers.get(cid)
+            if current is not None and current.last_success:
+                # Exactly the exported jobs with a remembered success (see record).
+                seen.update(dict.fromkeys(current.last_success, now))
+            gone = [key for key in times if now - seen.setdefault(key, now) > retention]
+            for key in gone:
+                del times[key], seen[key]
+            pruned += len(gone)
+            if not times:
+                del self._last_success[cid]
+                self._last_seen.pop(cid, None)
+            elif saving:
+                for key, ts in times.items():
+                    out[(cid, *key)] = (ts, seen[key])
+        if pruned:
+            log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
+        return out
+
+    def save(self, entries: Mapping[JobKey, Entry]) -> None:
+        if self._state_path and self._state_writable:
+            self._report_state(save(self._state_path, entries), self._state_skipped)
