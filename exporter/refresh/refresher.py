@@ -24,22 +24,17 @@ from exporter.model import (
     Failure,
     Job,
     ModuleKey,
-    Outcome,
     ProtectedData,
     Snapshot,
-    Subscription,
 )
+from exporter.refresh import records
 from exporter.refresh.last_success import LastSuccess
+from exporter.refresh.parse_log import ParseLog
 from exporter.refresh.workers import Workers
-from exporter.upstream import EP_TOKEN, parse
+from exporter.upstream import EP_TOKEN
 
 log = logging.getLogger(__name__)
 
-# A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
-# the number of repeats not logged, names the row without flooding the log.
-PARSE_LOG_INTERVAL = 3600.0
-# Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
-_PARSE_LOG_KEYS = 100_000
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
@@ -72,7 +67,6 @@ class Refresher:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._config, self._client = config, client
-        self._on_parse_error = on_parse_error or (lambda field_name: None)
         self._owns = owns or (lambda customer_id: True)
         self._clock, self._wall = clock, wall_clock
         self._lock = threading.Lock()
@@ -91,9 +85,7 @@ class Refresher:
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
-        # (customer id, field) -> [monotonic time of the last line, occurrences not logged since]
-        self._parse_log: dict[tuple[str, str], list[float]] = {}
-        self._parse_log_lock = threading.Lock()
+        self._bad = ParseLog(on_parse_error or (lambda field_name: None), clock)
         self._after_cycle: list[Callable[[Snapshot], None]] = []
         # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
         self._snapshot: Snapshot | None = None
@@ -176,7 +168,7 @@ class Refresher:
         """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
         overrides = config.jobs.status_outcomes
         for cid, current in self._customers.items():
-            jobs = tuple(replace(job, outcome=_outcome(job, overrides)) for job in current.jobs)
+            jobs = tuple(replace(job, outcome=records.outcome(job, overrides)) for job in current.jobs)
             if jobs != current.jobs:
                 seen = self._memory.record(cid, jobs)
                 self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
@@ -245,14 +237,8 @@ class Refresher:
         except ApiError as exc:
             self._listing_failed(exc, now)
             return exc if exc.endpoint == EP_TOKEN else None
-        listed: dict[str, Customer] = {}
-        usable = 0
-        for row in rows:
-            customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
-            self._count_parse_errors(errors, customer.id if customer is not None else "")
-            usable += customer is not None
-            if customer is not None and config.customers.wanted(customer.id) and self._owns(customer.id):
-                listed[customer.id] = customer
+        usable = records.customers(rows, self._bad)
+        listed = {c.id: c for c in usable if config.customers.wanted(c.id) and self._owns(c.id)}
         if rows and not usable:
             # Not one usable row: dropping every customer on a broken answer would lose all good data.
             self._listing_failed(
@@ -339,12 +325,12 @@ class Refresher:
         jobs_error = protected_error = None
         if config.endpoints.jobs:
             try:
-                jobs = self._parse_jobs(config, self._fetch_jobs(config, client, customer_id), customer_id)
+                jobs = records.jobs(config, self._fetch_jobs(config, client, customer_id), customer_id, self._bad)
             except ApiError as exc:
                 jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
         if config.endpoints.protected:
             try:
-                protected = self._parse_protected(client.protected(customer_id), customer_id)
+                protected = records.protected(client.protected(customer_id), customer_id, self._bad)
             except ApiError as exc:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
@@ -430,75 +416,15 @@ class Refresher:
                 self._fresh[SERVICES] = True
                 self._publish_locked()
             return
-        by_customer: dict[str, list[Subscription]] = {}
-        for element in elements:
-            subs, errors = parse.subscriptions(element) if isinstance(element, dict) else ([], ["services"])
-            self._count_parse_errors(errors, subs[0].customer_id if subs else "")
-            for sub in subs:
-                by_customer.setdefault(sub.customer_id, []).append(sub)
+        by_customer = records.subscriptions(elements, self._bad)
         with self._lock:
             self._services = self._services.after(None, now)
             self._fresh[SERVICES] = True
             for cid, current in self._customers.items():
-                kept = _unique_subscriptions(by_customer.get(cid, []))
+                kept = records.unique_subscriptions(by_customer.get(cid, []))
                 if kept != current.subscriptions:
                     self._customers[cid] = replace(current, subscriptions=kept)
             self._publish_locked()
-
-    def _parse_protected(self, rows: list[Any], customer_id: str = "") -> tuple[ProtectedData, ...]:
-        found: dict[tuple[str, str], ProtectedData] = {}
-        for row in rows:
-            item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
-            if errors:
-                where = {"service_type": item.service, "service_module": item.module} if item is not None else {}
-                self._count_parse_errors(errors, customer_id, where)
-            if item is not None:
-                found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
-        return tuple(found[key] for key in sorted(found))
-
-    def _parse_jobs(self, config: Config, rows: list[Any], customer_id: str = "") -> tuple[Job, ...]:
-        by_key: dict[tuple[str, str], Job] = {}
-        for row in rows:
-            job, errors = parse.job(row, config.jobs.status_outcomes) if isinstance(row, dict) else (None, ["job"])
-            if errors:
-                where = {"job_type": job.job_type, "job_module": job.job_module} if job is not None else {}
-                self._count_parse_errors(errors, customer_id, where)
-            if job is None:
-                continue
-            # Two rows for one module would make duplicate series; keep the newer one.
-            other = by_key.get(job.key)
-            if other is None or _newness(job) >= _newness(other):
-                by_key[job.key] = job
-        if rows and not by_key:
-            # Rows, but not one usable: a broken answer, not a customer without jobs. Keep the last good data.
-            raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
-        return tuple(sorted(by_key.values(), key=lambda j: j.key))
-
-    def _count_parse_errors(
-        self, fields: list[str], customer_id: str = "", where: Mapping[str, str] | None = None
-    ) -> None:
-        """Count every field; log it naming the customer and row (`where`: job type and module), rate-limited."""
-        for name in fields:
-            self._on_parse_error(name)
-            now = self._clock()
-            with self._parse_log_lock:
-                if len(self._parse_log) >= _PARSE_LOG_KEYS:
-                    self._parse_log.clear()
-                entry = self._parse_log.get((customer_id, name))
-                if entry is not None and now - entry[0] < PARSE_LOG_INTERVAL:
-                    entry[1] += 1
-                    continue
-                suppressed = int(entry[1]) if entry is not None else 0
-                self._parse_log[(customer_id, name)] = [now, 0]
-            message = (
-                "invalid API text repaired (lone surrogates and control characters replaced, or cut to length)"
-                if isinstance(name, parse.Repaired)
-                else "unparseable value left out"
-            )
-            log.warning(
-                message,
-                extra={"field": name, "customer_id": customer_id, **(where or {}), "suppressed": suppressed},
-            )
 
     def _publish_locked(self) -> None:
         self._generation += 1
@@ -522,22 +448,3 @@ def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
     if held + len(rows) > limit:
         raise LimitExceeded(f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=EP_JOBS)
     return rows
-
-
-def _unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
-    """One per (service, subscription name): a repeated pair would export duplicate series."""
-    found: dict[tuple[str, str], Subscription] = {}
-    for sub in subs:
-        found.setdefault((sub.service, sub.subscription_name), sub)
-    return tuple(found[key] for key in sorted(found))
-
-
-def _outcome(job: Job, overrides: Mapping[str, Outcome]) -> Outcome:
-    # As parse.job decides it: a module that never ran (no job id, no start time) is not_run whatever its status.
-    if job.job_id is None and job.start_time is None:
-        return Outcome.NOT_RUN
-    return parse.outcome(job.status, overrides)
-
-
-def _newness(job: Job) -> float:
-    return job.last_modified or job.end_time or job.start_time or 0.0

@@ -1,0 +1,86 @@
+"""API rows into the records a snapshot holds: each row parsed, duplicates dropped, bad values counted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.config import Config
+from exporter.errors import ResponseFormatError
+from exporter.model import EP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.refresh.parse_log import ParseLog
+from exporter.upstream import parse
+
+
+def customers(rows: list[Any], bad: ParseLog) -> list[Customer]:
+    """The usable customers of the listing, in its order."""
+    found: list[Customer] = []
+    for row in rows:
+        customer, errors = parse.customer(row) if isinstance(row, dict) else (None, ["customer"])
+        bad.count(errors, customer.id if customer is not None else "")
+        if customer is not None:
+            found.append(customer)
+    return found
+
+
+def subscriptions(elements: list[Any], bad: ParseLog) -> dict[str, list[Subscription]]:
+    """The subscriptions of the services answer, by customer id."""
+    by_customer: dict[str, list[Subscription]] = {}
+    for element in elements:
+        subs, errors = parse.subscriptions(element) if isinstance(element, dict) else ([], ["services"])
+        bad.count(errors, subs[0].customer_id if subs else "")
+        for sub in subs:
+            by_customer.setdefault(sub.customer_id, []).append(sub)
+    return by_customer
+
+
+def jobs(config: Config, rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[Job, ...]:
+    """One job per module, the newest where rows repeat one; ResponseFormatError if no row is usable."""
+    by_key: dict[tuple[str, str], Job] = {}
+    for row in rows:
+        job, errors = parse.job(row, config.jobs.status_outcomes) if isinstance(row, dict) else (None, ["job"])
+        if errors:
+            where = {"job_type": job.job_type, "job_module": job.job_module} if job is not None else {}
+            bad.count(errors, customer_id, where)
+        if job is None:
+            continue
+        # Two rows for one module would make duplicate series; keep the newer one.
+        other = by_key.get(job.key)
+        if other is None or _newness(job) >= _newness(other):
+            by_key[job.key] = job
+    if rows and not by_key:
+        # Rows, but not one usable: a broken answer, not a customer without jobs. Keep the last good data.
+        raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
+    return tuple(sorted(by_key.values(), key=lambda j: j.key))
+
+
+def protected(rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[ProtectedData, ...]:
+    """One item per (service, module), the first where rows repeat one."""
+    found: dict[tuple[str, str], ProtectedData] = {}
+    for row in rows:
+        item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
+        if errors:
+            where = {"service_type": item.service, "service_module": item.module} if item is not None else {}
+            bad.count(errors, customer_id, where)
+        if item is not None:
+            found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
+    return tuple(found[key] for key in sorted(found))
+
+
+def unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
+    """One per (service, subscription name): a repeated pair would export duplicate series."""
+    found: dict[tuple[str, str], Subscription] = {}
+    for sub in subs:
+        found.setdefault((sub.service, sub.subscription_name), sub)
+    return tuple(found[key] for key in sorted(found))
+
+
+def outcome(job: Job, overrides: Mapping[str, Outcome]) -> Outcome:
+    # As parse.job decides it: a module that never ran (no job id, no start time) is not_run whatever its status.
+    if job.job_id is None and job.start_time is None:
+        return Outcome.NOT_RUN
+    return parse.outcome(job.status, overrides)
+
+
+def _newness(job: Job) -> float:
+    return job.last_modified or job.end_time or job.start_time or 0.0
