@@ -98,8 +98,11 @@ class Refresher:
                 self._snapshot = self._build_snapshot()
             return self._snapshot
 
-    def collect(self, wait: float) -> Snapshot:
-        """Start a refresh if anything is stale, wait for it at most `wait` seconds, return the data."""
+    def snapshot_within(self, wait: float) -> Snapshot:
+        """Start a refresh if anything is stale, wait for it at most `wait` seconds, return the data.
+
+        The snapshot to be had within `wait` (not "collect", which in Prometheus yields metric families).
+        """
         cycle = self.trigger()
         if cycle is not None and wait > 0:
             try:

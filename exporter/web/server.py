@@ -106,7 +106,7 @@ class App:
             # A malformed header must not break scrapes: the configured cap applies then.
             with contextlib.suppress(ValueError):
                 wait = min(wait, max(float(scrape_timeout) - DEADLINE_MARGIN, 0.0))
-        return refresher.collect(wait)
+        return refresher.snapshot_within(wait)
 
     def probe(self, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
         """One customer's metrics (`/probe?customer_id=...`), from the same cache as /metrics."""
@@ -137,7 +137,7 @@ class App:
     def _status_page(self) -> Page:
         # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
         # never waits for it: the page shows the data it has and how old it is.
-        return self.status.get(self._refresher().collect(0.0))
+        return self.status.get(self._refresher().snapshot_within(0.0))
 
     def landing(self, accept_encoding: str = "") -> Response:
         """The status page `/`: header, the fleet with problems first, filter; built once per data change."""

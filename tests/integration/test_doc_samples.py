@@ -123,7 +123,7 @@ def refresh(
     )
     refresher = Refresher(cfg, Client(cfg.api, cfg.auth), clock=lambda: 0.0, wall_clock=lambda: 1_760_000_000.0)
     try:
-        snap = refresher.collect(wait=10)
+        snap = refresher.snapshot_within(wait=10)
     finally:
         refresher.close()
     series = {}

@@ -34,7 +34,7 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_protected_and_subscriptions_are_exported(sim: Simulator, version: str) -> None:
     cfg = make_config(sim, api={"version": version}, endpoints={"protected": True, "services": True})
     refresher = make_refresher(cfg)
-    snap = refresher.collect(wait=10)
+    snap = refresher.snapshot_within(wait=10)
     got = samples(render.encode(snap).decode())
     assert snap.services.success
     assert {labels["storage"] for labels, _ in got["avepoint_protected_data_bytes"]} <= {"avepoint", "byos"}
@@ -49,8 +49,8 @@ def test_protected_and_subscriptions_are_exported(sim: Simulator, version: str) 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_both_versions_export_the_same_jobs(sim: Simulator, version: str) -> None:
-    legacy = make_refresher(make_config(sim)).collect(wait=10)
-    other = make_refresher(make_config(sim, api={"version": version})).collect(wait=10)
+    legacy = make_refresher(make_config(sim)).snapshot_within(wait=10)
+    other = make_refresher(make_config(sim, api={"version": version})).snapshot_within(wait=10)
 
     def same(jobs: tuple[Job, ...]) -> list[Job]:
         # A never-run module reads "Not Finished" in legacy and has no such code in v3 (it sends 0, "None"):
@@ -67,7 +67,7 @@ def test_a_missing_scope_disables_only_its_group_and_names_the_scope(
     scopes = ["partner.customers.read.all", "partner.jobs.read.all", "partner.license.read.all"]
     cfg = make_config(sim, auth={"scopes": scopes}, endpoints={"protected": True, "services": True})
     refresher = make_refresher(cfg)
-    snap = refresher.collect(wait=10)
+    snap = refresher.snapshot_within(wait=10)
     assert all(c.attempt.success and c.jobs for c in snap.customers)
     assert all(not c.protected_attempt.success for c in snap.customers)
     assert snap.services.success
@@ -79,7 +79,7 @@ def test_a_missing_scope_disables_only_its_group_and_names_the_scope(
 def test_switched_off_groups_are_neither_fetched_nor_exported(sim: Simulator) -> None:
     cfg = make_config(sim, endpoints={"jobs": False, "protected": True})
     refresher = make_refresher(cfg)
-    text = render.encode(refresher.collect(wait=10)).decode()
+    text = render.encode(refresher.snapshot_within(wait=10)).decode()
     assert sim.requests[("/partner/customers/{id}/jobs", 200)] == 0
     assert sim.requests[("/partner/services", 200)] == 0
     assert "avepoint_backup_job_status" not in text
@@ -91,11 +91,11 @@ def test_switched_off_groups_are_neither_fetched_nor_exported(sim: Simulator) ->
 def test_subscriptions_refresh_with_the_ttl(sim: Simulator) -> None:
     clock = Clock()
     refresher = make_refresher(make_config(sim, endpoints={"services": True}), clock)
-    refresher.collect(wait=10)
+    refresher.snapshot_within(wait=10)
     clock.now = 30
-    refresher.collect(wait=10)
+    refresher.snapshot_within(wait=10)
     assert sim.requests[("/partner/services", 200)] == 1
     clock.now = 61
-    refresher.collect(wait=10)
+    refresher.snapshot_within(wait=10)
     assert sim.requests[("/partner/services", 200)] == 2
     refresher.close()

@@ -703,7 +703,7 @@ def test_requests_per_minute_stay_bounded_during_a_storm(scenario: dict[str, Any
         )
         refresher = Refresher(cfg, client, clock=vt.clock)
         try:
-            refresher.collect(wait=30)  # warm
+            refresher.snapshot_within(wait=30)  # warm
             for name, setting in scenario.items():
                 setattr(sim.faults, name, setting)
             sim.revoke_tokens()

@@ -347,7 +347,7 @@ def test_parse_error_log_names_customer_and_job_once_per_customer_and_hour(caplo
             return found
 
         try:
-            refresher.collect(wait=10)
+            refresher.snapshot_within(wait=10)
             first = lines()
             assert sorted((r.customer_id, r.job_type, r.job_module, r.field) for r in first) == sorted(  # type: ignore[attr-defined]
                 (cid, *modules[cid], "backupSize") for cid in bad
@@ -355,11 +355,11 @@ def test_parse_error_log_names_customer_and_job_once_per_customer_and_hour(caplo
             assert all(r.suppressed == 0 for r in first)  # type: ignore[attr-defined]
             for step in range(1, 4):  # three more refreshes within the hour: counted, not logged
                 clock.now = 61.0 * step
-                refresher.collect(wait=10)
+                refresher.snapshot_within(wait=10)
             assert lines() == []
             assert counted.count("backupSize") == 4 * len(bad)
             clock.now = 3600.0 + 61
-            refresher.collect(wait=10)
+            refresher.snapshot_within(wait=10)
             later = lines()
             assert sorted(r.customer_id for r in later) == sorted(bad)  # type: ignore[attr-defined]
             assert all(r.suppressed == 3 for r in later)  # type: ignore[attr-defined]

@@ -350,7 +350,7 @@ def test_reloads_that_change_nothing_cost_no_upstream_request(sim: Simulator, tm
         sim.reset_counters()
         for _ in range(1000):
             runtime.reload(str(path), {})
-            runtime.refresher.collect(0.0)  # a scrape between reloads
+            runtime.refresher.snapshot_within(0.0)  # a scrape between reloads
         settle(runtime)
         print(f"upstream requests for 1,000 reloads that change nothing: {sum(sim.requests.values())}")
         assert by_route(sim) == {}

@@ -58,7 +58,7 @@ def test_a_failed_scan_is_exported_with_its_kind_and_is_no_backup_problem(versio
         )
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth), clock=lambda: 0.0, wall_clock=lambda: NOW)
         try:
-            snap = refresher.collect(wait=10)
+            snap = refresher.snapshot_within(wait=10)
         finally:
             refresher.close()
     kinds: dict[tuple[str, str], str] = {}

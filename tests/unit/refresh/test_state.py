@@ -46,7 +46,7 @@ def run_once(sim: Simulator, path: Path, **cfg: Any) -> tuple[CollectorRegistry,
         make_config(sim, state_file=str(path), **cfg), on_state_file=telemetry.state_file, wall_clock=lambda: NOW
     )
     try:
-        return registry, refresher.collect(wait=10)
+        return registry, refresher.snapshot_within(wait=10)
     finally:
         refresher.close()
 

@@ -42,7 +42,7 @@ def job_series(sim: Simulator, version: str, **extra: Any) -> Series:
         cfg, Client(cfg.api, cfg.auth, sleep=lambda s: None), clock=lambda: 0.0, wall_clock=lambda: NOW
     )
     try:
-        text = render.encode(refresher.collect(wait=30)).decode()
+        text = render.encode(refresher.snapshot_within(wait=30)).decode()
     finally:
         refresher.close()
     out: Series = {}

@@ -50,7 +50,7 @@ def test_trace_id_of_the_error_body_is_kept_and_logged(caplog: pytest.LogCapture
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth, sleep=lambda s: None), clock=lambda: 0.0)
         try:
             with caplog.at_level(logging.WARNING):
-                refresher.collect(wait=10)
+                refresher.snapshot_within(wait=10)
         finally:
             refresher.close()
         failures = [r for r in caplog.records if getattr(r, "customer_id", "") == cid]

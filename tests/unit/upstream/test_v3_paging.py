@@ -79,13 +79,13 @@ def test_a_short_overview_fails_that_customers_refresh_and_keeps_its_last_good_d
         now = [0.0]
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth, sleep=lambda s: None), clock=lambda: now[0])
         try:
-            first = {c.customer.id: c for c in refresher.collect(wait=10).customers}
+            first = {c.customer.id: c for c in refresher.snapshot_within(wait=10).customers}
             good = first[cid].protected
             assert len(good) == len(sim.protected(cid)) and first[cid].protected_attempt.success
             sim.faults.v3_page_cap = 2
             sim.faults.v3_total_count_offset = 1
             now[0] = 61
-            second = {c.customer.id: c for c in refresher.collect(wait=10).customers}
+            second = {c.customer.id: c for c in refresher.snapshot_within(wait=10).customers}
             assert second[cid].protected == good  # last good data, not the pages that did arrive
             assert not second[cid].protected_attempt.success
         finally:
