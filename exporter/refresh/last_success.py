@@ -212,8 +212,7 @@ def save(path: str, entries: Mapping[JobKey, Entry]) -> bool:
 
 
 class LastSuccess:
-    """Every job's newest success, kept for customers not listed right now too, until its job has not been
-    exported for state_retention (then it is gone for good); loaded from the state file and saved to it.
+    """Every job's newest success, loaded from the state file at start and saved to it after each cycle.
 
     Not locked: the refresher calls it under its own lock, `save` excepted (it reads only what is fixed).
     """
