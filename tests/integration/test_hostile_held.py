@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import selectors
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import typing
@@ -17,7 +20,9 @@ import requests
 
 from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
+from exporter.refresh import last_success
 from exporter.upstream.client import Client
+from tests.support import ROOT
 from tests.support.faultproxy import FaultProxy, Respond
 from tests.support.harness import make_config
 from tests.support.pki import Pki
@@ -168,3 +173,35 @@ def test_a_next_link_to_another_host_is_not_followed(sim: Simulator) -> None:
         with pytest.raises(ResponseFormatError, match="another host"):
             client.customers()
         assert not elsewhere.arrivals
+
+
+# --- the state file ---------------------------------------------------------------------------------
+
+# Saves as fast as it can, a new generation each time, until killed.
+SAVING_FOREVER = """
+import sys
+from exporter.refresh import last_success
+print("saving", flush=True)
+generation = 0
+while True:
+    generation += 1
+    last_success.save(sys.argv[1], {("c%d" % i, "t", "m"): (float(generation), 1.7e9) for i in range(20000)})
+"""
+
+
+def test_kill_9_during_state_writes_never_leaves_half_a_file(tmp_path: Path) -> None:
+    """The state file is replaced by rename: after any kill it holds one whole generation, never a mix."""
+    path = tmp_path / "state.json"
+    assert last_success.save(str(path), {(f"c{i}", "t", "m"): (0.0, 1.7e9) for i in range(20000)})  # generation 0
+    for delay in (0.05, 0.13, 0.21, 0.34, 0.55):
+        proc = subprocess.Popen([sys.executable, "-c", SAVING_FOREVER, str(path)], stdout=subprocess.PIPE, cwd=ROOT)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"saving\n"
+            time.sleep(delay)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        loaded = last_success.load(str(path), 1.8e9)
+        assert loaded.readable and loaded.skipped == 0
+        generations = {entry[0] for entry in loaded.entries.values()}
+        assert len(loaded.entries) == 20000 and len(generations) == 1, generations
