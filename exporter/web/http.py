@@ -38,6 +38,8 @@ WRITE_CHUNK = 256 * 1024
 
 
 class Handler(BaseHTTPRequestHandler):
+    """One connection's requests, one after another; the server's connection table tracks its phase."""
+
     server: Server
     _headers_buffer: list[bytes]  # the base class's, undeclared in its stubs: _send writes it with the body
     protocol_version = "HTTP/1.1"
