@@ -25,7 +25,7 @@ from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.web.server import App, Server, serve_in_thread
+from exporter.web import App, Server, serve_in_thread
 
 
 class SimulatorRows:

@@ -14,7 +14,7 @@ from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
 from exporter.upstream.client import Client
-from exporter.web.server import App, Server, serve_in_thread
+from exporter.web import App, Server, serve_in_thread
 from tests.support.harness import Clock, make_config
 
 CUSTOMERS = 200

@@ -24,8 +24,10 @@ from exporter import shard as sharding
 from exporter.config import web as webconfig
 from exporter.config.web import WebSecurity
 from exporter.runtime import Runtime
+from exporter.web import Server
+from exporter.web.app import Response
 from exporter.web.basic_auth import BasicAuth, Verdict
-from exporter.web.server import Response, Server, client_key
+from exporter.web.connections import client_key
 from tests.support import free_port
 from tests.support.harness import SCRIPT, stop, wait_for, write_config
 from tests.support.web import address, count_bcrypt, serving

@@ -26,8 +26,8 @@ from exporter import config
 from exporter import shard as sharding
 from exporter.config import web as webconfig
 from exporter.runtime import Runtime
+from exporter.web import App, Server, serve_in_thread
 from exporter.web.basic_auth import CHALLENGE, BasicAuth
-from exporter.web.server import App, Server, serve_in_thread
 from tests.support import free_port
 from tests.support.harness import SCRIPT
 from tests.support.pki import Pki, bcrypt_hash

@@ -24,8 +24,7 @@ from exporter.exposition.telemetry import Telemetry
 from exporter.model import Attempt, Customer, CustomerState, Failure, Job, Outcome, Snapshot
 from exporter.refresh import Refresher
 from exporter.shard import Shard
-from exporter.web import status
-from exporter.web.server import App, Server, serve_in_thread
+from exporter.web import App, Server, serve_in_thread, status
 from tests.benchmarks import status_page
 from tests.support import ROOT
 from tests.support.pki import Pki

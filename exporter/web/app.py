@@ -1,0 +1,176 @@
+"""The app: what each route answers, knowing nothing of sockets; which route a method and path reach."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+
+from exporter import __version__
+from exporter.errors import ConfigError
+from exporter.exposition import CONTENT_TYPE, ExpositionCache, Telemetry, customer_exposition
+from exporter.model import Snapshot
+from exporter.refresh import Refresher
+from exporter.shard import Shard
+from exporter.web.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
+
+log = logging.getLogger(__name__)
+
+# Prometheus sends its scrape timeout; answer this much before it so the answer still arrives.
+DEADLINE_MARGIN = 0.5
+TEXT = "text/plain; charset=utf-8"
+ROUTES = frozenset({"/metrics", "/probe", "/", "/status.json", "/-/healthy", "/-/ready", "/-/reload"})
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    # Further body parts, sent after `body` without first copying megabytes into one buffer.
+    more: tuple[bytes, ...] = ()
+
+    @property
+    def length(self) -> int:
+        return len(self.body) + sum(map(len, self.more))
+
+
+class App:
+    """What the HTTP handler serves; knows nothing about sockets, so tests can call it directly."""
+
+    def __init__(
+        self,
+        refresher: Callable[[], Refresher],
+        live: CollectorRegistry,
+        telemetry: Telemetry,
+        *,
+        reload: Callable[[], None] | None = None,
+        lifecycle: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        shard: Shard | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._refresher = refresher
+        self._live, self._telemetry = live, telemetry
+        self._reload = reload
+        # POST /-/reload only with --web.enable-lifecycle, as in Prometheus: else anyone who can reach the
+        # port (basic auth, if configured, aside) could make the exporter re-read its files at will.
+        self._lifecycle = lifecycle
+        self._clock, self._wall = clock, wall_clock
+        self._cache = ExpositionCache()
+        self.started = wall_clock()
+        self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
+
+    def prerender(self, snap: Snapshot) -> None:
+        """Encode the exposition of a new snapshot now, so that no scrape waits for it."""
+        self._cache.get(snap)
+
+    def _collect(self, scrape_timeout: str | None) -> Snapshot:
+        refresher = self._refresher()
+        wait = refresher.snapshot().config.cache.max_scrape_wait
+        if scrape_timeout:
+            # A malformed header must not break scrapes: the configured cap applies then.
+            with contextlib.suppress(ValueError):
+                wait = min(wait, max(float(scrape_timeout) - DEADLINE_MARGIN, 0.0))
+        return refresher.snapshot_within(wait)
+
+    def probe(self, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
+        """One customer's metrics (`/probe?customer_id=...`), from the same cache as /metrics."""
+        ids = parse_qs(query).get("customer_id", [])
+        if len(ids) != 1 or not ids[0]:
+            return Response(400, TEXT, b"give exactly one customer_id: /probe?customer_id=...\n")
+        body = customer_exposition(self._collect(scrape_timeout), ids[0])
+        if body is None:
+            return Response(
+                404, TEXT, b"customer not exported here: unknown, excluded by config, or owned by another shard\n"
+            )
+        if "gzip" in accept_encoding.lower():
+            return Response(200, CONTENT_TYPE, gzip.compress(body, 6), (("Content-Encoding", "gzip"),))
+        return Response(200, CONTENT_TYPE, body)
+
+    def metrics(self, scrape_timeout: str | None, accept_encoding: str) -> Response:
+        start = self._clock()
+        snap = self._collect(scrape_timeout)
+        exposition = self._cache.get(snap)
+        self._telemetry.scrape_duration.set(self._clock() - start)
+        live = generate_latest(self._live)
+        if "gzip" in accept_encoding.lower():
+            # The data part was compressed when it changed; only the small live part is compressed now.
+            first, *rest = exposition.gzip_with(live)
+            return Response(200, CONTENT_TYPE, first, (("Content-Encoding", "gzip"),), tuple(rest))
+        return Response(200, CONTENT_TYPE, exposition.body, (), (live,))
+
+    def _status_page(self) -> Page:
+        # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
+        # never waits for it: the page shows the data it has and how old it is.
+        return self.status.get(self._refresher().snapshot_within(0.0))
+
+    def landing(self, accept_encoding: str = "") -> Response:
+        """The status page `/`: header, the fleet with problems first, filter; built once per data change."""
+        page = self._status_page()
+        gzipped = "gzip" in accept_encoding.lower()
+        first, *rest = page.html_parts(self._wall(), gzipped)
+        headers = ((("Content-Encoding", "gzip"),) if gzipped else ()) + HTML_HEADERS
+        return Response(200, HTML_TYPE, first, headers, tuple(rest))
+
+    def status_json(self) -> Response:
+        """`/status.json`: the same data as the page, for scripts."""
+        return Response(200, JSON_TYPE, self._status_page().json(), JSON_HEADERS)
+
+    def ready(self) -> Response:
+        if self._refresher().snapshot().refreshed:
+            return Response(200, "text/plain; charset=utf-8", b"ready\n")
+        return Response(503, "text/plain; charset=utf-8", b"not ready: first refresh not attempted yet\n")
+
+    def reload(self) -> Response:
+        if not self._lifecycle:
+            return Response(403, TEXT, b"Lifecycle API is not enabled.\n")
+        if self._reload is None:
+            return Response(404, TEXT, b"reload is not available in this mode\n")
+        # The answer names no file and no key: the log line has the detail, for whoever runs the exporter.
+        try:
+            self._reload()
+        except ConfigError:
+            return Response(500, TEXT, b"reload failed, old config kept; see the exporter's log\n")
+        except Exception:
+            log.exception("reload failed unexpectedly")
+            return Response(500, TEXT, b"reload failed; see the exporter's log\n")
+        return Response(200, TEXT, b"config reloaded\n")
+
+    def get(self, path: str, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
+        """The answer to a GET (or HEAD) of `path`; the caller has read the request and checked the password."""
+        try:
+            if path == "/metrics":
+                return self.metrics(scrape_timeout, accept_encoding)
+            if path == "/probe":
+                return self.probe(query, scrape_timeout, accept_encoding)
+            if path == "/":
+                return self.landing(accept_encoding)
+            if path == "/status.json":
+                return self.status_json()
+            if path == "/-/healthy":
+                return Response(200, TEXT, b"healthy\n")
+            if path == "/-/ready":
+                return self.ready()
+            if path == "/-/reload":
+                return Response(405, TEXT, b"use POST to reload\n", (("Allow", "POST"),))
+            return Response(404, TEXT, b"not found\n")
+        except Exception:  # the page must answer, whatever broke behind it
+            log.exception("internal error serving request", extra={"path": path})
+            return Response(500, TEXT, b"internal error, see the exporter's log\n")
+
+    def post(self, path: str) -> Response:
+        if path == "/-/reload":
+            return self.reload()
+        return Response(405 if path in ROUTES else 404, TEXT, b"method not allowed\n")
+
+
+__all__ = ["DEADLINE_MARGIN", "ROUTES", "TEXT", "App", "Response"]

@@ -1,0 +1,248 @@
+"""The status page as HTML: the fleet table, its facts and legend, its style and script with their CSP hashes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import time
+from collections.abc import Mapping
+from importlib import resources
+from urllib.parse import quote
+
+from exporter import codes, safe
+from exporter.model import Failure, Outcome
+from exporter.web.status.view import PROBLEMS, STALE_FACTOR, Cell, Refresh, Status
+
+HTML_TYPE = "text/html; charset=utf-8"
+
+GLYPHS: Mapping[Outcome, str] = {
+    Outcome.SUCCESS: "\u2713",  # check mark
+    Outcome.WARNING: "!",
+    Outcome.FAILED: "\u2717",  # ballot x
+    Outcome.RUNNING: "\u21bb",  # clockwise arrow
+    Outcome.CANCELED: "\u2298",  # circled slash
+    Outcome.NOT_RUN: "\u2013",  # en dash
+    Outcome.UNKNOWN: "?",
+}
+DASH = "\u2013"
+LABELS: Mapping[Outcome, str] = {o: o.value.replace("_", " ") for o in Outcome}
+
+
+def ago(seconds: float) -> str:
+    """A short duration: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`."""
+    s = int(max(0.0, seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(s // 3600, 24)
+    return f"{d} d {h} h" if h else f"{d} d"
+
+
+def utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _query(text: str) -> str:
+    # quote() encodes to UTF-8 first: a lone surrogate that got this far must not fail the page.
+    return quote(safe.encodable(text), safe="")
+
+
+def _e(text: object) -> str:
+    """Every string that reaches the page goes through here (API data above all)."""
+    return html.escape(str(text), quote=True)
+
+
+def _asset(name: str) -> str:
+    # Each goes on a line of its own in the page source; the CSP hash covers exactly the text the page carries.
+    return "\n" + resources.files("exporter.web.status").joinpath(name).read_text(encoding="utf-8")
+
+
+STYLE = _asset("style.css")
+# Runs at the end of the body, so the table is parsed. Reads ?filter= and ?problems=1 so a filtered view is a link.
+SCRIPT = _asset("script.js")
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+# The page's own style and script are allowed by their hashes; nothing else loads or runs, and
+# nothing leaves: no external loads, no inline handlers, no form posts, no framing.
+CSP_HTML = (
+    f"default-src 'none'; script-src {_csp_hash(SCRIPT)}; style-src {_csp_hash(STYLE)}; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HTML_HEADERS = (
+    ("Content-Security-Policy", CSP_HTML),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-cache"),
+)
+
+
+def render_html(status: Status) -> tuple[str, str]:
+    """The page in two parts; the live line (uptime, age of the page) goes between them per request."""
+    h = status.header
+    top = [
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>AvePoint Backup Exporter: {h.problem_customers} of {h.customers} customers with problems</title>"
+        f"<style>{STYLE}</style></head>\n<body>\n<h1>AvePoint Backup Exporter</h1>\n",
+        _facts(status),
+    ]
+    rest = [
+        '<nav>Endpoints: <a href="metrics">/metrics</a> \u00b7 <a href="status.json">/status.json</a> \u00b7 '
+        '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
+        '<p class="legend">Outcome: ',
+        "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
+        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval</span></p>\n',
+        '<div id="controls" hidden><label>Filter <input id="filter" type="search" '
+        'placeholder="organization, id, status, error" autocomplete="off"></label>'
+        '<label><input id="problems" type="checkbox"> problems only</label>'
+        '<span id="shown" class="muted"></span></div>\n',
+        _table(status),
+        f"<script>{SCRIPT}</script>\n</body></html>\n",
+    ]
+    return "".join(top), "".join(rest)
+
+
+def live_line(status: Status, now: float) -> str:
+    """The part that changes with the clock rather than the data; tiny, so it is formatted per request."""
+    return (
+        f'<p class="live">Up {_e(ago(now - status.header.started))}. Ages on this page are as of '
+        f"{_e(utc(status.generated))}, {_e(ago(now - status.generated))} ago.</p>\n"
+    )
+
+
+def _facts(status: Status) -> str:
+    h = status.header
+    if h.listing.error is not None:
+        up = f'<span class="bad">0</span> ({_error_text(h.listing.error)})'
+    elif h.up:
+        up = '<span class="good">1</span>'
+    else:
+        up = '<span class="bad">0</span> (no customer list yet)'
+    if h.listing.last_success is not None:
+        took = f", took {h.last_refresh_seconds:.1f} s" if h.last_refresh_seconds is not None else ""
+        refreshed = f"{_e(utc(h.listing.last_success))} ({_e(ago(h.listing.age or 0.0))} ago{took})"
+    elif h.ready:
+        refreshed = '<span class="bad">failed</span>'
+    else:
+        refreshed = "not yet"
+    items = [
+        f"Version: {_e(h.version)}",
+        f"API: {_e(h.api_base_url)} ({_e(h.api_version)})",
+        f"Auth: {_e(h.auth_method.replace('_', ' '))}",
+        f"Shard: {h.shard_index} of {h.shard_count}",
+        f"Cache TTL: {_e(ago(h.cache_ttl))}",
+        f"Last full refresh: {refreshed}",
+        f"avepoint_up: {up}",
+        f"Customers: {h.customers} ({h.problem_customers} with problems)",
+        f"Jobs: {h.jobs}",
+    ]
+    if h.services is not None:
+        services = "ok" if h.services.success else _error_text(h.services.error) if h.services.error else "not yet"
+        items.append(f"Subscriptions: {services}")
+    return '<ul class="facts">' + "".join(f"<li>{item}</li>" for item in items) + "</ul>\n"
+
+
+def _table(status: Status) -> str:
+    modules = status.modules
+    groups: list[tuple[str, int]] = []
+    for job_type, _ in modules:
+        if groups and groups[-1][0] == job_type:
+            groups[-1] = (job_type, groups[-1][1] + 1)
+        else:
+            groups.append((job_type, 1))
+    out = [
+        '<table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
+        *(f'<th class="g" colspan="{n}" title="{_e(job_type)}">{_e(job_type)}</th>' for job_type, n in groups),
+        '<th rowspan="2">Refresh</th><th rowspan="2">Data age</th><th rowspan="2">Metrics</th></tr>\n<tr>',
+        *(f'<th class="m" title="{_e(t)} / {_e(m)}"><span>{_e(m)}</span></th>' for t, m in modules),
+        "</tr></thead>\n<tbody>\n",
+    ]
+    column = {key: i for i, key in enumerate(modules)}
+    empty = "<td></td>"
+    for row in status.rows:
+        cells = [empty] * len(modules)
+        for cell in row.cells:
+            cells[column[(cell.job_type, cell.job_module)]] = _cell_html(cell)
+        why = f'<span class="why">{_e(", ".join(row.reasons))}</span>' if row.reasons else ""
+        age = row.data_age
+        out.append(
+            f'<tr class="h-{row.health}" data-health="{row.health}" data-problem="{int(row.health in PROBLEMS)}"'
+            f' data-id="{_e(row.customer_id)}">'
+            f'<td class="customer"><span class="org" title="{_e(row.country)}">{_e(row.organization)}</span>'
+            f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
+            f"{''.join(cells)}"
+            f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
+            f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
+            f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
+        )
+    out.append("</tbody></table>\n")
+    if not status.rows:
+        out.append('<p class="muted">No customers yet.</p>\n')
+    return "".join(out)
+
+
+def _cell_html(cell: Cell) -> str:
+    module = _e(f"{cell.job_type} / {cell.job_module}")
+    lines = [f"{cell.status} ({LABELS[cell.outcome]})"]
+    if cell.kind != codes.KIND_BACKUP:
+        lines.append(f"a {cell.kind} job, not a backup: not counted as a backup problem")
+    if cell.job_name:
+        lines.append(f"job: {cell.job_name}")
+    if cell.failed_objects is not None:
+        lines.append(f"failed objects: {cell.failed_objects}")
+    if cell.since_success is not None and cell.last_success is not None:
+        lines.append(f"last success: {ago(cell.since_success)} ago ({utc(cell.last_success)})")
+    else:
+        lines.append("last success: none seen")
+    lines.append(f"expected every {ago(cell.expected_interval)}" + (": STALE" if cell.stale else ""))
+    # One escape for the whole title (a newline in an attribute is a line break in the tooltip).
+    title = module + "\n" + _e("\n".join(lines))
+    classes = f"o o-{cell.outcome.value} stale" if cell.stale else f"o o-{cell.outcome.value}"
+    return f'<td class="{classes}" data-module="{module}" title="{title}">{GLYPHS[cell.outcome]}</td>'
+
+
+def _refresh_html(refresh: tuple[Refresh, ...]) -> str:
+    parts = []
+    for r in refresh:
+        label = "" if len(refresh) == 1 else f"{_e(r.endpoint)}: "
+        if r.error is not None:
+            since = f", last success {_e(utc(r.last_success))}" if r.last_success is not None else ""
+            parts.append(f'{label}<span class="bad">failed</span> {_error_text(r.error)}{since}')
+        elif r.success and r.last_success is not None:
+            parts.append(f'{label}<span class="good" title="{_e(utc(r.last_success))}">ok</span>')
+        else:
+            parts.append(f"{label}pending")
+    return "<br>".join(parts) or DASH
+
+
+def _error_text(error: Failure) -> str:
+    ids = [f"request id {_e(error.request_id)}"] if error.request_id else []
+    ids += [f"trace id {_e(error.trace_id)}"] if error.trace_id else []
+    rid = f" ({', '.join(ids)})" if ids else ""
+    return f'<span class="err" title="{_e(error.message)}">{_e(error.kind)}</span>{rid}'
+
+
+__all__ = [
+    "CSP_HTML",
+    "DASH",
+    "GLYPHS",
+    "HTML_HEADERS",
+    "HTML_TYPE",
+    "LABELS",
+    "SCRIPT",
+    "STYLE",
+    "ago",
+    "live_line",
+    "render_html",
+    "utc",
+]

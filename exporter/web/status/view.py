@@ -1,0 +1,248 @@
+"""The status page's view model: what it shows of a snapshot (customers, cells, refreshes, health). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from exporter import codes, safe
+from exporter.model import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Failure, Job, Outcome, Snapshot
+from exporter.shard import Shard
+
+# Same factor as the AvePointBackupStale alert: a module is stale past 1.5 expected intervals.
+STALE_FACTOR = 1.5
+
+_PROBLEM_OUTCOMES = frozenset({Outcome.FAILED, Outcome.WARNING, Outcome.CANCELED, Outcome.UNKNOWN})
+# The order of the reasons in a row's summary.
+_REASON_ORDER = ("failed", "warning", "canceled", "unknown", "stale", "never run", "with failed objects")
+# Customer health, worst first: the order of the rows.
+FAILED, WARNING, PENDING, OK = "failed", "warning", "pending", "ok"
+HEALTH_RANK = {FAILED: 0, WARNING: 1, PENDING: 2, OK: 3}
+PROBLEMS = frozenset({FAILED, WARNING})
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """What the page says about this process; fixed for its life."""
+
+    version: str
+    started: float  # Unix time
+    shard: Shard = field(default_factory=Shard)
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """The last refresh of one endpoint (of one customer, or fleet-wide)."""
+
+    endpoint: str
+    attempted: bool
+    success: bool
+    last_success: float | None
+    age: float | None  # seconds between the last success and the page's time
+    error: Failure | None
+
+
+class Cell(NamedTuple):
+    """One job type/module of a customer. (A named tuple: thousands are built per page, and frozen
+    dataclasses are several times slower to construct.)"""
+
+    job_type: str
+    job_module: str
+    status: str
+    outcome: Outcome
+    job_name: str | None
+    failed_objects: int | None
+    end_time: float | None
+    last_success: float | None
+    since_success: float | None
+    expected_interval: float
+    stale: bool
+    never_run: bool
+    kind: str = codes.KIND_BACKUP
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why the cell is a problem, in the words of the row's summary; empty when it is none.
+
+        Only backups count: a scan, archiver or retention job is shown but is no backup problem.
+        """
+        if self.kind != codes.KIND_BACKUP:
+            return ()
+        found: tuple[str, ...] = (self.outcome.value.replace("_", " "),) if self.outcome in _PROBLEM_OUTCOMES else ()
+        if self.stale:
+            found += ("stale",)
+        if self.never_run:
+            found += ("never run",)
+        if (self.failed_objects or 0) > 0 and self.outcome is not Outcome.FAILED:
+            found += ("with failed objects",)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One customer."""
+
+    customer_id: str
+    organization: str
+    country: str
+    status: str
+    health: str
+    reasons: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    refresh: tuple[Refresh, ...]  # jobs first; protected data when enabled
+
+    @property
+    def data_age(self) -> float | None:
+        return self.refresh[0].age if self.refresh else None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    version: str
+    started: float
+    api_base_url: str
+    api_version: str
+    auth_method: str
+    shard_index: int
+    shard_count: int
+    cache_ttl: float
+    up: bool
+    ready: bool
+    listing: Refresh
+    services: Refresh | None
+    last_refresh_seconds: float | None
+    customers: int
+    problem_customers: int
+    jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    generation: int
+    generated: float  # Unix time the page was built: every age on it is as of this time
+    header: Header
+    modules: tuple[tuple[str, str], ...]  # the columns: every (job type, module) of the fleet, sorted
+    rows: tuple[Row, ...]  # problems first
+
+
+def build(snap: Snapshot, process: Process, now: float) -> Status:
+    """The view of a snapshot at `now` (wall time). Pure."""
+    cfg = snap.config
+    rows = sorted(
+        (_row(cs, snap, now) for cs in snap.customers),
+        key=lambda r: (HEALTH_RANK[r.health], r.organization.casefold(), r.customer_id),
+    )
+    modules = sorted({(job.job_type, job.job_module) for cs in snap.customers for job in cs.jobs})
+    header = Header(
+        version=process.version,
+        started=process.started,
+        api_base_url=safe.public_url(cfg.api.base_url),
+        api_version=cfg.api.version,
+        auth_method=cfg.auth.method,
+        shard_index=process.shard.index,
+        shard_count=process.shard.count,
+        cache_ttl=cfg.cache.ttl,
+        up=snap.up,
+        ready=snap.refreshed,
+        listing=_refresh("customers", snap.listing, now, attempted=snap.refreshed),
+        services=_refresh(EP_SERVICES, snap.services, now) if cfg.endpoints.services else None,
+        last_refresh_seconds=snap.last_refresh_seconds,
+        customers=len(rows),
+        problem_customers=sum(r.health in PROBLEMS for r in rows),
+        jobs=sum(len(cs.jobs) for cs in snap.customers),
+    )
+    return Status(snap.generation, now, header, tuple(modules), tuple(rows))
+
+
+def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
+    customer = cs.customer
+    jobs_cfg = snap.config.jobs
+    interval = jobs_cfg.expected_interval_for
+    cells = tuple(_cell(customer.id, job, cs.last_success.get(job.key), interval, now) for job in cs.jobs)
+    refresh: list[Refresh] = []
+    if snap.config.endpoints.jobs:
+        refresh.append(_refresh(EP_JOBS, cs.attempt, now))
+    if snap.config.endpoints.protected:
+        refresh.append(_refresh(EP_PROTECTED, cs.protected_attempt, now))
+    counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
+    for c in cells:
+        for reason in c.reasons:
+            counts[reason] += 1
+    reasons = [f"{n} {what}" for what, n in counts.items() if n]
+    reasons.extend(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
+    if counts["failed"]:
+        health = FAILED
+    elif reasons:
+        health = WARNING
+    elif refresh and not all(r.attempted for r in refresh):
+        health = PENDING
+    else:
+        health = OK
+    return Row(
+        customer.id,
+        customer.organization,
+        customer.country,
+        customer.status,
+        health,
+        tuple(reasons),
+        cells,
+        tuple(refresh),
+    )
+
+
+def _cell(
+    customer_id: str,
+    job: Job,
+    last_success: float | None,
+    interval_for: Callable[[str, str, str], float],
+    now: float,
+) -> Cell:
+    expected = interval_for(customer_id, job.job_type, job.job_module)
+    since = None if last_success is None else max(0.0, now - last_success)
+    return Cell(
+        job_type=job.job_type,
+        job_module=job.job_module,
+        status=job.status,
+        outcome=job.outcome,
+        job_name=job.name,
+        failed_objects=job.failed_objects,
+        end_time=job.end_time,
+        last_success=last_success,
+        since_success=since,
+        expected_interval=expected,
+        stale=since is not None and since > STALE_FACTOR * expected,
+        # The AvePointBackupNeverRun alert's test: a module without a job id.
+        never_run=not job.job_id and job.outcome is Outcome.NOT_RUN,
+        kind=codes.job_kind(job.job_type, job.job_module),
+    )
+
+
+def _refresh(endpoint: str, attempt: Attempt, now: float, attempted: bool | None = None) -> Refresh:
+    tried = attempted if attempted is not None else (attempt.success or attempt.error is not None)
+    return Refresh(
+        endpoint=endpoint,
+        attempted=tried,
+        success=attempt.success,
+        last_success=attempt.last_success,
+        age=None if attempt.last_success is None else max(0.0, now - attempt.last_success),
+        error=None if attempt.error is None else attempt.error,
+    )
+
+
+__all__ = [
+    "FAILED",
+    "HEALTH_RANK",
+    "OK",
+    "PENDING",
+    "PROBLEMS",
+    "STALE_FACTOR",
+    "WARNING",
+    "Cell",
+    "Header",
+    "Process",
+    "Refresh",
+    "Row",
+    "Status",
+    "build",
+]
