@@ -2,9 +2,9 @@
 
 Dashboards, alert rules and users depend on these names and label sets (design.md, "Metric contract"). The
 families come in groups, one class each, in the order they are written; each group's docstring shows the
-exposition it produces, its lines taken from tests/golden/exposition-full.prom (tests/unit/exposition/
-test_families.py holds the two to each other and to the code). Every family is a gauge; a value the API
-sent as N/A is left out, never written as 0. The encoders are in text.py.
+exposition it produces, its lines taken from tests/golden/exposition-full.prom (test_families.py checks
+them against that file and this code). Every family is a gauge; a value the API sent as N/A is left out,
+never written as 0. The encoders are in text.py.
 """
 
 from __future__ import annotations
