@@ -1,6 +1,7 @@
 """The metric contract, the text encoder and the pre-encoded, pre-compressed cache; pure."""
 
-from exporter.exposition.render import CONTENT_TYPE, ExpositionCache, customer_exposition
+from exporter.exposition.cache import ExpositionCache
 from exporter.exposition.telemetry import Telemetry
+from exporter.exposition.text import CONTENT_TYPE, customer_exposition
 
 __all__ = ["CONTENT_TYPE", "ExpositionCache", "Telemetry", "customer_exposition"]

@@ -7,7 +7,7 @@ import re
 from prometheus_client import CollectorRegistry
 
 from exporter import config
-from exporter.exposition import render
+from exporter.exposition.families import FAMILIES
 from exporter.exposition.telemetry import Telemetry
 from tests.support import ROOT
 
@@ -22,7 +22,7 @@ def documented(section: str) -> set[str]:
 def test_metric_reference_matches_the_code() -> None:
     registry = CollectorRegistry()
     Telemetry(registry)
-    names = {f.name for f in render.FAMILIES}
+    names = {f.name for f in FAMILIES}
     for family in registry.collect():
         suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
         names.add(family.name + suffix)

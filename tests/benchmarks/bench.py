@@ -40,7 +40,7 @@ import yaml
 
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
-from exporter.exposition import render
+from exporter.exposition import ExpositionCache
 from exporter.model import Attempt, CustomerState, Snapshot
 from exporter.upstream import parse
 from tests.support import free_port
@@ -374,7 +374,7 @@ def incremental(customers: int) -> Result:
         jobs = tuple(sorted((j for j, _ in map(parse.job, sim.jobs(customer.id)) if j), key=lambda j: j.key))
         states.append(CustomerState(customer, jobs, Attempt(True, 1.0)))
     snap = Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
-    cache = render.ExpositionCache()
+    cache = ExpositionCache()
     started = time.perf_counter()
     cache.get(snap)
     full = time.perf_counter() - started

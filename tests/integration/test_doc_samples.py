@@ -20,7 +20,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import config
-from exporter.exposition import render
+from exporter.exposition.text import encode
 from exporter.model import Customer, Job, Outcome, ProtectedData, Snapshot, Subscription, Tenant
 from exporter.refresh import Refresher
 from exporter.upstream import parse
@@ -127,7 +127,7 @@ def refresh(
     finally:
         refresher.close()
     series = {}
-    for family in text_string_to_metric_families(render.encode(snap).decode()):
+    for family in text_string_to_metric_families(encode(snap).decode()):
         for s in family.samples:
             series[(s.name, frozenset(s.labels.items()))] = s.value
     return snap, series

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator.simulator import FleetSpec, Simulator
-from exporter.exposition import render
+from exporter.exposition.text import encode
 from exporter.model import Job, Outcome
 from tests.support.harness import Clock, make_config, make_refresher
 
@@ -35,7 +35,7 @@ def test_protected_and_subscriptions_are_exported(sim: Simulator, version: str) 
     cfg = make_config(sim, api={"version": version}, endpoints={"protected": True, "services": True})
     refresher = make_refresher(cfg)
     snap = refresher.snapshot_within(wait=10)
-    got = samples(render.encode(snap).decode())
+    got = samples(encode(snap).decode())
     assert snap.services.success
     assert {labels["storage"] for labels, _ in got["avepoint_protected_data_bytes"]} <= {"avepoint", "byos"}
     assert {labels["customer_id"] for labels, _ in got["avepoint_protected_objects"]} <= set(sim.customer_ids)
@@ -79,7 +79,7 @@ def test_a_missing_scope_disables_only_its_group_and_names_the_scope(
 def test_switched_off_groups_are_neither_fetched_nor_exported(sim: Simulator) -> None:
     cfg = make_config(sim, endpoints={"jobs": False, "protected": True})
     refresher = make_refresher(cfg)
-    text = render.encode(refresher.snapshot_within(wait=10)).decode()
+    text = encode(refresher.snapshot_within(wait=10)).decode()
     assert sim.requests[("/partner/customers/{id}/jobs", 200)] == 0
     assert sim.requests[("/partner/services", 200)] == 0
     assert "avepoint_backup_job_status" not in text

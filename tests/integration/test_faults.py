@@ -42,8 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, FleetSpec, Simulator
 from exporter import config, logs, safe
-from exporter.exposition.render import ExpositionCache
-from exporter.exposition.telemetry import Telemetry
+from exporter.exposition import ExpositionCache, Telemetry
 from exporter.refresh import Refresher
 from exporter.upstream.client import EP_CUSTOMERS, EP_JOBS, EP_TOKEN, Client
 from tests.support.faultproxy import FaultProxy, Reset, Respond, Rewrite, Trickle

@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import codes, config, logs, safe
 from exporter.errors import ConfigError
-from exporter.exposition import render
+from exporter.exposition import ExpositionCache, customer_exposition
+from exporter.exposition.text import encode
 from exporter.model import Attempt, Customer, CustomerState, Failure, Job, Outcome, Snapshot
 from exporter.upstream import parse
 from exporter.web import status
@@ -153,11 +154,11 @@ def _snapshot(*customers: CustomerState) -> Snapshot:
 def test_a_fragment_that_cannot_be_encoded_costs_one_character_not_the_exposition() -> None:
     # Records built without the parser (a future code path, a test): the encoder still must not fail.
     snap = _snapshot(_state("bad", f"Evil{SURROGATE}", module=f"Mod{SURROGATE}"), _state("good", "Contoso"))
-    body = render.ExpositionCache().get(snap).body.decode()
-    assert body == render.encode(snap).decode()
+    body = ExpositionCache().get(snap).body.decode()
+    assert body == encode(snap).decode()
     assert f'organization="Evil{FFFD}"' in body and f'job_module="Mod{FFFD}"' in body
     assert 'customer_id="good",organization="Contoso"' in body
-    assert render.customer_exposition(snap, "bad") is not None
+    assert customer_exposition(snap, "bad") is not None
 
 
 def test_status_page_and_json_survive_text_that_cannot_be_encoded() -> None:

@@ -474,7 +474,7 @@ def run_cycle(refresher: Refresher, clock: Clock) -> None:
 
 
 def test_b_an_unexpected_error_in_the_cycle_shows_as_failure(caplog: pytest.LogCaptureFixture) -> None:
-    from exporter.exposition.render import ExpositionCache
+    from exporter.exposition import ExpositionCache
 
     with fake_refresher() as (refresher, fake, clock, ids):
         run_cycle(refresher, clock)

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import __version__, codes, config
-from exporter.exposition import render
+from exporter.exposition.text import encode
 from exporter.refresh import Refresher
 from exporter.shard import Shard
 from exporter.upstream.client import Client
@@ -63,7 +63,7 @@ def test_a_failed_scan_is_exported_with_its_kind_and_is_no_backup_problem(versio
             refresher.close()
     kinds: dict[tuple[str, str], str] = {}
     failed = set()
-    for family in text_string_to_metric_families(render.encode(snap).decode()):
+    for family in text_string_to_metric_families(encode(snap).decode()):
         for s in family.samples:
             if s.labels.get("customer_id") != cid:
                 continue

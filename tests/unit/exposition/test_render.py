@@ -19,7 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from exporter import config
-from exporter.exposition import render
+from exporter.exposition import ExpositionCache
+from exporter.exposition.families import Jobs
+from exporter.exposition.text import encode, header, job_lines
 from exporter.model import (
     Attempt,
     Customer,
@@ -162,16 +164,16 @@ def snapshot_with_everything() -> Snapshot:
     ("name", "make"), [("exposition.prom", snapshot), ("exposition-full.prom", snapshot_with_everything)]
 )
 def test_exposition_matches_golden_file(name: str, make: Callable[[], Snapshot]) -> None:
-    body = render.encode(make()).decode()
+    body = encode(make()).decode()
     golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(body)
     assert body == golden.read_text(), "exposition changed: review, then rerun with UPDATE_GOLDEN=1"
-    assert render.ExpositionCache().get(make()).body.decode() == body
+    assert ExpositionCache().get(make()).body.decode() == body
 
 
 def test_exposition_parses_and_leaves_out_missing_values() -> None:
-    body = render.encode(snapshot()).decode()
+    body = encode(snapshot()).decode()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(body)
@@ -203,26 +205,26 @@ def test_exposition_parses_and_leaves_out_missing_values() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
 def test_promtool_accepts_the_exposition() -> None:
-    body = render.encode(snapshot_with_everything())
+    body = encode(snapshot_with_everything())
     result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
     # promtool lints too (exit 3 for lint problems only); the format itself must be clean.
     assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
 
 
 def test_exposition_cache_encodes_once_per_generation() -> None:
-    cache = render.ExpositionCache()
+    cache = ExpositionCache()
     first = cache.get(snapshot(1))
     assert cache.get(snapshot(1)) is first
     second = cache.get(snapshot(2))
     assert second is not first
-    assert second.body == render.encode(snapshot(2))
+    assert second.body == encode(snapshot(2))
     # The pieced-together gzip stream is valid for every decoder, not only Python's gzip module.
     assert gzip.decompress(second.gzipped) == second.body
     assert zlib.decompress(second.gzipped, wbits=31) == second.body
 
 
 def test_one_changed_customer_is_the_only_one_re_encoded() -> None:
-    cache = render.ExpositionCache()
+    cache = ExpositionCache()
     snap = snapshot(1)
     cache.get(snap)
     assert cache.rebuilt_customers == 2
@@ -230,7 +232,7 @@ def test_one_changed_customer_is_the_only_one_re_encoded() -> None:
     snap2 = replace(snap, generation=2, customers=(snap.customers[0], changed))
     exposition = cache.get(snap2)
     assert cache.rebuilt_customers == 1
-    assert exposition.body == render.encode(snap2)
+    assert exposition.body == encode(snap2)
     assert b"} 99.0\n" in gzip.decompress(exposition.gzipped)
     # A customer that leaves is gone from the output and from the cache.
     snap3 = replace(snap2, generation=3, customers=(snap.customers[0],))
@@ -253,17 +255,17 @@ def test_encoding_equals_prometheus_client(
 ) -> None:
     """prometheus_client is the oracle: our fast encoder must write what generate_latest writes."""
     job = Job(job_type, module, None, None, status, Outcome.UNKNOWN, objects=value)  # type: ignore[arg-type]
-    ours = render.job_lines(customer_id, (job,), {}, config.JobsConfig())
+    ours = job_lines(customer_id, (job,), {}, config.JobsConfig())
     status_family = GaugeMetricFamily(
-        render.JOB_STATUS.name,
-        render.JOB_STATUS.help,
+        Jobs.STATUS.name,
+        Jobs.STATUS.help,
         labels=["customer_id", "job_type", "job_module", "status", "outcome"],
     )
     status_family.add_metric([customer_id, job_type, module, status, "unknown"], 1.0)
     objects_family = GaugeMetricFamily(
-        "avepoint_backup_job_objects", render.JOB_VALUES[0][0].help, labels=["customer_id", "job_type", "job_module"]
+        "avepoint_backup_job_objects", Jobs.VALUES[0][0].help, labels=["customer_id", "job_type", "job_module"]
     )
     objects_family.add_metric([customer_id, job_type, module], float(value))
-    for family, oracle in ((render.JOB_STATUS, status_family), (render.JOB_VALUES[0][0], objects_family)):
+    for family, oracle in ((Jobs.STATUS, status_family), (Jobs.VALUES[0][0], objects_family)):
         expected = generate_latest(Families([oracle])).decode()
-        assert family.header.decode() + ours[family] == expected
+        assert header(family).decode() + ours[family] == expected

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import codes, config
-from exporter.exposition import render
+from exporter.exposition.text import encode
 from exporter.refresh import Refresher
 from exporter.upstream.client import Client
 
@@ -42,7 +42,7 @@ def job_series(sim: Simulator, version: str, **extra: Any) -> Series:
         cfg, Client(cfg.api, cfg.auth, sleep=lambda s: None), clock=lambda: 0.0, wall_clock=lambda: NOW
     )
     try:
-        text = render.encode(refresher.snapshot_within(wait=30)).decode()
+        text = encode(refresher.snapshot_within(wait=30)).decode()
     finally:
         refresher.close()
     out: Series = {}

@@ -1,0 +1,172 @@
+"""Records to exposition text, byte for byte as prometheus_client writes it: pure fragments, and their join.
+
+A fragment maps each family to its sample lines: one for the fleet-wide samples, two per customer (the
+small families, and its jobs). The encoding follows prometheus_client's text format byte for byte (the
+golden test compares them) and uses its float formatting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import cast
+
+from prometheus_client import utils
+
+from exporter import codes, safe
+from exporter.config import EndpointsConfig, JobsConfig
+from exporter.exposition.families import (
+    FAMILIES,
+    JOB_FAMILIES,
+    Customers,
+    Family,
+    Jobs,
+    Protected,
+    Refresh,
+    Staleness,
+    Subscriptions,
+)
+from exporter.model import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, Job, ModuleKey, Snapshot
+
+# The classic text format; prometheus_client's own default header names a newer version that older
+# Prometheus servers and tools do not all know.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# prometheus_client's own float formatting (Go's, as Prometheus parses it); it ships without annotations.
+_go_float = cast(Callable[[float], str], utils.floatToGoString)
+
+
+def header(family: Family) -> bytes:
+    doc = family.help.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n".encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+    # Sorted by name, as prometheus_client writes them.
+    return ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(pairs))
+
+
+def _line(name: str, labels: str, value: float) -> str:
+    return f"{name}{{{labels}}} {_go_float(value)}\n" if labels else f"{name} {_go_float(value)}\n"
+
+
+def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family, str]:
+    """The small per-customer families: refresh state, info, status, tenants, protected data, subscriptions."""
+    customer = cs.customer
+    cid = customer.id
+    parts: dict[Family, list[str]] = {}
+
+    def add(family: Family, labels: list[tuple[str, str]], value: float) -> None:
+        parts.setdefault(family, []).append(_line(family.name, _labels(labels), value))
+
+    for endpoint, enabled, attempt in (
+        (EP_JOBS, endpoints.jobs, cs.attempt),
+        (EP_PROTECTED, endpoints.protected, cs.protected_attempt),
+    ):
+        if enabled:
+            add(Refresh.SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
+            if attempt.last_success is not None:
+                add(Refresh.LAST_SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], attempt.last_success)
+    info = [("country", customer.country), ("customer_id", cid), ("organization", customer.organization)]
+    if customer.management_mode:
+        info.append(("management_mode", customer.management_mode))
+    add(Customers.INFO, info, 1.0)
+    for tenant in customer.tenants:
+        add(Customers.TENANT_INFO, [("customer_id", cid), ("tenant_id", tenant.id), ("tenant_name", tenant.name)], 1.0)
+    add(Customers.STATUS, [("customer_id", cid), ("status", customer.status)], 1.0)
+    for item in cs.protected:
+        labels = [("customer_id", cid), ("module", item.module), ("service", item.service)]
+        if item.scanned_objects is not None:
+            add(Protected.SCANNED, labels, item.scanned_objects)
+        if item.protected_objects is not None:
+            add(Protected.OBJECTS, labels, item.protected_objects)
+        for storage, size in (("avepoint", item.bytes_avepoint), ("byos", item.bytes_byos)):
+            if size is not None:
+                add(Protected.BYTES, [*labels, ("storage", storage)], size)
+    for sub in cs.subscriptions:
+        labels = [("customer_id", cid), ("service", sub.service), ("subscription", sub.subscription_name)]
+        for family, attr in Subscriptions.VALUES:
+            value = getattr(sub, attr)
+            if value is not None:
+                add(family, labels, float(value))
+    return {family: "".join(lines) for family, lines in parts.items()}
+
+
+def job_lines(
+    customer_id: str, jobs: tuple[Job, ...], last_success: Mapping[ModuleKey, float], jobs_cfg: JobsConfig
+) -> dict[Family, str]:
+    """The job families of one customer. Pure: the same inputs give the same text."""
+    parts: dict[Family, list[str]] = {family: [] for family in JOB_FAMILIES}
+    for job in jobs:
+        base = [("customer_id", customer_id), ("job_module", job.job_module), ("job_type", job.job_type)]
+        labels = _labels(base)
+        parts[Jobs.STATUS].append(
+            _line(Jobs.STATUS.name, _labels([*base, ("outcome", job.outcome.value), ("status", job.status)]), 1.0)
+        )
+        parts[Jobs.INFO].append(
+            _line(Jobs.INFO.name, _labels([*base, ("job_id", job.job_id or ""), ("job_name", job.name or "")]), 1.0)
+        )
+        kind = codes.job_kind(job.job_type, job.job_module)
+        parts[Jobs.KIND].append(_line(Jobs.KIND.name, _labels([*base, ("kind", kind)]), 1.0))
+        for family, attr in Jobs.VALUES:
+            value = getattr(job, attr)
+            if value is not None:
+                parts[family].append(_line(family.name, labels, float(value)))
+        seen = last_success.get(job.key)
+        if seen is not None:
+            parts[Staleness.LAST_SUCCESS].append(_line(Staleness.LAST_SUCCESS.name, labels, seen))
+        interval = jobs_cfg.expected_interval_for(customer_id, job.job_type, job.job_module)
+        parts[Staleness.EXPECTED].append(_line(Staleness.EXPECTED.name, labels, interval))
+    return {family: "".join(lines) for family, lines in parts.items() if lines}
+
+
+def global_lines(snap: Snapshot) -> dict[Family, str]:
+    """The samples that belong to no customer: up, refresh duration, the listing's refresh state."""
+    fleet_calls = [(EP_CUSTOMERS, snap.listing)]
+    if snap.config.endpoints.services:
+        fleet_calls.append((EP_SERVICES, snap.services))
+    ok, times = [], []
+    for endpoint, attempt in fleet_calls:
+        labels = _labels([("customer_id", ""), ("endpoint", endpoint)])
+        ok.append(_line(Refresh.SUCCESS.name, labels, float(attempt.success)))
+        if attempt.last_success is not None:
+            times.append(_line(Refresh.LAST_SUCCESS.name, labels, attempt.last_success))
+    out = {Refresh.UP: _line(Refresh.UP.name, "", 1.0 if snap.up else 0.0), Refresh.SUCCESS: "".join(ok)}
+    if snap.last_refresh_seconds is not None:
+        out[Refresh.DURATION] = _line(Refresh.DURATION.name, "", snap.last_refresh_seconds)
+    if times:
+        out[Refresh.LAST_SUCCESS] = "".join(times)
+    return out
+
+
+def encode(snap: Snapshot) -> bytes:
+    """The whole exposition of a snapshot, uncached (reference path; ExpositionCache is the fast one)."""
+    fragments = [global_lines(snap)]
+    for cs in snap.customers:
+        fragments.append(customer_lines(cs, snap.config.endpoints))
+        fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
+    return _join(fragments)
+
+
+def customer_exposition(snap: Snapshot, customer_id: str) -> bytes | None:
+    """One customer's families and avepoint_up (the /probe answer); None if the customer is not exported."""
+    cs = next((c for c in snap.customers if c.customer.id == customer_id), None)
+    if cs is None:
+        return None
+    fragments = [
+        {Refresh.UP: _line(Refresh.UP.name, "", 1.0 if snap.up else 0.0)},
+        customer_lines(cs, snap.config.endpoints),
+        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs),
+    ]
+    return _join(fragments)
+
+
+def _join(fragments: list[dict[Family, str]]) -> bytes:
+    out = []
+    for family in FAMILIES:
+        samples = "".join(f.get(family, "") for f in fragments)
+        if samples:  # a family without samples (an endpoint switched off) is left out, header and all
+            out.append(header(family) + safe.encode(samples))
+    return b"".join(out)
