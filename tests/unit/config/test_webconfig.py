@@ -95,7 +95,7 @@ TLS = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
     ("text", "message"),
     [
         ("nope: 1\n", "unknown key nope (known here: basic_auth_users, http_server_config"),
-        ("- a\n", "the top level: must be a mapping"),
+        ("- a\n", "the top level must be a mapping of keys, not a list"),
         ("tls_server_config: a\n  cert_file: b\n", "YAML syntax error at line 2, column 12"),
         (TLS + "  bogus: 1\n", "unknown key tls_server_config.bogus"),
         ("tls_server_config:\n  cert_file: server.pem\n", "tls_server_config.key_file: required"),
