@@ -1,12 +1,9 @@
 """Configuration: the frozen schema, one loader for the main and the web config, secret files."""
 
+from exporter.config.document import read_yaml
+from exporter.config.loader import ENV_PREFIX, env_names, from_mapping, load, size_bytes
 from exporter.config.schema import (
-    API_VERSIONS,
     DEFAULT_LISTEN_ADDRESS,
-    ENDPOINT_SCOPES,
-    ENV_PREFIX,
-    LEGACY_SCOPES,
-    V3_SCOPES,
     ApiConfig,
     AuthConfig,
     CacheConfig,
@@ -16,15 +13,10 @@ from exporter.config.schema import (
     IntervalOverride,
     JobsConfig,
     JobSelector,
-    Secret,
     WebConfig,
-    default_scopes,
-    env_names,
-    from_mapping,
-    load,
-    read_yaml,
-    size_bytes,
 )
+from exporter.config.scopes import API_VERSIONS, ENDPOINT_SCOPES, LEGACY_SCOPES, V3_SCOPES, default_scopes
+from exporter.config.secrets import Secret
 from exporter.config.web import WebSecurity
 
 __all__ = [

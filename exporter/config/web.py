@@ -1,24 +1,26 @@
-"""The web configuration file (`--web.config.file`, exporter-toolkit format): TLS, basic auth users, headers."""
+"""The web config file (`--web.config.file`, exporter-toolkit format) to a WebSecurity: TLS, basic auth, headers.
+
+Read and checked like the main config (`document`): the same YAML reader, the same unknown-key and type
+messages naming the key path; each message is prefixed with the file's name.
+"""
 
 from __future__ import annotations
 
 import datetime
 import logging
 import re
-import secrets
 import ssl
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_hex  # the standard library's, not exporter.config.secrets
 from typing import Any
 
 import bcrypt
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
-from exporter.config import Secret, read_yaml
+from exporter.config import document
+from exporter.config.secrets import Secret, check_certificates, check_tls_pair, read_bytes
 from exporter.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -113,17 +115,16 @@ class WebSecurity:
 def load(path: str | Path) -> WebSecurity:
     """Read and validate a web config file; every file it names is read and checked now."""
     path = Path(path)
-    source = str(path)
-    data = read_yaml(path, "web config file")
+    data = document.read_mapping(path, "web config file")
     try:
-        return from_mapping({} if data is None else data, path.parent, source)
+        return from_mapping(data, path.parent, str(path))
     except ConfigError as exc:
         raise ConfigError(f"web config file {path}: {exc}") from None
 
 
 def from_mapping(data: object, base_dir: Path, source: str = "") -> WebSecurity:
     """Validate parsed YAML. Errors name the key (the caller adds the file name)."""
-    top = _mapping(data, "", ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"))
+    top = _mapping(document.top_level(data), "", ("tls_server_config", "http_server_config", "basic_auth_users"))
     tls = _tls(top.get("tls_server_config"), base_dir)
     headers = _http(top.get("http_server_config"))
     users = _users(top.get("basic_auth_users"))
@@ -131,7 +132,7 @@ def from_mapping(data: object, base_dir: Path, source: str = "") -> WebSecurity:
     dummy = b""
     if users:
         cost = max(int(h.get()[4:6]) for h in users.values())
-        dummy = bcrypt.hashpw(secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=cost))
+        dummy = bcrypt.hashpw(token_hex(16).encode(), bcrypt.gensalt(rounds=cost))
     return WebSecurity(
         source=source,
         tls=tls,
@@ -142,50 +143,32 @@ def from_mapping(data: object, base_dir: Path, source: str = "") -> WebSecurity:
     )
 
 
-def _kind(value: object) -> str:
-    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
-    return names.get(type(value), type(value).__name__)
-
-
 def _mapping(raw: object, where: str, known: tuple[str, ...]) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where or 'the top level'}: must be a mapping, not {_kind(raw)}")
-    data = {str(k): v for k, v in raw.items()}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        listed = ", ".join(f"{where}.{k}" if where else k for k in unknown)
-        raise ConfigError(f"unknown key {listed} (known here: {', '.join(sorted(known))})")
+    """A section, where exporter-toolkit's keys that this exporter does not implement are known but refused."""
+    data = document.mapping(raw, where, (*known, *_UNSUPPORTED.get(where, {})))
     for key, reason in _UNSUPPORTED.get(where, {}).items():
         if data.get(key) not in (None, "", [], {}):
-            raise ConfigError(f"{where + '.' if where else ''}{key}: {reason}")
+            raise ConfigError(f"{document.key(where, key)}: {reason}")
     return data
 
 
-def _string(raw: object, key: str) -> str:
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        raise ConfigError(f"{key}: must be a string, not {_kind(raw)}")
-    return raw
-
-
 def _choice(raw: object, key: str, choices: tuple[str, ...] | list[str], default: str) -> str:
-    value = _string(raw, key) or default
-    if value not in choices:
-        raise ConfigError(f"{key}: must be one of {', '.join(choices)}, not {value!r}")
-    return value
+    return document.choice(document.string(raw, key) or default, key, choices)
 
 
-def _file(base_dir: Path, raw: object, key: str) -> Path | None:
-    value = _string(raw, key)
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    content: bytes
+
+
+def _file(base_dir: Path, raw: object, key: str) -> _File | None:
+    """A file the key names, read now: one that is missing fails here, before the keys after it."""
+    value = document.string(raw, key)
     if not value:
         return None
     path = base_dir / value
-    if not path.is_file():
-        raise ConfigError(f"{key}: {path} does not exist or is not a file")
-    return path
+    return _File(path, read_bytes(path, key))
 
 
 def _tls(raw: object, base_dir: Path) -> TLSServerConfig | None:
@@ -201,7 +184,6 @@ def _tls(raw: object, base_dir: Path) -> TLSServerConfig | None:
             "min_version",
             "max_version",
             "prefer_server_cipher_suites",
-            *_UNSUPPORTED[where],
         ),
     )
     if not data:
@@ -231,47 +213,14 @@ def _tls(raw: object, base_dir: Path) -> TLSServerConfig | None:
     high = _choice(data.get("max_version"), f"{where}.max_version", versions, "TLS13")
     if TLS_VERSIONS[low] > TLS_VERSIONS[high]:
         raise ConfigError(f"{where}.min_version: {low} is above max_version {high}")
-    prefer = data.get("prefer_server_cipher_suites", True)
-    if not isinstance(prefer, bool):
-        raise ConfigError(f"{where}.prefer_server_cipher_suites: must be true or false, not {prefer!r}")
-    _check_pair(cert, key, where)
-    if ca is not None:
-        _check_ca(ca, f"{where}.client_ca_file")
-    return TLSServerConfig(cert, key, auth, ca, low, high, prefer)
-
-
-def _read_bytes(path: Path, key: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _check_pair(cert_path: Path, key_path: Path, where: str) -> None:
-    """Clear messages for the usual mistakes, before OpenSSL gives its terser ones."""
-    try:
-        chain = x509.load_pem_x509_certificates(_read_bytes(cert_path, f"{where}.cert_file"))
-    except ValueError:
-        raise ConfigError(f"{where}.cert_file: {cert_path} holds no PEM certificate") from None
-    try:
-        key = serialization.load_pem_private_key(_read_bytes(key_path, f"{where}.key_file"), password=None)
-    except TypeError:
-        raise ConfigError(f"{where}.key_file: {key_path} is encrypted; give an unencrypted PEM key") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise ConfigError(f"{where}.key_file: {key_path} holds no PEM private key") from None
-    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if chain[0].public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
-        raise ConfigError(f"{where}.key_file: does not match the (first) certificate in cert_file")
-    expires = chain[0].not_valid_after_utc
+    prefer = document.boolean(data.get("prefer_server_cipher_suites", True), f"{where}.prefer_server_cipher_suites")
+    expires = check_tls_pair(cert.path, cert.content, key.path, key.content, where)
     if expires < datetime.datetime.now(datetime.UTC):
-        log.warning("TLS certificate has expired", extra={"file": str(cert_path), "not_after": expires.isoformat()})
-
-
-def _check_ca(path: Path, key: str) -> None:
-    try:
-        x509.load_pem_x509_certificates(_read_bytes(path, key))
-    except ValueError:
-        raise ConfigError(f"{key}: {path} holds no PEM certificate") from None
+        # Only a warning: refusing it would stop a restart, and the clients may still accept it.
+        log.warning("TLS certificate has expired", extra={"file": str(cert.path), "not_after": expires.isoformat()})
+    if ca is not None:
+        check_certificates(ca.path, ca.content, f"{where}.client_ca_file")
+    return TLSServerConfig(cert.path, key.path, auth, ca.path if ca else None, low, high, prefer)
 
 
 def _context(tls: TLSServerConfig) -> ssl.SSLContext:
@@ -300,14 +249,9 @@ def _context(tls: TLSServerConfig) -> ssl.SSLContext:
 def _http(raw: object) -> tuple[tuple[str, str], ...]:
     where = "http_server_config"
     data = _mapping(raw, where, ("headers", "http2"))
-    http2 = data.get("http2")
-    if http2 is not None and not isinstance(http2, bool):
-        raise ConfigError(f"{where}.http2: must be true or false, not {http2!r}")  # accepted, HTTP/1.1 only
-    headers = data.get("headers")
-    if headers is None:
-        return ()
-    if not isinstance(headers, dict):
-        raise ConfigError(f"{where}.headers: must be a mapping of header name to value, not {_kind(headers)}")
+    if data.get("http2") is not None:
+        document.boolean(data["http2"], f"{where}.http2")  # accepted, HTTP/1.1 only
+    headers = document.mapping_of(data.get("headers"), f"{where}.headers", "header name to value")
     canonical = {name.lower(): name for name in EXTRA_HEADERS}
     out: list[tuple[str, str]] = []
     for name, value in headers.items():
@@ -315,7 +259,7 @@ def _http(raw: object) -> tuple[tuple[str, str], ...]:
         known = canonical.get(str(name).lower())
         if known is None:
             raise ConfigError(f"{key}: this header can not be configured (allowed: {', '.join(EXTRA_HEADERS)})")
-        text = _string(value, key)
+        text = document.string(value, key)
         if any(c in text for c in "\r\n\0"):
             raise ConfigError(f"{key}: the value must be one line")
         if not text:
@@ -329,19 +273,15 @@ def _http(raw: object) -> tuple[tuple[str, str], ...]:
 
 def _users(raw: object) -> dict[str, Secret]:
     where = "basic_auth_users"
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a mapping of user name to bcrypt hash, not {_kind(raw)}")
     users: dict[str, Secret] = {}
-    for name, value in raw.items():
+    for name, value in document.mapping_of(raw, where, "user name to bcrypt hash").items():
         user = str(name)
         key = f"{where}.{user}"
         if not user or ":" in user or any(ord(c) < 32 for c in user):
             raise ConfigError(f"{where}: user name {user!r} can not be sent in basic auth (empty, ':' or control)")
         # The value is a secret: messages describe it, never repeat it.
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: must be a bcrypt hash string, not {_kind(value)}")
+            raise ConfigError(f"{key}: must be a bcrypt hash string, not {document.kind(value)}")
         match = _BCRYPT.fullmatch(value.strip())
         if match is None:
             raise ConfigError(

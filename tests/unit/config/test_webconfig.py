@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 from pathlib import Path
 
@@ -13,11 +14,6 @@ from exporter import cli, config
 from exporter.config import web as webconfig
 from exporter.errors import ConfigError
 from tests.support.pki import Pki, bcrypt_hash
-
-# --- a small PKI, made fresh for the test run (EC keys: fast to generate) -----------------------------
-
-
-# --- loading -------------------------------------------------------------------------------------------
 
 
 def write_web(directory: Path, text: str, name: str = "web.yml") -> Path:
@@ -88,61 +84,135 @@ def test_client_auth_types(pki: Pki, auth: str, mode: ssl.VerifyMode) -> None:
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2  # the default
 
 
-TLS = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+# Bad web configs as files, each with the exact message after `web config file <name>: `. Each is loaded
+# from a folder with the test PKI's files (server.pem, server.key, client.key, client-ca.pem) beside it.
+TESTDATA = Path(__file__).parent / "testdata"
+BAD_WEB_CONFIGS = {
+    # The file's shape
+    "invalid-web-yaml-syntax.yml": "YAML syntax error at line 2, column 12: mapping values are not allowed here",
+    "invalid-web-top-level-list.yml": "the top level must be a mapping of keys, not a list",
+    "invalid-web-section-not-mapping.yml": "tls_server_config: must be a mapping, not a list",
+    "invalid-web-unknown-key.yml": (
+        "unknown key nope (known here: basic_auth_users, http_server_config, rate_limit, tls_server_config)"
+    ),
+    "invalid-web-tls-unknown-key.yml": (
+        "unknown key tls_server_config.bogus (known here: cert, cert_file, cipher_suites, client_allowed_sans, "
+        "client_auth_type, client_ca, client_ca_file, curve_preferences, key, key_file, max_version, min_version, "
+        "prefer_server_cipher_suites)"
+    ),
+    "invalid-web-http-unknown-key.yml": "unknown key http_server_config.extra (known here: headers, http2)",
+    # exporter-toolkit keys this exporter refuses rather than ignores
+    "invalid-web-rate-limit.yml": (
+        "rate_limit: not supported; web.max_connections in the main config bounds concurrent connections"
+    ),
+    "invalid-web-cipher-suites.yml": (
+        "tls_server_config.cipher_suites: not supported; OpenSSL's forward-secret AEAD defaults apply"
+    ),
+    "invalid-web-curve-preferences.yml": "tls_server_config.curve_preferences: not supported; OpenSSL's defaults apply",
+    "invalid-web-client-allowed-sans.yml": (
+        "tls_server_config.client_allowed_sans: not supported; "
+        "give the exporter a client CA that signs only Prometheus' certificate"
+    ),
+    "invalid-web-inline-cert.yml": (
+        "tls_server_config.cert: inline PEM is not supported; put the certificate in a file and set cert_file"
+    ),
+    "invalid-web-inline-key.yml": (
+        "tls_server_config.key: inline PEM is not supported; put the key in a file and set key_file"
+    ),
+    "invalid-web-inline-client-ca.yml": (
+        "tls_server_config.client_ca: inline PEM is not supported; "
+        "put the CA certificates in a file and set client_ca_file"
+    ),
+    # tls_server_config
+    "invalid-web-cert-file-required.yml": "tls_server_config.cert_file: required when tls_server_config is set",
+    "invalid-web-key-file-required.yml": "tls_server_config.key_file: required when tls_server_config is set",
+    "invalid-web-cert-file-not-string.yml": "tls_server_config.cert_file: must be a string, not a list",
+    "invalid-web-cert-file-missing.yml": (
+        "tls_server_config.cert_file: cannot read missing.pem: No such file or directory"
+    ),
+    "invalid-web-cert-file-not-certificate.yml": "tls_server_config.cert_file: server.key holds no PEM certificate",
+    "invalid-web-key-file-not-key.yml": "tls_server_config.key_file: server.pem holds no PEM private key",
+    "invalid-web-key-mismatch.yml": ("tls_server_config.key_file: does not match the (first) certificate in cert_file"),
+    "invalid-web-client-auth-type.yml": (
+        "tls_server_config.client_auth_type: must be one of NoClientCert, RequestClientCert, RequireAnyClientCert, "
+        "VerifyClientCertIfGiven, RequireAndVerifyClientCert, not 'Maybe'"
+    ),
+    "invalid-web-require-any-client-cert.yml": (
+        "tls_server_config.client_auth_type: RequireAnyClientCert (any certificate, never verified) is not "
+        "supported: it lets in a certificate anyone can make; use RequireAndVerifyClientCert with client_ca_file"
+    ),
+    "invalid-web-client-ca-required.yml": (
+        "tls_server_config.client_ca_file: required with client_auth_type RequireAndVerifyClientCert"
+    ),
+    "invalid-web-client-ca-unused.yml": (
+        "tls_server_config.client_ca_file: set, but client_auth_type NoClientCert never checks client certificates "
+        "(use RequireAndVerifyClientCert)"
+    ),
+    "invalid-web-client-ca-not-certificate.yml": (
+        "tls_server_config.client_ca_file: server.key holds no PEM certificate"
+    ),
+    "invalid-web-min-version.yml": "tls_server_config.min_version: must be one of TLS12, TLS13, not 'TLS10'",
+    "invalid-web-min-above-max.yml": "tls_server_config.min_version: TLS13 is above max_version TLS12",
+    "invalid-web-prefer-server-cipher-suites.yml": (
+        "tls_server_config.prefer_server_cipher_suites: must be true or false, not 'maybe'"
+    ),
+    # http_server_config
+    "invalid-web-http2.yml": "http_server_config.http2: must be true or false, not 'sometimes'",
+    "invalid-web-headers-not-mapping.yml": (
+        "http_server_config.headers: must be a mapping of header name to value, not a list"
+    ),
+    "invalid-web-header-content-type.yml": (
+        "http_server_config.headers.Content-Type: this header can not be configured (allowed: "
+        "Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy)"
+    ),
+    "invalid-web-header-www-authenticate.yml": (
+        "http_server_config.headers.WWW-Authenticate: this header can not be configured (allowed: "
+        "Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy)"
+    ),
+    "invalid-web-header-value.yml": (
+        "http_server_config.headers.X-Frame-Options: must be one of deny, sameorigin, not 'allow'"
+    ),
+    "invalid-web-header-not-string.yml": (
+        "http_server_config.headers.Strict-Transport-Security: must be a string, not int"
+    ),
+    "invalid-web-header-two-lines.yml": (
+        "http_server_config.headers.Content-Security-Policy: the value must be one line"
+    ),
+    # basic_auth_users: the hash is a secret, described and never repeated
+    "invalid-web-users-not-mapping.yml": "basic_auth_users: must be a mapping of user name to bcrypt hash, not a list",
+    "invalid-web-user-name.yml": (
+        "basic_auth_users: user name 'a:b' can not be sent in basic auth (empty, ':' or control)"
+    ),
+    "invalid-web-user-hash-not-string.yml": "basic_auth_users.alice: must be a bcrypt hash string, not int",
+    "invalid-web-user-hash-null.yml": "basic_auth_users.alice: must be a bcrypt hash string, not null",
+    "invalid-web-user-password-not-hash.yml": (
+        "basic_auth_users.alice: not a bcrypt hash (expected $2y$, $2b$ or $2a$, a cost and 53 characters; "
+        "make one with htpasswd -nBC 10 '' | tr -d ':\\n')"
+    ),
+    "invalid-web-user-bcrypt-cost.yml": "basic_auth_users.alice: bcrypt cost must be between 4 and 31",
+}
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("nope: 1\n", "unknown key nope (known here: basic_auth_users, http_server_config"),
-        ("- a\n", "the top level: must be a mapping"),
-        ("tls_server_config: a\n  cert_file: b\n", "YAML syntax error at line 2, column 12"),
-        (TLS + "  bogus: 1\n", "unknown key tls_server_config.bogus"),
-        ("tls_server_config:\n  cert_file: server.pem\n", "tls_server_config.key_file: required"),
-        ("tls_server_config:\n  key_file: server.key\n", "tls_server_config.cert_file: required"),
-        ("tls_server_config:\n  cert_file: missing.pem\n  key_file: server.key\n", "tls_server_config.cert_file: "),
-        ("tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n", "holds no PEM certificate"),
-        ("tls_server_config:\n  cert_file: server.pem\n  key_file: server.pem\n", "holds no PEM private key"),
-        ("tls_server_config:\n  cert_file: server.pem\n  key_file: client.key\n", "key_file: does not match"),
-        (TLS + "  client_auth_type: Maybe\n", "tls_server_config.client_auth_type: must be one of NoClientCert"),
-        (TLS + "  client_auth_type: RequireAnyClientCert\n", "RequireAnyClientCert (any certificate, never verified)"),
-        (TLS + "  client_auth_type: RequireAndVerifyClientCert\n", "tls_server_config.client_ca_file: required"),
-        (TLS + "  client_ca_file: client-ca.pem\n", "client_ca_file: set, but client_auth_type NoClientCert"),
-        (
-            TLS + "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: server.key\n",
-            "tls_server_config.client_ca_file: ",
-        ),
-        (TLS + "  min_version: TLS10\n", "tls_server_config.min_version: must be one of TLS12, TLS13, not 'TLS10'"),
-        (TLS + "  min_version: TLS13\n  max_version: TLS12\n", "min_version: TLS13 is above max_version TLS12"),
-        (TLS + "  prefer_server_cipher_suites: maybe\n", "prefer_server_cipher_suites: must be true or false"),
-        (TLS + "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", "tls_server_config.cipher_suites: not supported"),
-        (TLS + "  client_allowed_sans: [prometheus]\n", "tls_server_config.client_allowed_sans: not supported"),
-        (TLS + "  cert: inline\n", "tls_server_config.cert: inline PEM is not supported"),
-        ("rate_limit: {interval: 1s, burst: 20}\n", "rate_limit: not supported"),
-        ("http_server_config:\n  headers:\n    Content-Type: text/html\n", "headers.Content-Type: this header can not"),
-        ("http_server_config:\n  headers:\n    WWW-Authenticate: None\n", "headers.WWW-Authenticate: this header"),
-        ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", "must be one of deny, sameorigin"),
-        ('http_server_config:\n  headers:\n    Content-Security-Policy: "a\\r\\nSet-Cookie: x"\n', "must be one line"),
-        ("http_server_config:\n  http2: sometimes\n", "http_server_config.http2: must be true or false"),
-        ("http_server_config:\n  extra: 1\n", "unknown key http_server_config.extra"),
-        ("basic_auth_users: [alice]\n", "basic_auth_users: must be a mapping"),
-        ("basic_auth_users:\n  alice: plaintext-password\n", "basic_auth_users.alice: not a bcrypt hash"),
-        ("basic_auth_users:\n  alice: 12\n", "basic_auth_users.alice: must be a bcrypt hash string"),
-        ("basic_auth_users:\n  'a:b': x\n", "basic_auth_users: user name 'a:b' can not be sent"),
-        (
-            "basic_auth_users:\n  alice: $2y$99$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n",
-            "basic_auth_users.alice: bcrypt cost must be between 4 and 31",
-        ),
-    ],
-)
-def test_errors_name_the_key(pki: Pki, text: str, message: str) -> None:
-    path = write_web(pki.ca.parent, text, "bad.yml")
+@pytest.fixture
+def pki_folder(pki: Pki, tmp_path: Path) -> Path:
+    """A folder of its own with the PKI's certificates and keys, for the bad web configs to name."""
+    for pem in (*pki.ca.parent.glob("*.pem"), *pki.ca.parent.glob("*.key")):
+        shutil.copy(pem, tmp_path / pem.name)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_WEB_CONFIGS.items())
+def test_load_bad_web_configs(pki_folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str) -> None:
+    shutil.copy(TESTDATA / name, pki_folder / name)
+    monkeypatch.chdir(pki_folder)
     with pytest.raises(ConfigError) as caught:
-        webconfig.load(path)
-    error = str(caught.value)
-    assert error.startswith(f"web config file {path}: "), error
-    assert message in error, error
-    assert "plaintext-password" not in error  # a value given as a password hash is never repeated
+        webconfig.load(name)
+    assert str(caught.value) == f"web config file {name}: {message}"
+    assert "s3cret-value" not in str(caught.value)  # a value given as a password hash is never repeated
+
+
+def test_every_bad_web_config_file_has_its_message() -> None:
+    assert {p.name for p in TESTDATA.glob("invalid-web-*.yml")} == set(BAD_WEB_CONFIGS)
 
 
 def test_encrypted_key_is_explained(pki: Pki) -> None:
