@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
 from exporter.upstream.client import Client
 from tests.support.faultproxy import FaultProxy, Respond
