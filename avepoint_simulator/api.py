@@ -42,7 +42,8 @@ from avepoint_simulator.scenario import Scenario
 class Api(Scenario):
     """The scenario's API, legacy and v3 side by side, answering requests that a server hands it.
 
-    Both families serve the same fleet: a v3 row is the legacy row with codes for names.
+    Both families serve the same fleet: a v3 row is the legacy row with codes for names. The
+    Simulator (server.py) serves it over HTTP.
     """
 
     def __init__(

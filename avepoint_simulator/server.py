@@ -156,6 +156,9 @@ class Simulator(Api):
 
     Everything served is a pure function of the fleet spec, the clock, the pins and the
     faults, so two simulators with the same seed and clock answer byte for byte the same.
+
+    Each base class adds one job: Scenario (scenario.py) the fleet and what a test scripts in it,
+    Api (api.py) the answers to requests; this class the server they are served by.
     """
 
     _server: _Server | None = None
