@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter.exposition import ExpositionCache
 from exporter.model import Attempt, CustomerState, Snapshot
@@ -264,7 +264,7 @@ def simulator_process(customers: int, latency: float) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "avepoint_simulator.simulator",
+            "avepoint_simulator",
             "--listen=127.0.0.1:0",
             f"--customers={customers}",
             f"--jobs-per-customer={JOBS_PER_CUSTOMER}",

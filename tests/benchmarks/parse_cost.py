@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter.upstream import parse
 
 

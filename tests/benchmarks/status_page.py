@@ -21,7 +21,7 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher

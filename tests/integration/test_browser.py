@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.screenshot import CHROMIUM, FLAGS, WINDOW, dump_dom, exporter, png_size, screenshot, wait_until_refreshed
 
 # Skipped only where the browser is not installed (`bash tests/run` installs it); a Chromium that is

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from tests.support import free_port
 from tests.support.harness import SCRIPT, Stack, eventually, run_process, wait_for
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import free_port
 from tests.support.harness import SCRIPT, stop, wait_for, write_config
 

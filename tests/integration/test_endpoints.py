@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter.exposition.text import encode
 from exporter.model import Job, Outcome
 from tests.support.harness import Clock, make_config, make_refresher

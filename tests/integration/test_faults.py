@@ -40,7 +40,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, FleetSpec, Simulator
 from exporter import config, logs, safe
 from exporter.exposition import ExpositionCache, Telemetry
 from exporter.refresh import Refresher

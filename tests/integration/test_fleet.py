@@ -10,7 +10,7 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
 from exporter.upstream.client import Client

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
 from exporter.refresh import last_success
 from exporter.upstream.client import Client

@@ -16,7 +16,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import codes, config, logs, safe
 from exporter.errors import ConfigError
 from exporter.exposition import ExpositionCache, customer_exposition

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter.errors import ConfigError, LimitExceeded, ResponseFormatError
 from exporter.model import INTERNAL

@@ -18,7 +18,7 @@ import bcrypt
 import pytest
 import requests
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter import shard as sharding
 from exporter.config import web as webconfig

@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import ROOT, free_port
 from tests.support.harness import SCRIPT, Receiver, Stack, eventually, run_process, wait_for
 

@@ -21,7 +21,7 @@ import bcrypt
 import pytest
 import requests
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter import shard as sharding
 from exporter.config import web as webconfig

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 import urllib3
 
-from avepoint_simulator.simulator import (
+from avepoint_simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     ELEMENTS_SCOPES,

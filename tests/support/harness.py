@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
 from exporter import config
 from exporter.refresh import Refresher
 from exporter.upstream.client import Client

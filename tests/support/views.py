@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from avepoint_simulator.simulator import DEMO_CLIENT_SECRET
+from avepoint_simulator import DEMO_CLIENT_SECRET
 from exporter import __version__, config
 from exporter.shard import Shard
 from exporter.web import status

@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from avepoint_simulator.simulator import Simulator
+from avepoint_simulator import Simulator
 from exporter.config import web as webconfig
 from exporter.config.web import WebSecurity
 from exporter.exposition.telemetry import Telemetry

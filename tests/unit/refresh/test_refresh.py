@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.model import Outcome, Snapshot
 from exporter.refresh import Refresher

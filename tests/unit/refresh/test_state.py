@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.errors import ConfigError
 from exporter.exposition.telemetry import Telemetry

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from avepoint_simulator.simulator import (
+from avepoint_simulator import (
     JOB_CATALOG,
     JOB_FIELDS,
     MISSING,
@@ -36,9 +36,8 @@ from avepoint_simulator.simulator import (
     Faults,
     FleetSpec,
     Simulator,
-    format_duration,
-    format_size,
 )
+from avepoint_simulator.rows import format_duration, format_size
 from tests.support import ROOT
 from tests.support.api import ALL_SCOPES, get, get_token, session, token_response
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import requests
 
-from avepoint_simulator.simulator import FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from tests.support.api import get, http, jobs_path, post, session
 
 NOW = 1_760_000_000.0

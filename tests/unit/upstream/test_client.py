@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
 from exporter.upstream import parse

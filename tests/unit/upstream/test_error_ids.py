@@ -8,7 +8,7 @@ import logging
 import pytest
 import requests
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter.errors import HTTPStatusError
 from exporter.refresh import Refresher

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from avepoint_simulator.simulator import (
+from avepoint_simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     JOB_FIELDS,

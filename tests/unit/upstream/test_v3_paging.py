@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ROUTE_V3_PROTECTED, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ROUTE_V3_PROTECTED, FleetSpec, Simulator
 from exporter import config
 from exporter.errors import ResponseFormatError
 from exporter.refresh import Refresher

@@ -14,7 +14,7 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import __version__
 from exporter.errors import ConfigError
 from exporter.exposition.telemetry import Telemetry

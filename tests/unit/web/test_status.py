@@ -18,7 +18,7 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry
 
-from avepoint_simulator.simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import __version__, config
 from exporter.exposition.telemetry import Telemetry
 from exporter.model import Attempt, Customer, CustomerState, Failure, Job, Outcome, Snapshot
