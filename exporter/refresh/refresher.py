@@ -33,7 +33,7 @@ from exporter.model import (
     Subscription,
 )
 from exporter.refresh import state
-from exporter.upstream import EP_TOKEN, parse
+from exporter.upstream import parse
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class Refresher:
             rows = client.customers()
         except ApiError as exc:
             self._listing_failed(exc, now)
-            return exc if exc.endpoint == EP_TOKEN else None
+            return exc if exc.no_token else None
         listed: dict[str, Customer] = {}
         usable = 0
         for row in rows:

@@ -17,7 +17,7 @@ import requests
 
 from avepoint_simulator.simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from tests.support.faultproxy import FaultProxy, Respond
 from tests.support.harness import make_config
 from tests.support.pki import Pki

@@ -13,7 +13,7 @@ from avepoint_simulator.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Fle
 from exporter import codes, config
 from exporter.exposition import render
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 
 NOW = 1_760_000_000.0
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
