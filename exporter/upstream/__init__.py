@@ -1,8 +1,9 @@
 """Everything AvePoint: auth, transport, the API dialects and their codes, parsing. Knows nothing of Prometheus.
 
-The pipeline, top down: api (the Client, one method per endpoint) -> auth (tokens) and transport (HTTP:
-limits, retries, bounded reads, error mapping) -> answers (JSON or typed error); routes name the
-endpoints; parse (values, rows) turns what the API sent into model records.
+The pipeline, top down: api (the Client, one method per endpoint, paging) -> auth (tokens) and transport
+(HTTP: retries, bounded reads, the one error mapping; limits for budgets and pace, environment for
+proxies and CA) -> answers (JSON or a typed error); routes name the endpoints; parse (values, rows)
+turns what the API sent into model records.
 """
 
 from exporter.upstream.api import Client

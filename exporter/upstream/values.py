@@ -80,7 +80,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def quoted(raw: object) -> str:
-    # Bounded so that a huge upstream value cannot flood a log line.
+    """`raw` as an error message quotes it: bounded, so that a huge upstream value cannot flood a log line."""
     if isinstance(raw, int) and raw.bit_length() > 256:
         # repr() of an int of more than 4300 digits raises; no one reads such a number anyway.
         return f"<{'negative ' if raw < 0 else ''}integer of {raw.bit_length()} bits>"
