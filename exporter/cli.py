@@ -16,7 +16,7 @@ from typing import TextIO
 from prometheus_client import disable_created_metrics
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter import __version__, config, logs, safe
+from exporter import __version__, config, logs, memory, safe
 from exporter import shard as sharding
 from exporter.config import web as webconfig
 from exporter.errors import ApiError, ConfigError
@@ -164,7 +164,8 @@ def check(cfg: config.Config, out: TextIO) -> int:
         # A terminal or pipe whose encoding lacks a character of an organization name (LANG=C, Latin-1)
         # gets a "?" for it, not a traceback instead of the table.
         out.reconfigure(errors="replace")
-    client = Client(cfg.api, cfg.auth)
+    memory.return_large_blocks()  # one refresh cycle, as the server runs it
+    client = Client(cfg.api, cfg.auth, env=os.environ)
     api = safe.public_url(cfg.api.base_url)
     print(f"config: ok (api {api}, auth {cfg.auth.method}, client id {safe.repair(cfg.auth.client_id)})", file=out)
     try:

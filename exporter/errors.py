@@ -1,4 +1,17 @@
-"""The one exception hierarchy of the exporter: configuration errors and upstream API errors."""
+"""The one exception hierarchy of the exporter: configuration errors and upstream API errors.
+
+    ExporterError
+    ├── ConfigError
+    └── ApiError                    (.endpoint, .request_id, .trace_id, .no_token)
+        ├── TransportError          no HTTP response
+        │   └── UpstreamTimeout
+        ├── HTTPStatusError         (.status)
+        │   └── AuthError           credentials or token refused, forbidden
+        └── ResponseFormatError     2xx, but not the JSON expected
+            └── LimitExceeded       bigger than a configured bound
+
+The class name is what logs and the status page show (`error_class`): keep the names.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +29,8 @@ class ApiError(ExporterError):
 
     `request_id` is the response's request id header (or, without one, the error body's
     `requestId`); `trace_id` the error body's `traceId`: what AvePoint support asks for.
+    `no_token` is set where the access token is fetched (upstream.auth): the error is the token's,
+    so every other request of the cycle would fail alike.
     """
 
     def __init__(
@@ -25,6 +40,7 @@ class ApiError(ExporterError):
         self.endpoint = endpoint
         self.request_id = request_id
         self.trace_id = trace_id
+        self.no_token = False
 
     @property
     def message(self) -> str:

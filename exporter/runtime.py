@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from exporter import __version__, config, safe
+from exporter import __version__, config, memory, safe
 from exporter import shard as sharding
 from exporter.config import web as webconfig
 from exporter.errors import ConfigError
@@ -52,7 +53,7 @@ class Runtime:
         self._reload_lock = threading.Lock()
 
     def _client(self, cfg: config.Config) -> Client:
-        return Client(cfg.api, cfg.auth, observe=self.telemetry.observe_request)
+        return Client(cfg.api, cfg.auth, env=os.environ, observe=self.telemetry.observe_request)
 
     def reload(self, path: str, env: Mapping[str, str]) -> None:
         """Load the file again; on any error raise ConfigError and keep everything as it was."""
@@ -90,6 +91,7 @@ def run(
     enable_lifecycle: bool = False,
 ) -> int:
     shard = shard or sharding.Shard()
+    memory.return_large_blocks()  # the Gate bounds what answers cost at once only if freed memory really goes
     runtime = Runtime(cfg, shard, security, web_config_file)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
     app = App(

@@ -31,7 +31,6 @@ from exporter.refresh import records
 from exporter.refresh.last_success import LastSuccess
 from exporter.refresh.parse_log import ParseLog
 from exporter.refresh.workers import Workers
-from exporter.upstream import EP_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +238,7 @@ class Refresher:
             rows = client.customers()
         except ApiError as exc:
             self._listing_failed(exc, now)
-            return exc if exc.endpoint == EP_TOKEN else None
+            return exc if exc.no_token else None
         usable = records.customers(rows, self._bad)
         listed = {c.id: c for c in usable if config.customers.wanted(c.id) and self._owns(c.id)}
         if rows and not usable:

@@ -1,4 +1,5 @@
-"""Access tokens: what to send to the token endpoint (client secret or signed assertion), and how long a token lasts."""
+"""Access tokens: what to send to the token endpoint (client secret or signed assertion), how long a token
+lasts, and the auth the transport asks for an Authorization header and tells of a 401 (cache and renewal)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 
 import jwt
 
-from exporter.config import AuthConfig
+from exporter.config import ApiConfig, AuthConfig
+from exporter.errors import ApiError, ResponseFormatError
+from exporter.upstream.routes import EP_TOKEN
+from exporter.upstream.transport import Transport
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # AvePoint's samples sign assertions valid for 5 to 60 minutes; a short life limits a leaked one.
@@ -120,3 +124,59 @@ class TokenCache:
         with self._lock:
             if self._token is not None and self._token.value == value:
                 self._token = None
+
+
+class TokenAuth:
+    """A bearer token for the API, as httpx's Auth: the transport asks for the header and reports a 401.
+
+    Owns the token cache and its renewal; the token request itself goes through the transport (rate
+    limit, retries, budgets, counted as endpoint "token"). Any error getting a token is marked
+    `no_token`: every request fails alike until one can be had, which the refresher tells apart.
+    """
+
+    def __init__(
+        self,
+        auth: AuthConfig,
+        api: ApiConfig,
+        transport: Transport,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._auth, self._token_url, self._transport = auth, api.token_url, transport
+        self._wall = wall_clock
+        self.tokens = TokenCache(clock)
+
+    def authorization(self) -> str:
+        return f"Bearer {self.token()}"
+
+    def refused(self, authorization: str) -> None:
+        self.tokens.invalidate(authorization.removeprefix("Bearer "))
+
+    def token(self) -> str:
+        """A valid access token, from the cache or the token endpoint (one request for all threads)."""
+        cached = self.tokens.get()
+        if cached is not None:
+            return cached
+        with self.tokens.renewal:
+            cached = self.tokens.get()
+            if cached is not None:
+                return cached
+            try:
+                return self._fetch()
+            except ApiError as exc:
+                exc.no_token = True
+                raise
+
+    def _fetch(self) -> str:
+        form = token_form(self._auth, self._token_url, self._wall())
+        transport = self._transport
+        body = transport.call(EP_TOKEN, "POST", self._token_url, transport.budget(EP_TOKEN), data=form)
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise ResponseFormatError("token endpoint answered without an access_token", endpoint=EP_TOKEN)
+        try:
+            lifetime = token_lifetime(body.get("expires_in"))
+        except ValueError as exc:
+            raise ResponseFormatError(f"token endpoint answered {exc}", endpoint=EP_TOKEN) from None
+        self.tokens.put(body["access_token"], lifetime)
+        return str(body["access_token"])

@@ -23,8 +23,7 @@ from exporter import config
 from exporter.exposition.text import encode
 from exporter.model import Customer, Job, Outcome, ProtectedData, Snapshot, Subscription, Tenant
 from exporter.refresh import Refresher
-from exporter.upstream import parse
-from exporter.upstream.client import Client
+from exporter.upstream import Client, parse
 from tests.support import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "avepoint"

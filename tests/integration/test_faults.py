@@ -44,7 +44,8 @@ from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Faults, Fleet
 from exporter import config, logs, safe
 from exporter.exposition import ExpositionCache, Telemetry
 from exporter.refresh import Refresher
-from exporter.upstream.client import EP_CUSTOMERS, EP_JOBS, EP_TOKEN, Client
+from exporter.upstream import Client
+from exporter.upstream.routes import EP_CUSTOMERS, EP_JOBS, EP_TOKEN
 from tests.support.faultproxy import FaultProxy, Reset, Respond, Rewrite, Trickle
 
 NOW = 1_760_000_000.0  # the simulator's frozen clock: the fleet's data is the same every cycle

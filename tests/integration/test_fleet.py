@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from avepoint_simulator import FleetSpec, Simulator
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from exporter.web import App, Server, serve_in_thread
 from tests.support.harness import Clock, make_config
 

@@ -21,7 +21,7 @@ import requests
 from avepoint_simulator import FleetSpec, Simulator
 from exporter.errors import HTTPStatusError, ResponseFormatError
 from exporter.refresh import last_success
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from tests.support import ROOT
 from tests.support.faultproxy import FaultProxy, Respond
 from tests.support.harness import make_config

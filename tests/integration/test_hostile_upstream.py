@@ -30,8 +30,8 @@ from exporter import config
 from exporter.errors import ConfigError, LimitExceeded, ResponseFormatError
 from exporter.model import INTERNAL
 from exporter.refresh import Refresher
-from exporter.upstream import auth
-from exporter.upstream.client import EP_CUSTOMERS, EP_V3_CUSTOMERS, Client
+from exporter.upstream import Client, auth
+from exporter.upstream.routes import EP_CUSTOMERS, EP_V3_CUSTOMERS
 from tests.support import ROOT, free_port
 from tests.support.faultproxy import Behaviour, FaultProxy, ProxyHandler, Respond, Rewrite
 
@@ -393,13 +393,13 @@ def test_b_a_lifetime_that_overflows_a_float_is_capped_at_a_day() -> None:
     with env() as e:
         e.cycle()
         e.sim.revoke_tokens()
-        e.client._tokens.invalidate(e.client.token())
+        e.client._auth.tokens.invalidate(e.client.token())
         e.token_proxy.add(r"/connect/token$", with_expires_in(int("9" * 401)))
         e.cycle()
         snap = e.refresher.snapshot()
         assert snap.up and snap.listing.last_success == NOW + e.clock.now
         assert all(cs.attempt.success and cs.attempt.last_success == NOW + e.clock.now for cs in snap.customers)
-        token = e.client._tokens._token
+        token = e.client._auth.tokens._token
         assert token is not None and token.expires_at <= e.clock.now + auth.MAX_LIFETIME
 
 
@@ -408,7 +408,7 @@ def test_b_an_unusable_lifetime_fails_the_cycle_visibly(bad: object, caplog: pyt
     with env() as e:
         e.cycle()
         e.sim.revoke_tokens()
-        e.client._tokens.invalidate(e.client.token())
+        e.client._auth.tokens.invalidate(e.client.token())
         e.token_proxy.add(r"/connect/token$", with_expires_in(bad))
         caplog.clear()
         e.cycle()

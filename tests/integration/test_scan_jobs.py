@@ -13,7 +13,7 @@ from exporter import __version__, codes, config
 from exporter.exposition.text import encode
 from exporter.refresh import Refresher
 from exporter.shard import Shard
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from exporter.web import status
 
 NOW = 1_760_000_000.0

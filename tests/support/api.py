@@ -19,7 +19,7 @@ from avepoint_simulator import (
     Simulator,
 )
 from exporter import config
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 
 ALL_SCOPES = " ".join(PARTNER_SCOPES)
 

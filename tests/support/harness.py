@@ -17,7 +17,7 @@ import requests
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
 from exporter import config
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 
 SCRIPT = str(Path(sys.executable).parent / "avepoint-backup-exporter")
 

@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from exporter import config
+from exporter import config, memory
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 
 
 class Clock:
@@ -55,6 +55,7 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     cfg = config.from_mapping(json.loads(sys.argv[1]))
     clock = Clock()
+    memory.return_large_blocks()  # as exporter.runtime.run does
     client = Client(cfg.api, cfg.auth, sleep=lambda seconds: None)
     refresher = Refresher(cfg, client, clock=clock)
     handler = Lines()

@@ -16,7 +16,7 @@ from exporter.config import web as webconfig
 from exporter.config.web import WebSecurity
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from exporter.web import App, Server, serve_in_thread
 from tests.support.harness import make_config
 from tests.support.pki import Pki, bcrypt_hash

@@ -15,7 +15,7 @@ from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.model import Outcome, Snapshot
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from tests.support.harness import NOW, Clock, make_config, make_refresher
 
 

@@ -14,8 +14,8 @@ import pytest
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from exporter import config
 from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
-from exporter.upstream import parse
-from exporter.upstream.client import (
+from exporter.upstream import Client, RateLimiter, environment, parse
+from exporter.upstream.routes import (
     EP_CUSTOMERS,
     EP_JOBS,
     EP_JOBS_BY_MODULE,
@@ -26,8 +26,6 @@ from exporter.upstream.client import (
     EP_V3_JOBS,
     EP_V3_PROTECTED,
     EP_V3_SERVICES,
-    Client,
-    RateLimiter,
 )
 from tests.support import free_port, make_cert, write
 
@@ -300,7 +298,7 @@ def test_recovers_when_the_error_passes(sim: Simulator, version: str) -> None:
         calls += 1
         sim.faults.status_override = None
 
-    client._sleep = heal
+    client._transport._sleep = heal
     assert len(client.customers()) == 5
     assert calls == 1
 
@@ -423,7 +421,7 @@ def test_certificate_authentication_against_the_simulator(tmp_path: Path) -> Non
 
 
 def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HTTP(S)_PROXY still applies although the environment is read once, at start."""
+    """HTTP(S)_PROXY of the environment given applies; os.environ itself is never read below the command line."""
     seen: list[str] = []
 
     class Proxy(BaseHTTPRequestHandler):
@@ -450,14 +448,43 @@ def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> 
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        client = Client(
-            config.ApiConfig(base_url="http://api.example.invalid", token_url="http://id.example.invalid/token"),
-            config.AuthConfig(client_id="a", client_secret=config.Secret("b")),
-        )
+        env = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}"}
+        api = config.ApiConfig(base_url="http://api.example.invalid", token_url="http://id.example.invalid/token")
+        auth = config.AuthConfig(client_id="a", client_secret=config.Secret("b"))
+        client = Client(api, auth, env=env)
         assert client.customers()[0]["organization"] == "Via proxy"
         assert seen == ["http://id.example.invalid/token", "http://api.example.invalid/partner/customers"]
+        # The same proxy in os.environ, none in the mapping: no proxy.
+        monkeypatch.setenv("HTTP_PROXY", env["HTTP_PROXY"])
+        seen.clear()
+        with pytest.raises(TransportError):
+            Client(replace(api, retries=0), auth).customers()
+        assert seen == []
     finally:
         proxy.shutdown()
+
+
+def test_no_proxy_and_ca_bundle_are_read_from_the_mapping_given() -> None:
+    env = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "identity.example.com", "REQUESTS_CA_BUNDLE": "/ca.pem"}
+    assert environment.proxies_for("https://graph.example.com", env)["https"] == "http://proxy:3128"
+    assert environment.proxies_for("https://identity.example.com/connect/token", env) == {}
+    assert environment.ca_bundle(None, env) == "/ca.pem"
+    assert environment.ca_bundle("/mine.pem", env) == "/mine.pem"
+    assert environment.ca_bundle(None, {"CURL_CA_BUNDLE": "/curl.pem"}) == "/curl.pem"
+    assert environment.ca_bundle(None, {}) is True
+
+
+def test_a_token_failure_says_so(sim: Simulator, version: str) -> None:
+    """The refresher tells a failed token (every call would fail) from a failed call by `no_token`."""
+    client = make_client(sim, version=version)
+    sim.faults.forbidden_customers = {sim.customer_ids[0]}
+    with pytest.raises(AuthError) as call:
+        client.jobs(sim.customer_ids[0])
+    assert not call.value.no_token
+    bad = Client(
+        config.ApiConfig(base_url=sim.base_url, token_url=sim.token_url, version=version),
+        config.AuthConfig(client_id=DEMO_CLIENT_ID, client_secret=config.Secret("wrong")),
+    )
+    with pytest.raises(AuthError, match="refused the credentials") as token:
+        bad.customers()
+    assert token.value.no_token

@@ -13,7 +13,7 @@ from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Si
 from exporter import codes, config
 from exporter.exposition.text import encode
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 
 NOW = 1_760_000_000.0
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -12,8 +12,7 @@ from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Si
 from exporter import config
 from exporter.errors import HTTPStatusError
 from exporter.refresh import Refresher
-from exporter.upstream import client as clientmod
-from exporter.upstream.client import Client
+from exporter.upstream import Client, answers
 
 NOW = 1_760_000_000.0
 
@@ -73,12 +72,12 @@ def test_trace_id_of_the_error_body_is_kept_and_logged(caplog: pytest.LogCapture
 )
 def test_error_ids_are_taken_only_when_id_shaped(body: object, ids: tuple[str | None, str | None]) -> None:
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    assert clientmod._error_ids(raw) == ids
-    error = clientmod._status_error("/partner/customers", 500, raw, None)
+    assert answers.error_ids(raw) == ids
+    error = answers.status_error("/partner/customers", 500, raw, None)
     assert (error.request_id, error.trace_id) == ids
 
 
 def test_the_header_request_id_wins_over_the_body() -> None:
-    error = clientmod._status_error("/partner/customers", 503, b'{"requestId": "body", "traceId": "t"}', "header")
+    error = answers.status_error("/partner/customers", 503, b'{"requestId": "body", "traceId": "t"}', "header")
     assert (error.request_id, error.trace_id) == ("header", "t")
     assert str(error).endswith("(request id header, trace id t)")

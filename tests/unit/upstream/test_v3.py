@@ -23,11 +23,11 @@ from avepoint_simulator import (
     Simulator,
 )
 from exporter import codes, config
-from exporter.errors import AuthError, ConfigError, HTTPStatusError, ResponseFormatError
+from exporter.errors import ApiError, AuthError, HTTPStatusError, ResponseFormatError
 from exporter.model import Outcome
-from exporter.upstream import client as clientmod
-from exporter.upstream import parse
-from exporter.upstream.client import EP_TOKEN, EP_V3_CUSTOMERS, EP_V3_JOBS, Client
+from exporter.upstream import Client, parse
+from exporter.upstream import api as apimod
+from exporter.upstream.routes import EP_TOKEN, EP_V3_CUSTOMERS, EP_V3_JOBS
 from tests.support.api import (
     NOW,
     V3,
@@ -420,12 +420,12 @@ def test_paging_has_a_cap() -> None:
 )
 def test_bad_total_count_is_an_error(metadata: object, ok: bool) -> None:
     with pytest.raises(ResponseFormatError, match="totalCount"):
-        clientmod._total_count(metadata, EP_V3_CUSTOMERS)
+        apimod._total_count(metadata, EP_V3_CUSTOMERS)
 
 
 def test_without_total_count_a_short_page_is_the_last() -> None:
-    assert clientmod._total_count(None, EP_V3_CUSTOMERS) is None
-    assert clientmod._total_count({"pageIndex": 1}, EP_V3_CUSTOMERS) is None
+    assert apimod._total_count(None, EP_V3_CUSTOMERS) is None
+    assert apimod._total_count({"pageIndex": 1}, EP_V3_CUSTOMERS) is None
 
 
 def test_client_jobs_for_filters_by_code(sim: Simulator) -> None:
@@ -442,7 +442,7 @@ def test_client_jobs_for_filters_by_code(sim: Simulator) -> None:
     assert client.jobs_for(cid, "Microsoft 365", "OneDrive for Business") == [
         r for r in sim.jobs_v3(cid) if r["jobModule"] == 305
     ]
-    with pytest.raises(ConfigError, match="OneDrive for Work"):
+    with pytest.raises(ApiError, match="OneDrive for Work"):
         client.jobs_for(cid, "Microsoft 365", "OneDrive for Work")
 
 

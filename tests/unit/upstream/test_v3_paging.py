@@ -11,7 +11,8 @@ from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ROUTE_V3_PROT
 from exporter import config
 from exporter.errors import ResponseFormatError
 from exporter.refresh import Refresher
-from exporter.upstream.client import EP_V3_PROTECTED, Client
+from exporter.upstream import Client
+from exporter.upstream.routes import EP_V3_PROTECTED
 from tests.support.api import NOW, Recorder, make_client, scripted_client
 
 V3 = "/partner/external/v3/general"

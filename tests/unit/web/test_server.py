@@ -19,7 +19,7 @@ from exporter import __version__
 from exporter.errors import ConfigError
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
-from exporter.upstream.client import Client
+from exporter.upstream import Client
 from exporter.web import App, Server, parse_listen_address, serve_in_thread
 from tests.support.harness import make_config
 

@@ -463,7 +463,7 @@ def test_the_page_never_waits_for_the_upstream() -> None:
     with Simulator(FleetSpec(customers=3, seed=4)) as sim:
         sim.faults.latency = 3.0
         cfg = replace(CONFIG, api=replace(CONFIG.api, base_url=sim.base_url, token_url=sim.token_url))
-        from exporter.upstream.client import Client
+        from exporter.upstream import Client
 
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth))
         try:

@@ -1,0 +1,28 @@
+"""The routes of both API dialects: the endpoint labels (route templates, never a URL with ids) and their paths."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+EP_TOKEN = "token"  # noqa: S105 - an endpoint label, not a secret
+EP_CUSTOMERS = "/partner/customers"
+EP_JOBS = "/partner/customers/{id}/jobs"
+EP_JOBS_BY_MODULE = "/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}"
+EP_PROTECTED = "/partner/customers/{id}/protected"
+EP_SERVICES = "/partner/services"
+V3_PREFIX = "/partner/external/v3/general"
+EP_V3_CUSTOMERS = V3_PREFIX + "/customers/batch"
+EP_V3_JOBS = V3_PREFIX + "/customers/{customerId}/avpt-products/jobs/batch"
+EP_V3_SERVICES = V3_PREFIX + "/customers/services/batch"
+EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overview"
+# The documented maximum: the fewest requests for a large estate.
+V3_PAGE_SIZE = 100
+
+
+def seg(value: str) -> str:
+    """`value` as one path segment: an id or a name with spaces or slashes cannot change the route."""
+    return quote(value, safe="")
+
+
+def v3_jobs_path(customer_id: str) -> str:
+    return f"{V3_PREFIX}/customers/{seg(customer_id)}/avpt-products/jobs/batch"
