@@ -8,15 +8,14 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 import cachetools
 
 from exporter.config import Config, EndpointsConfig
-from exporter.errors import ApiError, LimitExceeded, ResponseFormatError
+from exporter.errors import ApiError, ResponseFormatError
 from exporter.model import (
     EP_CUSTOMERS,
-    EP_JOBS,
     INTERNAL,
     Attempt,
     Customer,
@@ -27,7 +26,8 @@ from exporter.model import (
     ProtectedData,
     Snapshot,
 )
-from exporter.refresh import records
+from exporter.refresh import changes, fetch, records
+from exporter.refresh.fetch import ApiClient
 from exporter.refresh.last_success import LastSuccess
 from exporter.refresh.parse_log import ParseLog
 from exporter.refresh.workers import Workers
@@ -37,14 +37,6 @@ log = logging.getLogger(__name__)
 # Cache keys of the fleet-wide calls; no customer id starts with NUL.
 LISTING = "\0listing"
 SERVICES = "\0services"
-
-
-class ApiClient(Protocol):
-    def customers(self) -> list[Any]: ...
-    def jobs(self, customer_id: str) -> list[Any]: ...
-    def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
-    def protected(self, customer_id: str) -> list[Any]: ...
-    def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
 
 
 class Refresher:
@@ -88,8 +80,6 @@ class Refresher:
         self._after_cycle: list[Callable[[Snapshot], None]] = []
         # Built lazily on the next read: a cycle changes data once per customer, scrapes read rarely.
         self._snapshot: Snapshot | None = None
-
-    # --- public ---------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -146,24 +136,18 @@ class Refresher:
             self._publish_locked()
 
     def _invalidate_locked(self, old: Config, new: Config) -> None:
-        if new.cache.ttl != old.cache.ttl:
-            self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=new.cache.ttl, timer=self._clock)
-            return
-        source = ("base_url", "token_url", "version")
-        if any(getattr(new.api, f) != getattr(old.api, f) for f in source) or new.auth.client_id != old.auth.client_id:
+        due = changes.due(old, new)
+        if due.everything:
+            if new.cache.ttl != old.cache.ttl:
+                self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=new.cache.ttl, timer=self._clock)
             self._fresh.clear()
             return
-        if new.customers != old.customers:
+        if due.listing:
             self._fresh.pop(LISTING, None)
-        per_customer = (
-            new.jobs.select != old.jobs.select
-            or new.endpoints.jobs != old.endpoints.jobs
-            or new.endpoints.protected != old.endpoints.protected
-        )
-        if per_customer:
+        if due.customers:
             for cid in self._customers:
                 self._fresh.pop(cid, None)
-        if new.endpoints.services != old.endpoints.services:
+        if due.services:
             self._fresh.pop(SERVICES, None)
 
     def _remap_outcomes_locked(self, config: Config) -> None:
@@ -178,8 +162,6 @@ class Refresher:
     def close(self) -> None:
         self._cycle_thread.close()
         self._pool.close()
-
-    # --- the cycle ------------------------------------------------------------------------------
 
     def _stale_locked(self) -> bool:
         # Every key is a fleet-wide call or a current customer, so a count tells whether one has expired;
@@ -327,7 +309,7 @@ class Refresher:
         jobs_error = protected_error = None
         if config.endpoints.jobs:
             try:
-                jobs = records.jobs(config, self._fetch_jobs(config, client, customer_id), customer_id, self._bad)
+                jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
             except ApiError as exc:
                 jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
         if config.endpoints.protected:
@@ -377,20 +359,6 @@ class Refresher:
         if protected is not None and protected != current.protected:
             changes["protected"] = protected
         self._customers[customer_id] = replace(current, **changes)
-
-    @staticmethod
-    def _fetch_jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
-        """The job rows of one customer, at most `jobs.max_per_customer` of them (checked before parsing).
-
-        One row is one job module, so this also bounds the series one customer can add: parsed and
-        rendered, each costs some 8 KB, and a runaway answer must not take the memory of all customers.
-        """
-        if not config.jobs.select:
-            return _bounded(config, client.jobs(customer_id))
-        rows: list[Any] = []
-        for sel in config.jobs.select:
-            rows.extend(_bounded(config, client.jobs_for(customer_id, sel.job_type, sel.job_module), len(rows)))
-        return rows
 
     @staticmethod
     def _failed(message: str, exc: ApiError, customer_id: str = "") -> Failure:
@@ -443,10 +411,3 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
-
-
-def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
-    limit = config.jobs.max_per_customer
-    if held + len(rows) > limit:
-        raise LimitExceeded(f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=EP_JOBS)
-    return rows

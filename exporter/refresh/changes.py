@@ -1,0 +1,40 @@
+"""What a configuration change makes due: a reload must cost the API nothing the change does not need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Which cached answers a change makes stale; nothing set: the data held stays, only its meaning may change."""
+
+    everything: bool = False
+    listing: bool = False
+    customers: bool = False  # every customer's jobs and protected data
+    services: bool = False
+
+
+def due(old: Config, new: Config) -> Due:
+    """Another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl makes
+    everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or `endpoints.protected` every
+    customer; `endpoints.services` the subscriptions. The rest (jobs.expected_interval, status outcomes, web,
+    timeouts, retries, secrets) needs no data again."""
+    source = ("base_url", "token_url", "version")
+    if (
+        new.cache.ttl != old.cache.ttl
+        or any(getattr(new.api, f) != getattr(old.api, f) for f in source)
+        or new.auth.client_id != old.auth.client_id
+    ):
+        return Due(everything=True)
+    return Due(
+        listing=new.customers != old.customers,
+        customers=(
+            new.jobs.select != old.jobs.select
+            or new.endpoints.jobs != old.endpoints.jobs
+            or new.endpoints.protected != old.endpoints.protected
+        ),
+        services=new.endpoints.services != old.endpoints.services,
+    )

@@ -1,0 +1,40 @@
+"""What the refresher asks the API for one customer: the client it needs, and the job rows, bounded."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from exporter.config import Config
+from exporter.errors import LimitExceeded
+from exporter.model import EP_JOBS
+
+
+class ApiClient(Protocol):
+    """What the refresher needs of the upstream: its Client, or in tests a fake that fails on purpose."""
+
+    def customers(self) -> list[Any]: ...
+    def jobs(self, customer_id: str) -> list[Any]: ...
+    def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
+    def protected(self, customer_id: str) -> list[Any]: ...
+    def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
+
+
+def jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
+    """The job rows of one customer, at most `jobs.max_per_customer` of them (checked before parsing).
+
+    One row is one job module, so this also bounds the series one customer can add: parsed and
+    rendered, each costs some 8 KB, and a runaway answer must not take the memory of all customers.
+    """
+    if not config.jobs.select:
+        return _bounded(config, client.jobs(customer_id))
+    rows: list[Any] = []
+    for sel in config.jobs.select:
+        rows.extend(_bounded(config, client.jobs_for(customer_id, sel.job_type, sel.job_module), len(rows)))
+    return rows
+
+
+def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
+    limit = config.jobs.max_per_customer
+    if held + len(rows) > limit:
+        raise LimitExceeded(f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=EP_JOBS)
+    return rows
