@@ -8,11 +8,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
 from avepoint_simulator import FleetSpec, Simulator
 from tests.support import free_port
-from tests.support.harness import SCRIPT, Stack, eventually, run_process, wait_for
+from tests.support.harness import SCRIPT, Stack, eventually, run_process, start_prometheus, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,19 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 {"job_name": "avepoint-backup-exporter", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
             ],
         }
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
-        prometheus = run_process(
-            [
-                "prometheus",
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-            tmp / "prometheus.log",
-        )
-        procs.append(prometheus)
-        url = f"http://127.0.0.1:{prom_port}"
-        wait_for(url + "/-/ready", prometheus, seconds=30)
+        url = start_prometheus(tmp, prom_cfg, prom_port, procs)
         ids = fleet.customer_ids
         yield Stack(fleet, url, None, ("", "", ""), ("", "", ""), "", ids)  # type: ignore[arg-type]
     finally:

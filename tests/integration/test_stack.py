@@ -23,7 +23,7 @@ import yaml
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import ROOT, free_port
-from tests.support.harness import SCRIPT, Receiver, Stack, eventually, run_process, wait_for
+from tests.support.harness import SCRIPT, Receiver, Stack, eventually, run_process, start_prometheus, wait_for
 
 RULES = ROOT / "alerts" / "avepoint-backup.rules.yml"
 AM_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
@@ -161,19 +161,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 }
             ],
         }
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
-        prometheus = run_process(
-            [
-                "prometheus",
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-            tmp / "prometheus.log",
-        )
-        procs.append(prometheus)
-        url = f"http://127.0.0.1:{prom_port}"
-        wait_for(url + "/-/ready", prometheus, seconds=30)
+        url = start_prometheus(tmp, prom_cfg, prom_port, procs)
         organization = next(c["organization"] for c in sim.customers if c["id"] == failing[0])
         yield Stack(sim, url, receiver, failing, stale, organization, customers)
     finally:

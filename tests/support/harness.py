@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
 from exporter import config
@@ -94,6 +95,24 @@ class Stack:
 def run_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("wb")
     return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def start_prometheus(tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list[subprocess.Popen[bytes]]) -> str:
+    """Debian's Prometheus with `prom_cfg`, data in `tmp`, once ready; its process joins `procs` to be stopped."""
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
+    prometheus = run_process(
+        [
+            "prometheus",
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp / "prometheus.log",
+    )
+    procs.append(prometheus)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/-/ready", prometheus, seconds=30)
+    return url
 
 
 NOW = 1_760_000_000.0
