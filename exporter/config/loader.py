@@ -187,6 +187,17 @@ def _yaml_scalar(value: _EnvValue, key: str) -> object:
 
 
 def _convert(hint: Any, raw: object, key: str, *, duration: bool = False) -> Any:
+    if not isinstance(raw, _EnvValue):
+        return _convert_value(hint, raw, key, duration=duration)
+    try:
+        return _convert_value(hint, raw, key, duration=duration)
+    except ConfigError as exc:
+        # The file may not mention the key at all: name the variable the bad value came from.
+        text = str(exc)
+        raise ConfigError(text if text.startswith(raw.name) else f"{raw.name}: {text}") from None
+
+
+def _convert_value(hint: Any, raw: object, key: str, *, duration: bool = False) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(typing.cast(type, hint), raw, key)

@@ -262,8 +262,10 @@ def test_unknown_environment_variable_in_our_namespace(tmp_path: Path) -> None:
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"api\.retries: must be an integer"):
+    with pytest.raises(ConfigError, match=r"^AVEPOINT_API_RETRIES: api\.retries: must be an integer"):
         config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_API_RETRIES": "lots"})
+    with pytest.raises(ConfigError, match=r"^AVEPOINT_CACHE_TTL: cache\.ttl: must be a positive duration"):
+        config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_CACHE_TTL": "1.16:00:44"})
 
 
 def test_private_key_that_does_not_parse(tmp_path: Path) -> None:
