@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         web_config_file = args.web_config_file
         security = webconfig.load(web_config_file) if web_config_file else webconfig.WebSecurity()
         if args.command == "check":
-            return check(cfg, sys.stdout)
+            return check(cfg, sys.stdout, env)
         listen = parse_listen_address(args.listen_address or cfg.web.listen_address)
         shard = sharding.resolve(args.shard_index, args.shard_count, env.get("HOSTNAME") or socket.gethostname())
         reload_path = None if args.demo else args.config_file
@@ -158,14 +158,14 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
     return sim, cfg
 
 
-def check(cfg: config.Config, out: TextIO) -> int:
+def check(cfg: config.Config, out: TextIO, env: Mapping[str, str] | None = None) -> int:
     """Validate end to end without serving: token, customers, jobs; print a short table."""
     if isinstance(out, io.TextIOWrapper):
         # A terminal or pipe whose encoding lacks a character of an organization name (LANG=C, Latin-1)
         # gets a "?" for it, not a traceback instead of the table.
         out.reconfigure(errors="replace")
     memory.return_large_blocks()  # one refresh cycle, as the server runs it
-    client = Client(cfg.api, cfg.auth, env=os.environ)
+    client = Client(cfg.api, cfg.auth, env=os.environ if env is None else env)
     api = safe.public_url(cfg.api.base_url)
     print(f"config: ok (api {api}, auth {cfg.auth.method}, client id {safe.repair(cfg.auth.client_id)})", file=out)
     try:

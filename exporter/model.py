@@ -91,6 +91,9 @@ class Job:
     start_time: float | None = None
     end_time: float | None = None
     last_modified: float | None = None
+    # No job id and no start time as the API sent them: the module never ran, whatever its status says
+    # (decided once, in parse, so a reload that remaps statuses cannot decide it differently).
+    never_ran: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -177,7 +180,7 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class CustomerState:
-    """One customer as last fetched. Replaced, never mutated: renderers cache by identity and equality."""
+    """One customer as last fetched. Replaced, never mutated: the exposition caches by identity and equality."""
 
     customer: Customer
     jobs: tuple[Job, ...] = ()
@@ -191,7 +194,7 @@ class CustomerState:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything the renderer needs, immutable. `generation` changes whenever the data changes."""
+    """Everything the exposition and the web layer need, immutable. `generation` changes whenever the data changes."""
 
     generation: int
     config: Config

@@ -34,7 +34,10 @@ class Runtime:
         shard: sharding.Shard,
         security: webconfig.WebSecurity | None = None,
         web_config_file: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        # The environment the command line was given: proxies and the CA bundle come from it, reloads included.
+        self.env: Mapping[str, str] = os.environ if env is None else env
         self.registry = CollectorRegistry(auto_describe=True)
         self.telemetry = Telemetry(self.registry, shard)
         ProcessCollector(registry=self.registry)
@@ -53,7 +56,7 @@ class Runtime:
         self._reload_lock = threading.Lock()
 
     def _client(self, cfg: config.Config) -> Client:
-        return Client(cfg.api, cfg.auth, env=os.environ, observe=self.telemetry.observe_request)
+        return Client(cfg.api, cfg.auth, env=self.env, observe=self.telemetry.observe_request)
 
     def reload(self, path: str, env: Mapping[str, str]) -> None:
         """Load the file again; on any error raise ConfigError and keep everything as it was."""
@@ -92,7 +95,7 @@ def run(
 ) -> int:
     shard = shard or sharding.Shard()
     memory.return_large_blocks()  # the Gate bounds what answers cost at once only if freed memory really goes
-    runtime = Runtime(cfg, shard, security, web_config_file)
+    runtime = Runtime(cfg, shard, security, web_config_file, env)
     reload = (lambda: runtime.reload(reload_path, env)) if reload_path else None
     app = App(
         lambda: runtime.refresher,

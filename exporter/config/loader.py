@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,7 @@ def _build(cls: type, data: object, where: str) -> Any:
             continue
         raw = data[name]
         if f.metadata.get("size"):
-            values[name] = size_bytes(_yaml_scalar(raw, key) if isinstance(raw, _EnvValue) else raw, key)
+            values[name] = _named(raw, functools.partial(_size, raw, key))
             continue
         values[name] = _convert(hints[name], raw, key, duration=bool(f.metadata.get("duration")))
     return cls(**values)
@@ -187,12 +188,21 @@ def _yaml_scalar(value: _EnvValue, key: str) -> object:
 
 
 def _convert(hint: Any, raw: object, key: str, *, duration: bool = False) -> Any:
+    return _named(raw, lambda: _convert_value(hint, raw, key, duration=duration))
+
+
+def _size(raw: object, key: str) -> int:
+    return size_bytes(_yaml_scalar(raw, key) if isinstance(raw, _EnvValue) else raw, key)
+
+
+def _named(raw: object, convert: Callable[[], Any]) -> Any:
+    """`convert()`; a value from the environment that it refuses names its variable, which the file may
+    not mention at all."""
     if not isinstance(raw, _EnvValue):
-        return _convert_value(hint, raw, key, duration=duration)
+        return convert()
     try:
-        return _convert_value(hint, raw, key, duration=duration)
+        return convert()
     except ConfigError as exc:
-        # The file may not mention the key at all: name the variable the bad value came from.
         text = str(exc)
         raise ConfigError(text if text.startswith(raw.name) else f"{raw.name}: {text}") from None
 

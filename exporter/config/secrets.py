@@ -102,7 +102,7 @@ def _check_certificate(base_dir: Path, auth: AuthConfig, key_pem: Secret, thumbp
     """Prove the key parses and matches its certificate; return the certificate's SHA-1 thumbprint."""
     try:
         key = serialization.load_pem_private_key(key_pem.get().encode(), password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ConfigError("auth.private_key_file: not an unencrypted PEM private key") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError("auth.private_key_file: must be an RSA key (AvePoint signs with RS256)")

@@ -10,8 +10,8 @@ from exporter.upstream import parse
 
 log = logging.getLogger(__name__)
 
-# A bad value repeats with every refresh: one log line per customer and field per this many seconds, with
-# the number of repeats not logged, names the row without flooding the log.
+# A bad value repeats with every refresh: one log line per customer and field per this many seconds (carrying
+# how many repeats it stood for) names the row without flooding the log.
 PARSE_LOG_INTERVAL = 3600.0
 # Bound on the (customer, field) pairs remembered for that; past it the memory starts over.
 _PARSE_LOG_KEYS = 100_000

@@ -76,8 +76,7 @@ def unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
 
 
 def outcome(job: Job, overrides: Mapping[str, Outcome]) -> Outcome:
-    # As parse.job decides it: a module that never ran (no job id, no start time) is not_run whatever its status.
-    if job.job_id is None and job.start_time is None:
+    if job.never_ran:  # as parse.job decided it from the row
         return Outcome.NOT_RUN
     return parse.outcome(job.status, overrides)
 

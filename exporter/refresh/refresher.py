@@ -202,13 +202,13 @@ class Refresher:
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
-                except Exception:  # a renderer's bug must not stop refreshing
+                except Exception:  # an encoder's bug must not stop refreshing
                     log.exception("after-cycle callback failed")
 
     def after_cycle(self, callback: Callable[[Snapshot], None]) -> None:
         """Call `callback` with the new snapshot at the end of every cycle, in the refresh thread.
 
-        The server uses it to encode the exposition here rather than in the next scrape's request,
+        The runtime wires App.prerender here, to encode the exposition rather than in the next scrape's request,
         which has a deadline to keep.
         """
         self._after_cycle.append(callback)

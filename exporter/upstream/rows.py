@@ -263,6 +263,7 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
         start_time=_field(row, "startTime", timestamp, errors),
         end_time=_field(row, "endTime", timestamp, errors),
         last_modified=_field(row, "lastModifyTime", timestamp, errors),
+        never_ran=never_ran,
     )
     return record, errors
 

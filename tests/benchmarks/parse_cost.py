@@ -1,6 +1,6 @@
 """Parse cost per API row (jobs, customers, services) of the worktree's parser, optionally beside a git ref's.
 
-    .venv/bin/python -m tests.benchmarks.parse_cost                  # this tree's exporter/parse.py
+    .venv/bin/python -m tests.benchmarks.parse_cost                  # this tree's parser (upstream values, rows)
     .venv/bin/python -m tests.benchmarks.parse_cost --against HEAD~3 # and that commit's, interleaved
 
 The refresher parses every row of every customer each cycle, so this is its CPU cost per job apart from
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,11 +26,28 @@ from avepoint_simulator import FleetSpec, Simulator
 from exporter.upstream import parse
 
 
+def _show(ref: str, path: str) -> str | None:
+    done = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
 def parser_at(ref: str) -> ModuleType:
-    """exporter/parse.py as of `ref`, imported as a module of its own."""
-    source = subprocess.run(["git", "show", f"{ref}:exporter/parse.py"], capture_output=True, text=True, check=True)
+    """The parser as of `ref`, imported as a module of its own: exporter/parse.py before the layer
+    packages, exporter/upstream/{values,rows}.py (joined, rows' import of values dropped) after them."""
+    source = _show(ref, "exporter/parse.py") or _show(ref, "exporter/upstream/parse.py")
+    if source is None or "from exporter.upstream.rows import" in source:
+        values, rows = _show(ref, "exporter/upstream/values.py"), _show(ref, "exporter/upstream/rows.py")
+        if values is None or rows is None:
+            raise SystemExit(f"no parser found at {ref}")
+        rows = re.sub(
+            r"^from exporter\.upstream\.values import \([^)]*\)\n|^from exporter\.upstream\.values import .*\n",
+            "",
+            rows,
+            flags=re.M,
+        )
+        source = values + "\n" + rows.replace("from __future__ import annotations\n", "")
     path = Path(tempfile.mkdtemp()) / "parse_at_ref.py"
-    path.write_text(source.stdout)
+    path.write_text(source)
     spec = importlib.util.spec_from_file_location("parse_at_ref", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -39,7 +57,7 @@ def parser_at(ref: str) -> ModuleType:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--against", metavar="REF", help="also time exporter/parse.py of this git ref")
+    p.add_argument("--against", metavar="REF", help="also time the parser of this git ref")
     p.add_argument("--customers", type=int, default=300)
     p.add_argument("--runs", type=int, default=15)
     args = p.parse_args(argv)

@@ -139,8 +139,8 @@ def state_of(snap: Snapshot, customer_id: str) -> Any:
 
 def never_run(module: str) -> Job:
     """The documented legacy row of a module without a job: every count "0", size "0 GB", times N/A."""
-    zero = {f: 0 for f in ("objects", "failed_objects", "successful_objects", "skipped_objects", "warning_objects")}
-    return Job("Microsoft 365", module, None, None, "Not Finished", Outcome.NOT_RUN, **zero, size_bytes=0.0)
+    counts = (0, 0, 0, 0, 0)  # objects, failed, successful, skipped, warning
+    return Job("Microsoft 365", module, None, None, "Not Finished", Outcome.NOT_RUN, *counts, 0.0, never_ran=True)
 
 
 LEGACY_CUSTOMERS = (

@@ -266,6 +266,10 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
         config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_API_RETRIES": "lots"})
     with pytest.raises(ConfigError, match=r"^AVEPOINT_CACHE_TTL: cache\.ttl: must be a positive duration"):
         config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_CACHE_TTL": "1.16:00:44"})
+    with pytest.raises(
+        ConfigError, match=r"^AVEPOINT_API_MAX_RESPONSE_SIZE: api\.max_response_size: must be a positive"
+    ):
+        config.load(write(tmp_path, MINIMAL), env={"AVEPOINT_API_MAX_RESPONSE_SIZE": "lots"})
 
 
 def test_private_key_that_does_not_parse(tmp_path: Path) -> None:

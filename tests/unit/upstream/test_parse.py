@@ -631,6 +631,7 @@ def test_job_never_run_row() -> None:
         skipped_objects=0,
         warning_objects=0,
         size_bytes=0.0,
+        never_ran=True,
     )
 
 
@@ -700,7 +701,7 @@ def test_job_without_job_id_and_start_time_is_not_run(changes: dict[str, object]
 def test_job_missing_keys_entirely() -> None:
     record, errors = parse.job({"jobType": "Salesforce", "jobModule": "Salesforce"})
     assert errors == []
-    assert record == Job("Salesforce", "Salesforce", None, None, "", Outcome.NOT_RUN)
+    assert record == Job("Salesforce", "Salesforce", None, None, "", Outcome.NOT_RUN, never_ran=True)
 
 
 def test_job_overrides_win() -> None:
