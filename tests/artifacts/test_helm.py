@@ -88,6 +88,10 @@ SAMPLE_DASHBOARD = {"title": "AvePoint sample", "uid": "sample", "panels": [], "
 
 @pytest.fixture(scope="module")
 def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return chart_path(tmp_path_factory)
+
+
+def chart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The chart; while the repository has no rules or dashboards yet, a copy with samples in their place."""
     files = CHART / "files"
     if (files / RULES_SOURCE.name).is_file() and list((files / "dashboards").glob("*.json")):
