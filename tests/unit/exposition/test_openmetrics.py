@@ -1,0 +1,79 @@
+"""OpenMetrics 1.0 exposition: golden file, prometheus_client's strict parser and writer as oracles, cache view."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+
+import pytest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families as text_families
+
+from exporter.exposition import EOF, ExpositionCache
+from exporter.exposition.families import FAMILIES, Family
+from exporter.exposition.text import encode, openmetrics_header, unit
+from exporter.model import Snapshot
+from tests.unit.exposition.test_render import GOLDEN, Families, snapshot, snapshot_with_everything
+
+MAKERS = [("exposition.prom", snapshot), ("exposition-full.prom", snapshot_with_everything)]
+
+
+def _series(families: object) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families  # type: ignore[attr-defined]
+        for s in family.samples
+    }
+
+
+def test_openmetrics_matches_golden_file() -> None:
+    body = (encode(snapshot_with_everything(), openmetrics=True) + EOF).decode()
+    golden = GOLDEN / "exposition-full.om"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(body)
+    assert body == golden.read_text(), "OpenMetrics exposition changed: review, then rerun with UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize(("name", "make"), MAKERS)
+def test_openmetrics_parses_strictly_to_the_classic_series(name: str, make: Callable[[], Snapshot]) -> None:
+    """The strict parser refuses a missing `# EOF`, a UNIT its name does not end with, a bad escape."""
+    body = (encode(make(), openmetrics=True) + EOF).decode()
+    parsed = list(openmetrics_families(body))
+    assert _series(parsed) == _series(text_families((GOLDEN / name).read_text()))
+    units = {f.name: f.unit for f in parsed}
+    assert units["avepoint_refresh_duration_seconds"] == "seconds"
+    assert units["avepoint_refresh_success"] == ""
+    assert all(f.type == "gauge" for f in parsed)
+    assert not body.endswith(EOF.decode() * 2) and body.count("# EOF") == 1
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_openmetrics_headers_equal_prometheus_client(family: Family) -> None:
+    """prometheus_client's OpenMetrics writer is the oracle for HELP escaping and UNIT, family by family."""
+    oracle = GaugeMetricFamily(family.name, family.help, unit=unit(family) or "")
+    oracle.add_metric([], 1.0)
+    expected = openmetrics_latest(Families([oracle])).decode()
+    assert openmetrics_header(family).decode() + f"{family.name} 1.0\n# EOF\n" == expected
+
+
+def test_units_only_where_the_name_ends_in_one() -> None:
+    assert unit(Family("avepoint_backup_job_size_bytes", "")) == "bytes"
+    assert unit(Family("avepoint_subscription_purchased_units", "")) is None
+    assert b'\\"' in openmetrics_header(next(f for f in FAMILIES if '"' in f.help))  # OpenMetrics escapes " in HELP
+
+
+@pytest.mark.parametrize(("name", "make"), MAKERS)
+def test_cache_serves_openmetrics_from_the_same_runs(name: str, make: Callable[[], Snapshot]) -> None:
+    snap = make()
+    exposition = ExpositionCache().get(snap)
+    view = exposition.openmetrics
+    assert view.body == encode(snap, openmetrics=True)
+    assert gzip.decompress(b"".join(view.gzip_with(EOF))) == view.body + EOF
+    assert exposition.body == (GOLDEN / name).read_bytes()  # the classic bytes are untouched
+    assert exposition.openmetrics is view  # built once per generation
+    # Every sample run is the classic one, shared: only the (fixed) family headers differ.
+    shared = {id(part) for part in exposition.parts}
+    assert sum(id(part) not in shared for part in view.parts) == len(exposition.layout)
