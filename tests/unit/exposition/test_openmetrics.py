@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 import pytest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
+from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
 from exporter.exposition import EOF, ExpositionCache
@@ -18,15 +19,15 @@ from exporter.exposition.text import encode, openmetrics_header, unit
 from exporter.model import Snapshot
 from tests.unit.exposition.test_render import GOLDEN, Families, snapshot, snapshot_with_everything
 
+# prometheus_client's strict OpenMetrics parser; it ships without annotations.
+openmetrics_latest = cast(Callable[[Families], bytes], openmetrics_exposition.generate_latest)
+openmetrics_families = cast(Callable[[str], Iterator[Metric]], openmetrics_parser.text_string_to_metric_families)
+
 MAKERS = [("exposition.prom", snapshot), ("exposition-full.prom", snapshot_with_everything)]
 
 
-def _series(families: object) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in families  # type: ignore[attr-defined]
-        for s in family.samples
-    }
+def _series(families: Iterable[Metric]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
 
 
 def test_openmetrics_matches_golden_file() -> None:
