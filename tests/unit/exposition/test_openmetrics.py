@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
+from exporter import config, safe
 from exporter.exposition import EOF, ExpositionCache
-from exporter.exposition.families import FAMILIES, Family
-from exporter.exposition.text import encode, openmetrics_header, unit
-from exporter.model import Snapshot
-from tests.unit.exposition.test_render import GOLDEN, Families, snapshot, snapshot_with_everything
+from exporter.exposition.families import FAMILIES, Family, Jobs
+from exporter.exposition.text import encode, job_lines, openmetrics_header, unit
+from exporter.model import Job, Outcome, Snapshot
+from tests.unit.exposition.test_render import GOLDEN, Families, label_text, snapshot, snapshot_with_everything
 
 # prometheus_client's strict OpenMetrics parser; it ships without annotations.
 openmetrics_latest = cast(Callable[[Families], bytes], openmetrics_exposition.generate_latest)
@@ -78,3 +82,31 @@ def test_cache_serves_openmetrics_from_the_same_runs(name: str, make: Callable[[
     # Every sample run is the classic one, shared: only the (fixed) family headers differ.
     shared = {id(part) for part in exposition.parts}
     assert sum(id(part) not in shared for part in view.parts) == len(exposition.layout)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    customer_id=label_text,
+    job_type=label_text.filter(bool),
+    module=label_text.filter(bool),
+    status=label_text,
+    value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=0, max_value=2**63),
+)
+def test_any_label_text_and_value_parse_strictly(
+    customer_id: str, job_type: str, module: str, status: str, value: float
+) -> None:
+    """Hostile label text (quotes, backslashes, newlines, any Unicode) and any float stay valid OpenMetrics."""
+    job = Job(job_type, module, None, None, status, Outcome.UNKNOWN, objects=value)  # type: ignore[arg-type]
+    lines = job_lines(customer_id, (job,), {}, config.JobsConfig())
+    body = b"".join(openmetrics_header(f) + safe.encode(lines[f]) for f in FAMILIES if f in lines) + EOF
+    parsed = {f.name: f for f in openmetrics_families(body.decode())}
+    (status_sample,) = parsed[Jobs.STATUS.name].samples
+    assert status_sample.labels == {
+        "customer_id": customer_id,
+        "job_type": job_type,
+        "job_module": module,
+        "status": status,
+        "outcome": "unknown",
+    }
+    (objects,) = parsed["avepoint_backup_job_objects"].samples
+    assert objects.value == float(value) or (math.isnan(objects.value) and math.isnan(value))
