@@ -6,6 +6,10 @@ once when that customer's data changes, and compressed in blocks of a few custom
 own run of deflate blocks, cut at a full flush (the technique of pigz and gzip --rsyncable, see
 deflate.py), so the gzip body is the blocks' compressed bytes concatenated. A change of one customer
 re-encodes that customer and recompresses its block only.
+
+OpenMetrics shares every sample run with the classic format (the sample lines are the same): only the
+family headers differ, and they are fixed, so the OpenMetrics view of a snapshot is the same compressed
+runs joined with other compressed headers, built the first time a client asks for it.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from __future__ import annotations
 import functools
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from exporter import safe
 from exporter.config import EndpointsConfig, JobsConfig
 from exporter.exposition import deflate
 from exporter.exposition.families import FAMILIES, JOB_FAMILIES, Family
-from exporter.exposition.text import customer_lines, global_lines, header, job_lines
+from exporter.exposition.text import customer_lines, global_lines, header, job_lines, openmetrics_header
 from exporter.model import CustomerState, Job, ModuleKey, Snapshot
 
 # Customers are compressed in blocks of this many: large enough for deflate to find the label sets that
@@ -50,7 +54,14 @@ def _deflate(pieces: tuple[_Piece, ...], families: tuple[Family, ...]) -> dict[F
     return out
 
 
-_HEADERS = {family: _deflate((_Piece({family: header(family).decode()}),), (family,))[family] for family in FAMILIES}
+def _headers(encode: Callable[[Family], bytes]) -> dict[Family, tuple[bytes, bytes]]:
+    return {family: _deflate((_Piece({family: encode(family).decode()}),), (family,))[family] for family in FAMILIES}
+
+
+_HEADERS = _headers(header)
+_OPENMETRICS_HEADERS = _headers(openmetrics_header)
+# Per family in exposition order, the runs of its samples: (text, compressed) from each block that has any.
+Layout = tuple[tuple[Family, tuple[tuple[bytes, bytes], ...]], ...]
 _SMALL = tuple(f for f in FAMILIES if f not in JOB_FAMILIES)
 
 
@@ -63,6 +74,12 @@ class Exposition:
     deflated: bytes  # gzip header and compressed runs, without the end of the stream
     crc: int  # CRC-32 of the text
     size: int
+    layout: Layout = ()  # the sample runs, kept to build the other format's view from
+
+    @functools.cached_property
+    def openmetrics(self) -> Exposition:
+        """The same samples with OpenMetrics headers; without `# EOF`, which ends the live part after it."""
+        return _assemble(self.generation, self.layout, _OPENMETRICS_HEADERS)
 
     @functools.cached_property
     def body(self) -> bytes:
@@ -77,6 +94,20 @@ class Exposition:
     @property
     def gzipped(self) -> bytes:
         return b"".join(self.gzip_with(b""))
+
+
+def _assemble(generation: int, layout: Layout, headers: Mapping[Family, tuple[bytes, bytes]]) -> Exposition:
+    plain: list[bytes] = []
+    packed: list[bytes] = [deflate.HEADER]
+    for family, runs in layout:
+        header_plain, header_packed = headers[family]
+        plain.append(header_plain)
+        packed.append(header_packed)
+        for text, compressed in runs:
+            plain.append(text)
+            packed.append(compressed)
+    crc, size = deflate.crc32(plain), sum(map(len, plain))
+    return Exposition(generation, tuple(plain), b"".join(packed), crc, size, layout)
 
 
 @dataclass(slots=True)
@@ -142,19 +173,13 @@ class ExpositionCache:
         self._blocks = blocks
         self.recompressed_blocks = recompressed
 
-        plain: list[bytes] = []
-        packed: list[bytes] = [deflate.HEADER]
-        for family in FAMILIES:
-            present = [part for block, _ in groups if (part := block.get(family)) is not None]
-            if not present:
-                continue  # no samples: no header either
-            header_plain, header_packed = _HEADERS[family]
-            plain.append(header_plain)
-            packed.append(header_packed)
-            for text, compressed in present:
-                plain.append(text)
-                packed.append(compressed)
-        return Exposition(snap.generation, tuple(plain), b"".join(packed), deflate.crc32(plain), sum(map(len, plain)))
+        layout = tuple(
+            (family, present)
+            for family in FAMILIES
+            # no samples: no header either
+            if (present := tuple(part for block, _ in groups if (part := block.get(family)) is not None))
+        )
+        return _assemble(snap.generation, layout, _HEADERS)
 
     @staticmethod
     def _refreshed(

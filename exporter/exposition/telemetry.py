@@ -12,7 +12,11 @@ API_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Telemetry:
-    """Counters that change with every request or scrape, so they live outside the cached exposition."""
+    """Counters that change with every request or scrape, so they live outside the cached exposition.
+
+    A name ending in a unit says so (`unit=`), so the OpenMetrics exposition carries its `# UNIT` line;
+    the classic text format has none, and the names stay the same.
+    """
 
     def __init__(self, registry: CollectorRegistry, shard: Shard | None = None) -> None:
         self.api_requests = Counter(
@@ -27,6 +31,7 @@ class Telemetry:
             "Time for one request to the AvePoint API, by route template, including reading the body.",
             ["endpoint"],
             buckets=API_BUCKETS,
+            unit="seconds",
             registry=registry,
         )
         self.parse_errors = Counter(
@@ -38,6 +43,7 @@ class Telemetry:
         self.scrape_duration = Gauge(
             "avepoint_scrape_duration_seconds",
             "Time the previous /metrics request took to prepare its answer, waiting on refreshes included.",
+            unit="seconds",
             registry=registry,
         )
         self.reload_ok = Gauge(
@@ -49,6 +55,7 @@ class Telemetry:
         self.reload_time = Gauge(
             "avepoint_config_last_reload_success_timestamp_seconds",
             "When the configuration was last loaded successfully, Unix time.",
+            unit="seconds",
             registry=registry,
         )
         self.reload_time.set_to_current_time()

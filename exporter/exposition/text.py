@@ -32,11 +32,32 @@ from exporter.model import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, Cus
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # prometheus_client's own float formatting (Go's, as Prometheus parses it); it ships without annotations.
 _go_float = cast(Callable[[float], str], utils.floatToGoString)
+# OpenMetrics 1.0, for clients that ask for it (Prometheus does by default). Its sample lines are the
+# classic ones (every family is a gauge, and gauge samples carry the family's name), so only the headers
+# differ and the end: `# EOF`, written after the exporter's own metrics.
+OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+EOF = b"# EOF\n"
+# Base units a family name can end in; OpenMetrics requires a UNIT's family name to end with `_<unit>`.
+UNITS = ("seconds", "bytes")
 
 
 def header(family: Family) -> bytes:
     doc = family.help.replace("\\", r"\\").replace("\n", r"\n")
     return f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n".encode()
+
+
+def unit(family: Family) -> str | None:
+    """The family's unit for OpenMetrics' `# UNIT` line: the base unit its name ends in, if any."""
+    return next((u for u in UNITS if family.name.endswith("_" + u)), None)
+
+
+def openmetrics_header(family: Family) -> bytes:
+    """HELP, TYPE and UNIT in OpenMetrics 1.0, which escapes `"` in HELP too (the classic format does not)."""
+    doc = _escape(family.help)
+    lines = f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n"
+    if (u := unit(family)) is not None:
+        lines += f"# UNIT {family.name} {u}\n"
+    return lines.encode()
 
 
 def _escape(value: str) -> str:
@@ -141,17 +162,23 @@ def global_lines(snap: Snapshot) -> dict[Family, str]:
     return out
 
 
-def encode(snap: Snapshot) -> bytes:
-    """The whole exposition of a snapshot, uncached (reference path; ExpositionCache is the fast one)."""
+def encode(snap: Snapshot, openmetrics: bool = False) -> bytes:
+    """The whole exposition of a snapshot, uncached (reference path; ExpositionCache is the fast one).
+
+    In OpenMetrics without `# EOF`: the exporter's own metrics follow, and the end with them.
+    """
     fragments = [global_lines(snap)]
     for cs in snap.customers:
         fragments.append(customer_lines(cs, snap.config.endpoints))
         fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
-    return _join(fragments)
+    return _join(fragments, openmetrics)
 
 
-def customer_exposition(snap: Snapshot, customer_id: str) -> bytes | None:
-    """One customer's families and avepoint_up (the /probe answer); None if the customer is not exported."""
+def customer_exposition(snap: Snapshot, customer_id: str, openmetrics: bool = False) -> bytes | None:
+    """One customer's families and avepoint_up (the /probe answer); None if the customer is not exported.
+
+    In OpenMetrics complete, `# EOF` included: /probe serves no other metrics.
+    """
     cs = next((c for c in snap.customers if c.customer.id == customer_id), None)
     if cs is None:
         return None
@@ -160,13 +187,14 @@ def customer_exposition(snap: Snapshot, customer_id: str) -> bytes | None:
         customer_lines(cs, snap.config.endpoints),
         job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs),
     ]
-    return _join(fragments)
+    return _join(fragments, openmetrics) + (EOF if openmetrics else b"")
 
 
-def _join(fragments: list[dict[Family, str]]) -> bytes:
+def _join(fragments: list[dict[Family, str]], openmetrics: bool = False) -> bytes:
+    head = openmetrics_header if openmetrics else header
     out = []
     for family in FAMILIES:
         samples = "".join(f.get(family, "") for f in fragments)
         if samples:  # a family without samples (an endpoint switched off) is left out, header and all
-            out.append(header(family) + safe.encode(samples))
+            out.append(head(family) + safe.encode(samples))
     return b"".join(out)

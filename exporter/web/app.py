@@ -8,24 +8,31 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from exporter import __version__
 from exporter.errors import ConfigError
-from exporter.exposition import CONTENT_TYPE, ExpositionCache, Telemetry, customer_exposition
+from exporter.exposition import CONTENT_TYPE, OPENMETRICS_TYPE, ExpositionCache, Telemetry, customer_exposition
 from exporter.model import Snapshot
 from exporter.refresh import Refresher
 from exporter.shard import Shard
+from exporter.web.negotiate import wants_openmetrics
 from exporter.web.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
 
 log = logging.getLogger(__name__)
+# prometheus_client's OpenMetrics writer; that module ships without annotations.
+generate_openmetrics = cast(Callable[[CollectorRegistry], bytes], openmetrics_exposition.generate_latest)
 
 # Prometheus sends its scrape timeout; answer this much before it so the answer still arrives.
 DEADLINE_MARGIN = 0.5
 TEXT = "text/plain; charset=utf-8"
+# The answer depends on these request headers; a cache in between must not serve one client's to another.
+VARY = ("Vary", "Accept, Accept-Encoding")
 ROUTES = frozenset({"/metrics", "/probe", "/", "/status.json", "/-/healthy", "/-/ready", "/-/reload"})
 
 
@@ -66,12 +73,16 @@ class App:
         self._lifecycle = lifecycle
         self._clock, self._wall = clock, wall_clock
         self._cache = ExpositionCache()
+        # Set once a client asked for OpenMetrics: from then on prerender builds that view as well.
+        self._openmetrics_asked = False
         self.started = wall_clock()
         self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
 
     def prerender(self, snap: Snapshot) -> None:
         """Encode the exposition of a new snapshot now, so that no scrape waits for it."""
-        self._cache.get(snap)
+        exposition = self._cache.get(snap)
+        if self._openmetrics_asked:
+            exposition.openmetrics  # noqa: B018 - built now, cached on the exposition
 
     def _collect(self, scrape_timeout: str | None) -> Snapshot:
         refresher = self._refresher()
@@ -82,31 +93,42 @@ class App:
                 wait = min(wait, max(float(scrape_timeout) - DEADLINE_MARGIN, 0.0))
         return refresher.snapshot_within(wait)
 
-    def probe(self, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
-        """One customer's metrics (`/probe?customer_id=...`), from the same cache as /metrics."""
+    def probe(
+        self, query: str, scrape_timeout: str | None, accept_encoding: str, accept: str | None = None
+    ) -> Response:
+        """One customer's metrics (`/probe?customer_id=...`), in the format the Accept header prefers."""
         ids = parse_qs(query).get("customer_id", [])
         if len(ids) != 1 or not ids[0]:
             return Response(400, TEXT, b"give exactly one customer_id: /probe?customer_id=...\n")
-        body = customer_exposition(self._collect(scrape_timeout), ids[0])
+        openmetrics = wants_openmetrics(accept)
+        body = customer_exposition(self._collect(scrape_timeout), ids[0], openmetrics)
         if body is None:
             return Response(
                 404, TEXT, b"customer not exported here: unknown, excluded by config, or owned by another shard\n"
             )
+        kind = OPENMETRICS_TYPE if openmetrics else CONTENT_TYPE
         if "gzip" in accept_encoding.lower():
-            return Response(200, CONTENT_TYPE, gzip.compress(body, 6), (("Content-Encoding", "gzip"),))
-        return Response(200, CONTENT_TYPE, body)
+            return Response(200, kind, gzip.compress(body, 6), (("Content-Encoding", "gzip"), VARY))
+        return Response(200, kind, body, (VARY,))
 
-    def metrics(self, scrape_timeout: str | None, accept_encoding: str) -> Response:
+    def metrics(self, scrape_timeout: str | None, accept_encoding: str, accept: str | None = None) -> Response:
+        """The whole exposition, OpenMetrics 1.0 if the Accept header prefers it, else the classic text."""
         start = self._clock()
         snap = self._collect(scrape_timeout)
         exposition = self._cache.get(snap)
+        openmetrics = wants_openmetrics(accept)
+        if openmetrics:
+            self._openmetrics_asked = True
+            exposition = exposition.openmetrics
         self._telemetry.scrape_duration.set(self._clock() - start)
-        live = generate_latest(self._live)
+        # The exporter's own metrics come last; in OpenMetrics prometheus_client writes them with `# EOF`.
+        live = generate_openmetrics(self._live) if openmetrics else generate_latest(self._live)
+        kind = OPENMETRICS_TYPE if openmetrics else CONTENT_TYPE
         if "gzip" in accept_encoding.lower():
             # The data part was compressed when it changed; only the small live part is compressed now.
             first, *rest = exposition.gzip_with(live)
-            return Response(200, CONTENT_TYPE, first, (("Content-Encoding", "gzip"),), tuple(rest))
-        return Response(200, CONTENT_TYPE, exposition.body, (), (live,))
+            return Response(200, kind, first, (("Content-Encoding", "gzip"), VARY), tuple(rest))
+        return Response(200, kind, exposition.body, (VARY,), (live,))
 
     def _status_page(self) -> Page:
         # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
@@ -145,13 +167,15 @@ class App:
             return Response(500, TEXT, b"reload failed; see the exporter's log\n")
         return Response(200, TEXT, b"config reloaded\n")
 
-    def get(self, path: str, query: str, scrape_timeout: str | None, accept_encoding: str) -> Response:
+    def get(
+        self, path: str, query: str, scrape_timeout: str | None, accept_encoding: str, accept: str | None = None
+    ) -> Response:
         """The answer to a GET (or HEAD) of `path`; the caller has read the request and checked the password."""
         try:
             if path == "/metrics":
-                return self.metrics(scrape_timeout, accept_encoding)
+                return self.metrics(scrape_timeout, accept_encoding, accept)
             if path == "/probe":
-                return self.probe(query, scrape_timeout, accept_encoding)
+                return self.probe(query, scrape_timeout, accept_encoding, accept)
             if path == "/":
                 return self.landing(accept_encoding)
             if path == "/status.json":

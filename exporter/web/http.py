@@ -240,6 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             query,
             self.headers.get("X-Prometheus-Scrape-Timeout-Seconds"),
             self.headers.get("Accept-Encoding", ""),
+            self.headers.get("Accept"),
         )
         self._send(response, head=head)
 

@@ -12,6 +12,7 @@ on loopback. Sections:
   slow        scrape latency after the upstream slows to 30 s per request (the deadline holds)
   memory      peak RSS of the exporter per fleet size, and bytes per job
   incremental re-encoding the exposition after one customer changed, against a full build
+  openmetrics the OpenMetrics view's build time per snapshot and the memory it keeps, beside the classic
   keepalive   /metrics latency on one kept-alive connection, against a fresh connection per scrape
 Results print as a table and go to a JSON file. Times drift on a shared machine; the ratios are the point.
 """
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -365,7 +367,8 @@ def memory(sizes: list[int], tmp: Path) -> Result:
     return out
 
 
-def incremental(customers: int) -> Result:
+def fleet_snapshot(customers: int) -> Snapshot:
+    """The simulator's fleet as a snapshot, parsed as the refresher would, without HTTP."""
     sim = Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER))
     states = []
     for row in sim.customers:
@@ -373,7 +376,12 @@ def incremental(customers: int) -> Result:
         assert customer is not None
         jobs = tuple(sorted((j for j, _ in map(parse.job, sim.jobs(customer.id)) if j), key=lambda j: j.key))
         states.append(CustomerState(customer, jobs, Attempt(True, 1.0)))
-    snap = Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
+    return Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
+
+
+def incremental(customers: int) -> Result:
+    snap = fleet_snapshot(customers)
+    states = list(snap.customers)
     cache = ExpositionCache()
     started = time.perf_counter()
     cache.get(snap)
@@ -384,6 +392,49 @@ def incremental(customers: int) -> Result:
     cache.get(replace(snap, generation=2, customers=tuple(changed)))
     one = time.perf_counter() - started
     return {"full_seconds": full, "one_customer_seconds": one, "ratio": one / full, "rebuilt": cache.rebuilt_customers}
+
+
+def openmetrics(customers: int, rounds: int = 5) -> Result:
+    """What the OpenMetrics view adds: its build per snapshot generation, the memory it keeps, its sizes.
+
+    In process, with tracemalloc for the bytes each view keeps alive (Python's own accounting, not RSS).
+    """
+    snap = fleet_snapshot(customers)
+    classic_s, view_s, one_s = [], [], []
+    for generation in range(1, rounds + 1):
+        cache = ExpositionCache()
+        started = time.perf_counter()
+        exposition = cache.get(replace(snap, generation=generation))
+        classic_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        exposition.openmetrics  # noqa: B018 - the cached_property is the cost measured
+        view_s.append(time.perf_counter() - started)
+        # A cycle in which one customer changed: the classic build is incremental, the view is rebuilt.
+        changed = list(snap.customers)
+        changed[0] = replace(changed[0], jobs=changed[0].jobs[:-1])
+        nxt = cache.get(replace(snap, generation=generation + 100, customers=tuple(changed)))
+        started = time.perf_counter()
+        nxt.openmetrics  # noqa: B018
+        one_s.append(time.perf_counter() - started)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    exposition = ExpositionCache().get(snap)
+    classic_bytes = tracemalloc.get_traced_memory()[0] - base
+    view = exposition.openmetrics
+    view_bytes = tracemalloc.get_traced_memory()[0] - base - classic_bytes
+    tracemalloc.stop()
+    return {
+        "customers": customers,
+        "classic_build_seconds": statistics.median(classic_s),
+        "openmetrics_view_seconds": statistics.median(view_s),
+        "openmetrics_view_after_one_change_seconds": statistics.median(one_s),
+        "classic_kept_bytes": classic_bytes,
+        "openmetrics_view_kept_bytes": view_bytes,
+        "classic_body_bytes": exposition.size,
+        "openmetrics_body_bytes": view.size,
+        "classic_gzip_bytes": len(exposition.deflated),
+        "openmetrics_gzip_bytes": len(view.deflated),
+    }
 
 
 # --- main -----------------------------------------------------------------------------------------------------
@@ -408,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     sections: list[tuple[str, Callable[[Path], Result]]] = [
         ("incremental", lambda tmp: incremental(customers)),
+        ("openmetrics", lambda tmp: openmetrics(customers)),
         ("warm", lambda tmp: warm(customers, scrapes, tmp, install=not args.quick)),
         ("cold", lambda tmp: cold(customers, latency, 16, tmp)),
         ("ha", lambda tmp: ha(min(customers, 200), ttl, tmp)),
@@ -459,6 +511,16 @@ def table(r: Result) -> str:
     lines.append(
         f"exposition rebuild after one customer changed: {i['one_customer_seconds'] * 1e3:.1f} ms vs full "
         f"{i['full_seconds'] * 1e3:.0f} ms (ratio {i['ratio']:.3f}, {i['rebuilt']} customer re-encoded)"
+    )
+    o = r["openmetrics"]
+    lines.append(
+        f"OpenMetrics view of {o['customers']} customers: {o['openmetrics_view_seconds'] * 1e3:.1f} ms per snapshot "
+        f"(after one change {o['openmetrics_view_after_one_change_seconds'] * 1e3:.1f} ms; classic full build "
+        f"{o['classic_build_seconds'] * 1e3:.0f} ms), keeps {o['openmetrics_view_kept_bytes'] / 2**20:.1f} MiB "
+        f"beside the classic {o['classic_kept_bytes'] / 2**20:.1f} MiB; "
+        f"body {o['openmetrics_body_bytes'] / 1e6:.1f} MB "
+        f"vs {o['classic_body_bytes'] / 1e6:.1f} MB, gzip {o['openmetrics_gzip_bytes'] / 1e6:.2f} MB "
+        f"vs {o['classic_gzip_bytes'] / 1e6:.2f} MB"
     )
     k = r["keepalive"]
     (fm, fp), (km, kp) = k["fresh"], k["kept_alive"]

@@ -21,5 +21,8 @@ def test_benchmark_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert results["slow"]["data_kept"] and results["slow"]["max_scrape_seconds"] <= results["slow"]["limit"]
     assert results["incremental"]["rebuilt"] == 1
     assert len(results["keepalive"]["kept_alive"]) == len(results["keepalive"]["fresh"]) == 2
+    om = results["openmetrics"]
+    # The OpenMetrics view shares the sample runs: it keeps far less than the classic exposition does.
+    assert 0 < om["openmetrics_view_kept_bytes"] < om["classic_kept_bytes"]
     printed = capsys.readouterr().out
-    assert "warm scrape" in printed and "kept-alive connection median" in printed
+    assert "warm scrape" in printed and "kept-alive connection median" in printed and "OpenMetrics view" in printed
