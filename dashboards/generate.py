@@ -348,7 +348,9 @@ def table(
             properties["links"] = [c.link]
         if properties:
             overrides.append(by_name(c.title, **properties))
-    options: Json = {"cellHeight": "sm", "footer": {"show": False}, "showHeader": True}
+    # No footer key: Grafana 12.2 moved the footer from the options into the field config, and no footer is
+    # the default of both schemas, so leaving it out means the same in every version.
+    options: Json = {"cellHeight": "sm", "showHeader": True}
     if sort_by:
         options["sortBy"] = [{"desc": descending, "displayName": sort_by}]
     defaults = {
