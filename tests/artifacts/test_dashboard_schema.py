@@ -24,6 +24,13 @@ register_default_plugins()  # decodes each panel type's options and field config
 HARMLESS = {
     # The query variable's query as text, which Grafana's variable editor shows; `query` holds the real one.
     ".templating.list[].definition",
+    # The export-for-sharing envelope: Grafana's Import UI reads it (which data source to ask for, which plugins
+    # the dashboard needs, library panels) and strips it; the dashboard schema itself has no place for it.
+    ".__elements",
+    ".__inputs",
+    ".__requires",
+    # `"id": null` in an export: the importing Grafana assigns the id; the SDK writes no null.
+    ".id",
 }
 
 

@@ -63,6 +63,8 @@ def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
         "organization": organization,
         "customer_id": customer_id,
         "job": "avepoint-backup-exporter",
+        # The exporter's target, as the dashboards' instance variable offers it.
+        "instance": demo.query('avepoint_exporter_build_info{job="avepoint-backup-exporter"}')[0]["metric"]["instance"],
         "datasource": "prometheus",
     }
     empty, checked = [], 0
