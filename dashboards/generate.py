@@ -36,7 +36,11 @@ KIND = "avepoint_backup_job_kind"
 
 # Selectors that the dashboard variables fill in.
 THIS_CUSTOMER = 'customer_id="$customer_id"'
+THIS_ORGANIZATION = 'organization="$organization"'
 THIS_EXPORTER = 'job=~"$job"'
+# Every selector of every query carries these (scoped() adds them), so that two exporters scraped by one
+# Prometheus, or two jobs scraping one exporter, never add up in a panel.
+SCOPE = ('job=~"$job"', 'instance=~"$instance"')
 FAILED = 'outcome="failed"'
 NOT_SUCCESS = 'outcome!="success"'
 SUCCEEDED = 'outcome=~"success|warning"'  # a warning is a success with remarks: it counts as a last success
@@ -44,7 +48,7 @@ JOBS_ENDPOINT = 'endpoint="jobs"'
 
 # Values substitute() uses for variables the caller leaves out. `job` matches every scrape job, as "All" would;
 # `organization` and `customer_id` have no sensible default and must be given.
-VARIABLE_DEFAULTS: dict[str, str] = {"datasource": "prometheus", "job": ".+"}
+VARIABLE_DEFAULTS: dict[str, str] = {"datasource": "prometheus", "job": ".+", "instance": ".+"}
 
 # Outcome -> colour. The order is also the number the status-history query gives each outcome.
 OUTCOMES: dict[str, str] = {
@@ -104,12 +108,45 @@ def outcome_code(*matchers: str) -> str:
     return f"max by (job_type, job_module) ({' or '.join(terms)})"
 
 
+_PROMQL_TOKEN = re.compile(
+    r'(?P<skip>"(?:[^"\\]|\\.)*"|\[[^\]]*\]|\d[\w.]*'
+    r"|\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\))"
+    r"|(?P<name>[a-zA-Z_:][\w:]*)(?P<space>\s*)(?P<braces>\{[^}]*\})?"
+    r"|(?P<bare>\{[^}]*\})"
+)
+_NOT_METRICS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+
+
+def scoped(expr: str, matchers: Sequence[str] = SCOPE) -> str:
+    """`expr` with `matchers` added to every series selector (a label it already matches is left as it is)."""
+
+    def add(braces: str | None) -> str:
+        inner = (braces or "{}")[1:-1].strip()
+        present = set(re.findall(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)", re.sub(r'"(?:[^"\\]|\\.)*"', "", inner)))
+        extra = [m for m in matchers if re.match(r"\w+", m)[0] not in present]  # type: ignore[index]
+        return "{" + ", ".join([*([inner] if inner else []), *extra]) + "}"
+
+    def replace(match: re.Match[str]) -> str:
+        if match["skip"]:
+            return match[0]
+        if match["bare"]:
+            return add(match["bare"])
+        name, space, braces = match["name"], match["space"], match["braces"]
+        # A name followed by "(" or "by (...)" is a function or an aggregation, not a metric.
+        call = braces is None and re.match(r"\(|(?:by|without)\b", expr[match.end() :])
+        if name in _NOT_METRICS or call:
+            return match[0]
+        return name + add(braces) + ("" if braces else space)
+
+    return _PROMQL_TOKEN.sub(replace, expr)
+
+
 # --- Grafana building blocks ------------------------------------------------------------------------------------
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False) -> Json:
     """A Prometheus query, over the time range or `instant` (the value now); the panel sets its refId."""
-    query: Json = {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend or "__auto"}
+    query: Json = {"datasource": DATASOURCE, "expr": scoped(expr), "legendFormat": legend or "__auto"}
     return query | ({"instant": True, "range": False} if instant else {"range": True})
 
 
@@ -348,7 +385,9 @@ def table(
             properties["links"] = [c.link]
         if properties:
             overrides.append(by_name(c.title, **properties))
-    options: Json = {"cellHeight": "sm", "footer": {"show": False}, "showHeader": True}
+    # No footer key: Grafana 12.2 moved the footer from the options into the field config, and no footer is
+    # the default of both schemas, so leaving it out means the same in every version.
+    options: Json = {"cellHeight": "sm", "showHeader": True}
     if sort_by:
         options["sortBy"] = [{"desc": descending, "displayName": sort_by}]
     defaults = {
@@ -381,7 +420,7 @@ CUSTOMER_LINK: Json = {
     "targetBlank": False,
     "title": "Open the customer's dashboard",
     "url": f"{CUSTOMER_DASHBOARD}?var-organization=${{__data.fields.organization:percentencode}}"
-    "&var-datasource=${datasource}&${__url_time_range}",
+    "&var-datasource=${datasource}&var-job=${job}&var-instance=${instance}&${__url_time_range}",
 }
 
 
@@ -422,6 +461,14 @@ def query_variable(name: str, label: str, query: str, *, hidden: bool = False) -
         "sort": 1,
         "type": "query",
     }
+
+
+def exporter_variables() -> list[Json]:
+    """`job` and `instance`: which exporter the dashboard shows (SCOPE puts them in every query)."""
+    return [
+        query_variable("job", "Job", "label_values(avepoint_exporter_build_info, job)"),
+        query_variable("instance", "Instance", 'label_values(avepoint_exporter_build_info{job=~"$job"}, instance)'),
+    ]
 
 
 def layout(items: Sequence[Json]) -> list[Json]:
@@ -482,7 +529,7 @@ def dashboard(
         "refresh": "1m",
         "schemaVersion": 39,
         "tags": TAGS,
-        "templating": {"list": [datasource_variable(), *variables]},
+        "templating": {"list": [datasource_variable(), *exporter_variables(), *variables]},
         "time": {"from": since, "to": "now"},
         "timepicker": {},
         "timezone": "",
@@ -674,11 +721,15 @@ def customer() -> Json:
         "One customer's AvePoint backup jobs: latest run per module, history, objects, size and duration.",
         since="now-7d",
         variables=[
-            query_variable("organization", "Organization", "label_values(avepoint_customer_info, organization)"),
+            query_variable(
+                "organization",
+                "Organization",
+                f"label_values({metric('avepoint_customer_info', *SCOPE)}, organization)",
+            ),
             query_variable(
                 "customer_id",
                 "Customer id",
-                'label_values(avepoint_customer_info{organization="$organization"}, customer_id)',
+                f"label_values({metric('avepoint_customer_info', *SCOPE, THIS_ORGANIZATION)}, customer_id)",
                 hidden=True,
             ),
         ],
@@ -791,7 +842,6 @@ def exporter() -> Json:
         "AvePoint backup / Exporter health",
         "The exporter itself: AvePoint API traffic and latency, refreshes per customer, data age, parse errors.",
         since="now-6h",
-        variables=[query_variable("job", "Job", "label_values(avepoint_exporter_build_info, job)")],
         panels=[
             stat(
                 "Exporter",
@@ -939,6 +989,66 @@ def exporter() -> Json:
 # --- Public interface -------------------------------------------------------------------------------------------
 
 
+# "Export for sharing" (grafana.com, Grafana's Import UI): the import asks for a Prometheus data source and puts
+# it where ${DS_PROMETHEUS} stands; there is no datasource variable to pick one from.
+SHARED_DATASOURCE: Json = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+# The Grafana release whose dashboard schemaVersion is 39, the one the dashboards are written in.
+GRAFANA_VERSION = "10.3.0"
+PANEL_PLUGINS = {
+    "piechart": "Pie chart",
+    "stat": "Stat",
+    "state-timeline": "State timeline",
+    "table": "Table",
+    "timeseries": "Time series",
+}
+
+
+def for_sharing(dashboard: Json) -> Json:
+    """`dashboard` in Grafana's export-for-sharing form: `__inputs`, `__requires`, `${DS_PROMETHEUS}`."""
+
+    def convert(node: Any) -> Any:
+        if node == DATASOURCE:
+            return SHARED_DATASOURCE
+        if isinstance(node, dict):
+            return {key: convert(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [convert(value) for value in node if value != datasource_variable()]
+        if isinstance(node, str):
+            # Links to the other dashboards: they have no datasource variable either.
+            return node.replace("&var-datasource=${datasource}", "")
+        return node
+
+    shared = convert(dashboard)
+    types = sorted({p["type"] for p in all_panels(shared) if p["type"] != "row"})
+    requires = [
+        {"id": "grafana", "name": "Grafana", "type": "grafana", "version": GRAFANA_VERSION},
+        {"id": "prometheus", "name": "Prometheus", "type": "datasource", "version": "1.0.0"},
+        *({"id": kind, "name": PANEL_PLUGINS[kind], "type": "panel", "version": ""} for kind in types),
+    ]
+    inputs = [
+        {
+            "description": "The Prometheus that scrapes the AvePoint backup exporter",
+            "label": "Prometheus",
+            "name": "DS_PROMETHEUS",
+            "pluginId": "prometheus",
+            "pluginName": "Prometheus",
+            "type": "datasource",
+        }
+    ]
+    return {"__elements": {}, "__inputs": inputs, "__requires": requires, "id": None, **shared}
+
+
+def build_exports() -> dict[str, Json]:
+    """File name under grafana.com/ -> the dashboard in export-for-sharing form."""
+    return {name: for_sharing(d) for name, d in build().items()}
+
+
+def outputs() -> dict[Path, Json]:
+    """Every file the generator writes: the provisioning form, then the grafana.com form."""
+    files = {HERE / name: d for name, d in build().items()}
+    return files | {HERE / "grafana.com" / name: d for name, d in build_exports().items()}
+
+
 def build() -> dict[str, Json]:
     """File name -> dashboard."""
     return {
@@ -1007,9 +1117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed file differs")
     args = parser.parse_args(argv)
     outdated = []
-    for name, dash in build().items():
-        path, text = HERE / name, render(dash)
+    for path, dash in outputs().items():
+        name, text = path.relative_to(HERE).as_posix(), render(dash)
         if not args.check:
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text, encoding="utf-8")
         elif not path.is_file() or path.read_text(encoding="utf-8") != text:
             outdated.append(name)

@@ -19,7 +19,7 @@ DASHBOARDS = generate.build()
 UIDS = {"avepoint-fleet.json": "avepoint-fleet", "avepoint-customer.json": "avepoint-customer"}
 UIDS["avepoint-exporter.json"] = "avepoint-exporter"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-SAMPLE_VALUES = {"organization": "Contoso Ltd", "customer_id": "abc", "job": "avepoint"}
+SAMPLE_VALUES = {"organization": "Contoso Ltd", "customer_id": "abc", "job": "avepoint", "instance": "host:9877"}
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "group_left", "group_right", "inf", "nan"}
 
 
@@ -220,7 +220,9 @@ def test_fleet_links_to_the_customer_dashboard_and_its_variables() -> None:
         for url in links
     )
     variables = {v["name"]: v for v in DASHBOARDS["avepoint-customer.json"]["templating"]["list"]}
-    assert variables["organization"]["definition"] == "label_values(avepoint_customer_info, organization)"
+    assert variables["organization"]["definition"] == (
+        'label_values(avepoint_customer_info{job=~"$job", instance=~"$instance"}, organization)'
+    )
     assert variables["customer_id"]["hide"] == 2
     assert "$organization" in variables["customer_id"]["definition"]
     exporter = {v["name"]: v for v in DASHBOARDS["avepoint-exporter.json"]["templating"]["list"]}

@@ -63,6 +63,8 @@ def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
         "organization": organization,
         "customer_id": customer_id,
         "job": "avepoint-backup-exporter",
+        # The exporter's target, as the dashboards' instance variable offers it.
+        "instance": demo.query('avepoint_exporter_build_info{job="avepoint-backup-exporter"}')[0]["metric"]["instance"],
         "datasource": "prometheus",
     }
     empty, checked = [], 0
@@ -74,6 +76,32 @@ def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
                 empty.append(f"{name} / {title}: {query}")
     assert checked >= 40
     assert not empty, "panels without data against --demo:\n" + "\n".join(empty)
+
+
+def test_no_panel_shows_an_exporter_other_than_the_chosen_one(demo: Stack) -> None:
+    # Prometheus scrapes one exporter; a dashboard pointed at another instance of the same job must show
+    # nothing of it: no series, or only the zero of an `or vector(0)`. An unscoped selector fails here.
+    from dashboards import generate
+
+    eventually(lambda: bool(demo.query("count_over_time(avepoint_up[30s]) > 10")), 60, "30 s of scrapes")
+    some = demo.query("avepoint_backup_job_status")[0]["metric"]
+    values = {
+        "organization": next(c["organization"] for c in demo.sim.customers if c["id"] == some["customer_id"]),
+        "customer_id": some["customer_id"],
+        "job": "avepoint-backup-exporter",
+        "instance": "127.0.0.1:1",  # a target this Prometheus does not scrape
+        "datasource": "prometheus",
+    }
+    leaks, checked = [], 0
+    for name, dashboard in generate.build().items():
+        for title, expr in generate.panel_queries(dashboard):
+            query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
+            checked += 1
+            shown = [r for r in demo.query(query) if r["metric"] or float(r["value"][1]) != 0]
+            if shown:
+                leaks.append(f"{name} / {title}: {query} -> {shown[:2]}")
+    assert checked >= 40
+    assert not leaks, "panels showing an exporter that is not the chosen one:\n" + "\n".join(leaks)
 
 
 def test_the_demo_reads_every_endpoint_group(demo: Stack) -> None:

@@ -250,6 +250,10 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
         "organization": stack.organization,
         "customer_id": stack.failing[0],
         "job": "avepoint-backup-exporter",
+        # The exporter's target, as the dashboards' instance variable offers it.
+        "instance": stack.query('avepoint_exporter_build_info{job="avepoint-backup-exporter"}')[0]["metric"][
+            "instance"
+        ],
         "datasource": "prometheus",
     }
     empty = []
