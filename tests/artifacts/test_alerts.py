@@ -15,6 +15,8 @@ from tests.support import ROOT
 ALERTS = ROOT / "alerts"
 RULES = ALERTS / "avepoint-backup.rules.yml"
 UNIT_TESTS = ALERTS / "tests" / "avepoint-backup.test.yml"
+# The alerts that fire when something is missing, so that no other alert can go silent unnoticed.
+ABSENCE_ALERTS = {"AvePointExporterAbsent", "AvePointBackupJobsAbsent"}
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -59,7 +61,10 @@ def test_every_alert_follows_the_conventions() -> None:
         url = rule["annotations"]["runbook_url"]
         assert url.endswith("alerts/README.md" + url[url.index("#") :]) and url[url.index("#") :] in anchors, name
         assert rule.get("for"), f"{name}: needs a for: so one bad evaluation never pages"
-        if "customer_id" in rule["expr"] or "avepoint_backup_job" in rule["expr"]:
+        if name in ABSENCE_ALERTS:
+            # What is absent has no customer to name; the alert is per exporter (job, instance).
+            assert "absent(" in rule["expr"] or "unless on (job, instance)" in rule["expr"], name
+        elif "customer_id" in rule["expr"] or "avepoint_backup_job" in rule["expr"]:
             # Job and customer alerts name the organization (joined from avepoint_customer_info).
             assert "group_left (organization)" in rule["expr"], name
             assert "$labels.organization" in rule["annotations"]["description"], name
@@ -85,3 +90,18 @@ def test_runbook_documents_every_alert() -> None:
         section = text.split(f"## {rule['alert']}\n", 1)[1].split("\n## ", 1)[0]
         for part in ("**Meaning.**", "**Likely causes.**", "**Fix.**"):
             assert part in section, (rule["alert"], part)
+
+
+def test_no_alert_can_go_silent() -> None:
+    """The exporter's target and its job metrics each have an alert for their absence."""
+    by_name = {rule["alert"]: rule for rule in alert_rules()}
+    assert set(by_name) >= ABSENCE_ALERTS
+    assert "absent(up{" in by_name["AvePointExporterAbsent"]["expr"]
+    assert "avepoint_backup_job_status" in by_name["AvePointBackupJobsAbsent"]["expr"]
+
+
+def test_failed_objects_are_judged_by_their_share() -> None:
+    """A ratio of failed to processed objects, with a floor on the job size, not only a count above zero."""
+    expr = {rule["alert"]: rule for rule in alert_rules()}["AvePointBackupJobFailedObjectsRatio"]["expr"]
+    assert re.search(r"avepoint_backup_job_failed_objects\s*/ on \(.*?\)\s*avepoint_backup_job_objects > 0\.\d+", expr)
+    assert re.search(r"avepoint_backup_job_objects >= \d+", expr)
