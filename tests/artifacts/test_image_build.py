@@ -137,7 +137,8 @@ def test_version_from_the_entrypoint(image: dict[str, Any], container: str, netn
 
 def test_runs_as_the_unprivileged_user(image: dict[str, Any], container: str, netns: list[str]) -> None:
     assert image["User"] == f"{UID}:{UID}"
-    ids = run(in_container(netns, container, "/opt/venv/bin/python", "-c", "import os; print(os.getuid(), os.getgid())"))
+    ids_of = "import os; print(os.getuid(), os.getgid())"
+    ids = run(in_container(netns, container, "/opt/venv/bin/python", "-c", ids_of))
     assert ids.stdout.split() == [str(UID), str(UID)]
     # The state directory is the one place it may write.
     probe = "import pathlib; p = pathlib.Path('state.probe'); p.write_text('x'); p.unlink(); print(pathlib.Path.cwd())"
