@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,14 @@ def netns() -> Iterator[list[str]]:
     nothing on the host's loopback can answer for the exporter or collide with it."""
     holder = subprocess.Popen(["unshare", "--net", "sleep", "1800"])
     try:
-        enter = ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--"]
+        # Until unshare has run, the holder's namespace is still ours: bringing "its" loopback up then would
+        # leave the containers' one down.
+        ours, theirs = os.readlink("/proc/self/ns/net"), f"/proc/{holder.pid}/ns/net"
+        deadline = time.monotonic() + 10
+        while os.readlink(theirs) == ours:
+            assert time.monotonic() < deadline, "unshare --net did not create a network namespace"
+            time.sleep(0.01)
+        enter = ["nsenter", f"--net={theirs}", "--"]
         run([*enter, "ip", "link", "set", "lo", "up"])
         yield enter
     finally:
@@ -178,19 +186,22 @@ def test_demo_serves_metrics_and_passes_the_healthcheck(
     )
     try:
         body = run(in_container(netns, container, "python", "-c", SCRAPE), timeout=60).stdout
-        assert demo.poll() is None, f"the exporter exited: {demo.communicate(timeout=10)[1][-2000:]}"
-        assert "\navepoint_up 1.0\n" in body, body[-2000:]
+        if "\navepoint_up 1.0\n" not in body:
+            os.killpg(demo.pid, signal.SIGTERM)
+            _, err = demo.communicate(timeout=15)
+            pytest.fail(f"no avepoint_up 1.0 within 30 s; scraped {body[-1000:]!r}; the exporter said: {err[-2000:]}")
         assert f'avepoint_exporter_build_info{{version="{__version__}"}} 1.0' in body
         assert "\navepoint_backup_job_status{" in body, body[-2000:]
         # The HEALTHCHECK exactly as the image carries it.
         assert run(in_container(netns, container, *health[1:]), timeout=30).returncode == 0
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        try:
-            demo.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.communicate(timeout=10)
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGTERM)
+            try:
+                demo.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.communicate(timeout=10)
     # ... and it fails once nothing answers.
     dead = subprocess.run(in_container(netns, container, *health[1:]), capture_output=True, timeout=30)
     assert dead.returncode != 0
