@@ -21,7 +21,7 @@ from exporter.exposition import EOF, ExpositionCache
 from exporter.exposition.families import FAMILIES, Family, Jobs
 from exporter.exposition.text import encode, job_lines, openmetrics_header, unit
 from exporter.model import Job, Outcome, Snapshot
-from tests.unit.exposition.test_render import GOLDEN, Families, label_text, snapshot, snapshot_with_everything
+from tests.unit.exposition.test_text import GOLDEN, Families, label_text, snapshot, snapshot_with_everything
 
 # prometheus_client's strict OpenMetrics parser; it ships without annotations.
 openmetrics_latest = cast(Callable[[Families], bytes], openmetrics_exposition.generate_latest)

@@ -210,7 +210,7 @@ def test_corrupt_or_unwritable_state_file_is_survived(
     refresher = make_refresher(make_config(sim, state_file=str(state_file)))
     assert refresher.snapshot_within(wait=10).up
     assert "state file cannot be read" in caplog.text
-    assert state_file.read_text() == "{not json"  # left for a person to look at (tests/unit/refresh/test_state.py)
+    assert state_file.read_text() == "{not json"  # left for a person to look at (test_last_success.py)
     unwritable = tmp_path / "missing-dir" / "state.json"
     refresher2 = make_refresher(make_config(sim, state_file=str(unwritable)))
     assert refresher2.snapshot_within(wait=10).up

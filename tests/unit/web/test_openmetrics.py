@@ -13,14 +13,14 @@ from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
 from exporter.exposition import CONTENT_TYPE, OPENMETRICS_TYPE
-from tests.unit.web import test_server
+from tests.unit.web import test_app
+from tests.unit.web.test_app import Running
 from tests.unit.web.test_negotiate import PROMETHEUS_2, PROMETHEUS_3
-from tests.unit.web.test_server import Running
 
 # prometheus_client's strict OpenMetrics parser; it ships without annotations.
 openmetrics_families = cast(Callable[[str], Iterator[Metric]], openmetrics_parser.text_string_to_metric_families)
 
-running = test_server.running  # the fixture, shared
+running = test_app.running  # the fixture, shared
 
 Series = set[tuple[str, tuple[tuple[str, str], ...]]]
 
