@@ -13,17 +13,18 @@ from exporter.errors import ApiError
 if TYPE_CHECKING:
     from exporter.config import Config
 
-# The endpoint groups, as the `endpoint` label of the refresh metrics names them.
-EP_CUSTOMERS = "customers"
-EP_JOBS = "jobs"
-EP_PROTECTED = "protected"
-EP_SERVICES = "services"
+# The endpoint groups, as the `endpoint` label of the refresh metrics names them (not the route templates
+# of exporter/upstream/routes.py, which name one request each).
+GROUP_CUSTOMERS = "customers"
+GROUP_JOBS = "jobs"
+GROUP_PROTECTED = "protected"
+GROUP_SERVICES = "services"
 
 __all__ = [
-    "EP_CUSTOMERS",
-    "EP_JOBS",
-    "EP_PROTECTED",
-    "EP_SERVICES",
+    "GROUP_CUSTOMERS",
+    "GROUP_JOBS",
+    "GROUP_PROTECTED",
+    "GROUP_SERVICES",
     "INTERNAL",
     "Attempt",
     "Customer",

@@ -25,7 +25,16 @@ from exporter.exposition.families import (
     Staleness,
     Subscriptions,
 )
-from exporter.model import EP_CUSTOMERS, EP_JOBS, EP_PROTECTED, EP_SERVICES, CustomerState, Job, ModuleKey, Snapshot
+from exporter.model import (
+    GROUP_CUSTOMERS,
+    GROUP_JOBS,
+    GROUP_PROTECTED,
+    GROUP_SERVICES,
+    CustomerState,
+    Job,
+    ModuleKey,
+    Snapshot,
+)
 
 # The classic text format; prometheus_client's own default header names a newer version that older
 # Prometheus servers and tools do not all know.
@@ -83,8 +92,8 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
         parts.setdefault(family, []).append(_line(family.name, _labels(labels), value))
 
     for endpoint, enabled, attempt in (
-        (EP_JOBS, endpoints.jobs, cs.attempt),
-        (EP_PROTECTED, endpoints.protected, cs.protected_attempt),
+        (GROUP_JOBS, endpoints.jobs, cs.attempt),
+        (GROUP_PROTECTED, endpoints.protected, cs.protected_attempt),
     ):
         if enabled:
             add(Refresh.SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
@@ -145,9 +154,9 @@ def job_lines(
 
 def global_lines(snap: Snapshot) -> dict[Family, str]:
     """The samples that belong to no customer: up, refresh duration, the listing's refresh state."""
-    fleet_calls = [(EP_CUSTOMERS, snap.listing)]
+    fleet_calls = [(GROUP_CUSTOMERS, snap.listing)]
     if snap.config.endpoints.services:
-        fleet_calls.append((EP_SERVICES, snap.services))
+        fleet_calls.append((GROUP_SERVICES, snap.services))
     ok, times = [], []
     for endpoint, attempt in fleet_calls:
         labels = _labels([("customer_id", ""), ("endpoint", endpoint)])

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from exporter.config import Config
 from exporter.errors import LimitExceeded
-from exporter.model import EP_JOBS
+from exporter.model import GROUP_JOBS
 
 
 class ApiClient(Protocol):
@@ -36,5 +36,7 @@ def jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
 def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
     limit = config.jobs.max_per_customer
     if held + len(rows) > limit:
-        raise LimitExceeded(f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=EP_JOBS)
+        raise LimitExceeded(
+            f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=GROUP_JOBS
+        )
     return rows

@@ -7,7 +7,7 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.errors import ResponseFormatError
-from exporter.model import EP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.model import GROUP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
 
@@ -50,7 +50,7 @@ def jobs(config: Config, rows: list[Any], customer_id: str, bad: ParseLog) -> tu
             by_key[job.key] = job
     if rows and not by_key:
         # Rows, but not one usable: a broken answer, not a customer without jobs. Keep the last good data.
-        raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=EP_JOBS)
+        raise ResponseFormatError(f"none of the {len(rows)} job rows is usable", endpoint=GROUP_JOBS)
     return tuple(sorted(by_key.values(), key=lambda j: j.key))
 
 

@@ -15,7 +15,7 @@ import cachetools
 from exporter.config import Config, EndpointsConfig
 from exporter.errors import ApiError, ResponseFormatError
 from exporter.model import (
-    EP_CUSTOMERS,
+    GROUP_CUSTOMERS,
     INTERNAL,
     Attempt,
     Customer,
@@ -226,7 +226,7 @@ class Refresher:
         if rows and not usable:
             # Not one usable row: dropping every customer on a broken answer would lose all good data.
             self._listing_failed(
-                ResponseFormatError(f"none of the {len(rows)} customer rows is usable", endpoint=EP_CUSTOMERS), now
+                ResponseFormatError(f"none of the {len(rows)} customer rows is usable", endpoint=GROUP_CUSTOMERS), now
             )
             return None
         for wanted in config.customers.include:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from avepoint_simulator import FleetSpec, Simulator
 from tests.support import free_port
-from tests.support.harness import SCRIPT, Stack, eventually, run_process, start_prometheus, wait_for
+from tests.support.harness import SCRIPT, Stack, eventually, run_process, start_prometheus, stop_processes, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -41,15 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ids = fleet.customer_ids
         yield Stack(fleet, url, None, ("", "", ""), ("", "", ""), "", ids)  # type: ignore[arg-type]
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in sorted(tmp.glob("*.log")):
-            sys.stderr.write(f"--- {log.name} (last lines)\n" + "\n".join(log.read_text().splitlines()[-15:]) + "\n")
+        stop_processes(procs, tmp)
 
 
 def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:

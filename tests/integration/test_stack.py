@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,16 @@ import yaml
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import ROOT, free_port
-from tests.support.harness import SCRIPT, Receiver, Stack, eventually, run_process, start_prometheus, wait_for
+from tests.support.harness import (
+    SCRIPT,
+    Receiver,
+    Stack,
+    eventually,
+    run_process,
+    start_prometheus,
+    stop_processes,
+    wait_for,
+)
 
 RULES = ROOT / "alerts" / "avepoint-backup.rules.yml"
 AM_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
@@ -165,17 +173,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         organization = next(c["organization"] for c in sim.customers if c["id"] == failing[0])
         yield Stack(sim, url, receiver, failing, stale, organization, customers)
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs, tmp)
         hook.shutdown()
         sim.stop()
-        for log in sorted(tmp.glob("*.log")):
-            sys.stderr.write(f"--- {log.name} (last lines)\n" + "\n".join(log.read_text().splitlines()[-15:]) + "\n")
 
 
 def job_key(alert: dict[str, Any]) -> tuple[str, str, str]:

@@ -97,6 +97,19 @@ def run_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT)
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], tmp: Path) -> None:
+    """Stop what a stack test started, newest first, then show the end of each log for a failure's report."""
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for log in sorted(tmp.glob("*.log")):
+        sys.stderr.write(f"--- {log.name} (last lines)\n" + "\n".join(log.read_text().splitlines()[-15:]) + "\n")
+
+
 def start_prometheus(tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list[subprocess.Popen[bytes]]) -> str:
     """Debian's Prometheus with `prom_cfg`, data in `tmp`, once ready; its process joins `procs` to be stopped."""
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))

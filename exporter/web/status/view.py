@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from exporter import codes, safe
-from exporter.model import EP_JOBS, EP_PROTECTED, EP_SERVICES, Attempt, CustomerState, Failure, Job, Outcome, Snapshot
+from exporter.model import (
+    GROUP_JOBS,
+    GROUP_PROTECTED,
+    GROUP_SERVICES,
+    Attempt,
+    CustomerState,
+    Failure,
+    Job,
+    Outcome,
+    Snapshot,
+)
 from exporter.shard import Shard
 
 # Same factor as the AvePointBackupStale alert: a module is stale past 1.5 expected intervals.
@@ -146,7 +156,7 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
         up=snap.up,
         ready=snap.refreshed,
         listing=_refresh("customers", snap.listing, now, attempted=snap.refreshed),
-        services=_refresh(EP_SERVICES, snap.services, now) if cfg.endpoints.services else None,
+        services=_refresh(GROUP_SERVICES, snap.services, now) if cfg.endpoints.services else None,
         last_refresh_seconds=snap.last_refresh_seconds,
         customers=len(rows),
         problem_customers=sum(r.health in PROBLEMS for r in rows),
@@ -162,9 +172,9 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
     cells = tuple(_cell(customer.id, job, cs.last_success.get(job.key), interval, now) for job in cs.jobs)
     refresh: list[Refresh] = []
     if snap.config.endpoints.jobs:
-        refresh.append(_refresh(EP_JOBS, cs.attempt, now))
+        refresh.append(_refresh(GROUP_JOBS, cs.attempt, now))
     if snap.config.endpoints.protected:
-        refresh.append(_refresh(EP_PROTECTED, cs.protected_attempt, now))
+        refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt, now))
     counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
     for c in cells:
         for reason in c.reasons:
