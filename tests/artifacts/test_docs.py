@@ -32,3 +32,15 @@ def test_metric_reference_matches_the_code() -> None:
 
 def test_configuration_reference_matches_the_code() -> None:
     assert documented("Configuration") == set(config.env_names().values())
+
+
+def test_every_open_question_about_the_api_has_a_choice_and_an_override() -> None:
+    """Issue 12: what AvePoint's pages leave open is written down, each with the choice made and its override."""
+    body = README.split("### What the documentation does not settle\n", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| question")]
+    cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in rows]
+    assert len(cells) >= 10
+    assert all(len(c) == 4 and all(c) for c in cells), "question, what the docs say, choice, override"
+    questions = " ".join(c[0] for c in cells)
+    for needed in ("GB", "legacy status", "0/1 GB", "Retry-After"):
+        assert needed in questions, needed
