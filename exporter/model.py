@@ -1,5 +1,5 @@
-"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, and
-the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
+"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, scan
+profiles, and the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ GROUP_CUSTOMERS = "customers"
 GROUP_JOBS = "jobs"
 GROUP_PROTECTED = "protected"
 GROUP_SERVICES = "services"
+GROUP_SCAN_PROFILES = "scan_profiles"
 
 __all__ = [
     "GROUP_CUSTOMERS",
     "GROUP_JOBS",
     "GROUP_PROTECTED",
+    "GROUP_SCAN_PROFILES",
     "GROUP_SERVICES",
     "INTERNAL",
     "Attempt",
@@ -35,6 +37,7 @@ __all__ = [
     "ModuleKey",
     "Outcome",
     "ProtectedData",
+    "ScanProfile",
     "Snapshot",
     "Subscription",
     "Tenant",
@@ -117,6 +120,27 @@ class ProtectedData:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanProfile:
+    """One scan profile of a customer: its listing row and its daily summary (endpoints.scan_profiles).
+
+    `status` is the last scan's status as sent (a code as its documented name), `outcome` what it means,
+    as for jobs. Every time and count is None where the API sent `N/A`, nothing or something unparseable.
+    The counts are those of the profile's latest daily report: objects newly registered, moved to another
+    container, and removed from Microsoft 365 or out of policy.
+    """
+
+    profile_id: str
+    name: str
+    status: str = ""
+    outcome: Outcome = Outcome.UNKNOWN
+    last_update: float | None = None
+    modified: float | None = None
+    new_objects: int | None = None
+    moved_objects: int | None = None
+    out_of_policy_objects: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """One product subscription of a customer, from the services list. None where the API sent `N/A`.
 
@@ -191,6 +215,8 @@ class CustomerState:
     protected: tuple[ProtectedData, ...] = ()
     protected_attempt: Attempt = field(default_factory=Attempt)
     subscriptions: tuple[Subscription, ...] = ()
+    scan_profiles: tuple[ScanProfile, ...] = ()
+    scan_profiles_attempt: Attempt = field(default_factory=Attempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,89 @@ class Protected(Group):
     FAMILIES = (SCANNED, OBJECTS, BYTES)
 
 
+class ScanProfiles(Group):
+    """Each scan profile of a customer and its latest daily report (endpoints.scan_profiles): labels customer_id,
+    profile_id.
+
+    Info and status always (value 1); each time and count only where the API sent one.
+
+        # HELP avepoint_scan_profile_info A scan profile of the customer; value 1 (API fields profileId, profileName). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_info gauge
+        avepoint_scan_profile_info{customer_id="c-3",profile_id="sp-1",profile_name="Default Microsoft 365 Scan Profile"} 1.0
+        # HELP avepoint_scan_profile_status Status of the profile's last scan job, as the API's code names it (API field lastScanStatus), and its outcome as for jobs: success, warning, failed, running, canceled, not_run or unknown; value 1. Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_status gauge
+        avepoint_scan_profile_status{customer_id="c-3",outcome="failed",profile_id="sp-1",status="Failed"} 1.0
+        avepoint_scan_profile_status{customer_id="c-3",outcome="success",profile_id="sp-2",status="Finished"} 1.0
+        # HELP avepoint_scan_profile_last_update_timestamp_seconds When the profile's daily report was last generated, Unix time (API field lastUpdateTime; the profile's last change when no report was ever made). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_last_update_timestamp_seconds gauge
+        avepoint_scan_profile_last_update_timestamp_seconds{customer_id="c-3",profile_id="sp-1"} 1.757548764e+09
+        # HELP avepoint_scan_profile_modified_timestamp_seconds When the profile's settings last changed, Unix time (API field modifiedTime). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_modified_timestamp_seconds gauge
+        avepoint_scan_profile_modified_timestamp_seconds{customer_id="c-3",profile_id="sp-1"} 1.757560754e+09
+        # HELP avepoint_scan_profile_new_objects Objects newly registered in the profile's latest daily report (API field newRegisteredContentCount). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_new_objects gauge
+        avepoint_scan_profile_new_objects{customer_id="c-3",profile_id="sp-1"} 12.0
+        # HELP avepoint_scan_profile_moved_objects Objects moved to another container in the profile's latest daily report (API field movedToAnotherContainer). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_moved_objects gauge
+        avepoint_scan_profile_moved_objects{customer_id="c-3",profile_id="sp-1"} 2.0
+        # HELP avepoint_scan_profile_out_of_policy_objects Objects removed from Microsoft 365 or out of policy in the profile's latest daily report (API field removedFromMicrosoft365OrOutofPolicy). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_out_of_policy_objects gauge
+        avepoint_scan_profile_out_of_policy_objects{customer_id="c-3",profile_id="sp-1"} 0.0
+    """  # noqa: E501
+
+    INFO = _family(
+        "avepoint_scan_profile_info",
+        "A scan profile of the customer; value 1 (API fields profileId, profileName).",
+    )
+    STATUS = _family(
+        "avepoint_scan_profile_status",
+        "Status of the profile's last scan job, as the API's code names it (API field lastScanStatus), and its "
+        "outcome as for jobs: success, warning, failed, running, canceled, not_run or unknown; value 1.",
+    )
+    # (family, ScanProfile attribute): left out where the API sent N/A or nothing.
+    VALUES: tuple[tuple[Family, str], ...] = (
+        (
+            _family(
+                "avepoint_scan_profile_last_update_timestamp_seconds",
+                "When the profile's daily report was last generated, Unix time (API field lastUpdateTime; the "
+                "profile's last change when no report was ever made).",
+            ),
+            "last_update",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_modified_timestamp_seconds",
+                "When the profile's settings last changed, Unix time (API field modifiedTime).",
+            ),
+            "modified",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_new_objects",
+                "Objects newly registered in the profile's latest daily report (API field newRegisteredContentCount).",
+            ),
+            "new_objects",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_moved_objects",
+                "Objects moved to another container in the profile's latest daily report (API field "
+                "movedToAnotherContainer).",
+            ),
+            "moved_objects",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_out_of_policy_objects",
+                "Objects removed from Microsoft 365 or out of policy in the profile's latest daily report (API field "
+                "removedFromMicrosoft365OrOutofPolicy).",
+            ),
+            "out_of_policy_objects",
+        ),
+    )
+    FAMILIES = (INFO, STATUS, *(family for family, _ in VALUES))
+
+
 class Subscriptions(Group):
     """The customers' subscriptions, per service (endpoints.services); one gauge per field the API sent.
 
@@ -394,7 +477,7 @@ class Staleness(Group):
     FAMILIES = (LAST_SUCCESS, EXPECTED)
 
 
-GROUPS: tuple[type[Group], ...] = (Refresh, Customers, Protected, Subscriptions, Jobs, Staleness)
+GROUPS: tuple[type[Group], ...] = (Refresh, Customers, Protected, ScanProfiles, Subscriptions, Jobs, Staleness)
 # Exposition order. Families a customer contributes to are split in two fragment kinds: the refresh state
 # changes every cycle and is tiny; the job families are large and change only when the jobs do.
 FAMILIES: tuple[Family, ...] = tuple(family for group in GROUPS for family in group.FAMILIES)

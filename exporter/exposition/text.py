@@ -22,6 +22,7 @@ from exporter.exposition.families import (
     Jobs,
     Protected,
     Refresh,
+    ScanProfiles,
     Staleness,
     Subscriptions,
 )
@@ -29,6 +30,7 @@ from exporter.model import (
     GROUP_CUSTOMERS,
     GROUP_JOBS,
     GROUP_PROTECTED,
+    GROUP_SCAN_PROFILES,
     GROUP_SERVICES,
     CustomerState,
     Job,
@@ -83,7 +85,8 @@ def _line(name: str, labels: str, value: float) -> str:
 
 
 def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family, str]:
-    """The small per-customer families: refresh state, info, status, tenants, protected data, subscriptions."""
+    """The small per-customer families: refresh state, info, status, tenants, protected data, scan profiles,
+    subscriptions."""
     customer = cs.customer
     cid = customer.id
     parts: dict[Family, list[str]] = {}
@@ -94,6 +97,7 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
     for endpoint, enabled, attempt in (
         (GROUP_JOBS, endpoints.jobs, cs.attempt),
         (GROUP_PROTECTED, endpoints.protected, cs.protected_attempt),
+        (GROUP_SCAN_PROFILES, endpoints.scan_profiles, cs.scan_profiles_attempt),
     ):
         if enabled:
             add(Refresh.SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
@@ -115,6 +119,14 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
         for storage, size in (("avepoint", item.bytes_avepoint), ("byos", item.bytes_byos)):
             if size is not None:
                 add(Protected.BYTES, [*labels, ("storage", storage)], size)
+    for profile in cs.scan_profiles:
+        labels = [("customer_id", cid), ("profile_id", profile.profile_id)]
+        add(ScanProfiles.INFO, [*labels, ("profile_name", profile.name)], 1.0)
+        add(ScanProfiles.STATUS, [*labels, ("outcome", profile.outcome.value), ("status", profile.status)], 1.0)
+        for family, attr in ScanProfiles.VALUES:
+            value = getattr(profile, attr)
+            if value is not None:
+                add(family, labels, float(value))
     for sub in cs.subscriptions:
         labels = [("customer_id", cid), ("service", sub.service), ("subscription", sub.subscription_name)]
         for family, attr in Subscriptions.VALUES:

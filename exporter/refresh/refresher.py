@@ -24,6 +24,7 @@ from exporter.model import (
     Job,
     ModuleKey,
     ProtectedData,
+    ScanProfile,
     Snapshot,
 )
 from exporter.refresh import changes, fetch, records
@@ -116,8 +117,9 @@ class Refresher:
         Only what the change affects becomes due, so a reload costs the API nothing it does not need:
         another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
         makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
-        `endpoints.protected` every customer; `endpoints.services` the subscriptions. `jobs.status_outcomes`
-        is applied to the jobs held, without fetching them again; the rest (jobs.expected_interval, web,
+        `endpoints.protected`, `endpoints.scan_profiles` or `scan_profiles` every customer; `endpoints.services`
+        the subscriptions. `jobs.status_outcomes` is applied to the jobs and scan profiles held, without
+        fetching them again; the rest (jobs.expected_interval, web,
         timeouts, retries, secrets) needs no data again. A new client brings its own token.
         """
         with self._lock:
@@ -153,11 +155,17 @@ class Refresher:
     def _remap_outcomes_locked(self, config: Config) -> None:
         """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
         overrides = config.jobs.status_outcomes
-        for cid, current in self._customers.items():
+        for cid, held in self._customers.items():
+            current = held
             jobs = tuple(replace(job, outcome=records.outcome(job, overrides)) for job in current.jobs)
             if jobs != current.jobs:
                 seen = self._memory.record(cid, jobs)
-                self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
+                current = replace(current, jobs=jobs, last_success=seen)
+            profiles = tuple(replace(p, outcome=records.scan_outcome(p, overrides)) for p in current.scan_profiles)
+            if profiles != current.scan_profiles:
+                current = replace(current, scan_profiles=profiles)
+            if current is not held:
+                self._customers[cid] = current
 
     def close(self) -> None:
         self._cycle_thread.close()
@@ -262,7 +270,7 @@ class Refresher:
         with self._lock:
             enabled = self._config.endpoints
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error)
+                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error, scan_error=error)
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._fresh[SERVICES] = True
@@ -298,6 +306,7 @@ class Refresher:
                     self._wall(),
                     jobs_error=INTERNAL,
                     protected_error=INTERNAL,
+                    scan_error=INTERNAL,
                 )
                 self._publish_locked()
 
@@ -306,7 +315,8 @@ class Refresher:
         now = self._wall()
         jobs: tuple[Job, ...] | None = None
         protected: tuple[ProtectedData, ...] | None = None
-        jobs_error = protected_error = None
+        profiles: tuple[ScanProfile, ...] | None = None
+        jobs_error = protected_error = scan_error = None
         if config.endpoints.jobs:
             try:
                 jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
@@ -319,6 +329,14 @@ class Refresher:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
                 )
+        if config.endpoints.scan_profiles:
+            try:
+                pairs = fetch.scan_profiles(config, client, customer_id)
+                profiles = records.scan_profiles(config, pairs, customer_id, self._bad)
+            except ApiError as exc:
+                scan_error = self._failed(
+                    "refreshing scan profiles failed, keeping the last good data", exc, customer_id
+                )
         with self._lock:
             self._record_locked(
                 config.endpoints,
@@ -328,6 +346,8 @@ class Refresher:
                 jobs_error=jobs_error,
                 protected=protected,
                 protected_error=protected_error,
+                profiles=profiles,
+                scan_error=scan_error,
             )
             self._publish_locked()
 
@@ -341,6 +361,8 @@ class Refresher:
         jobs_error: Failure | None = None,
         protected: tuple[ProtectedData, ...] | None = None,
         protected_error: Failure | None = None,
+        profiles: tuple[ScanProfile, ...] | None = None,
+        scan_error: Failure | None = None,
     ) -> None:
         """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
         current = self._customers.get(customer_id)
@@ -358,6 +380,10 @@ class Refresher:
             changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
         if protected is not None and protected != current.protected:
             changes["protected"] = protected
+        if enabled.scan_profiles:
+            changes["scan_profiles_attempt"] = current.scan_profiles_attempt.after(scan_error, now)
+        if profiles is not None and profiles != current.scan_profiles:
+            changes["scan_profiles"] = profiles
         self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod

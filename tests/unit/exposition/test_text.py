@@ -30,6 +30,7 @@ from exporter.model import (
     Job,
     Outcome,
     ProtectedData,
+    ScanProfile,
     Snapshot,
     Subscription,
     Tenant,
@@ -124,7 +125,7 @@ def snapshot(generation: int = 1) -> Snapshot:
 def snapshot_with_everything() -> Snapshot:
     """Every endpoint group on, a v3 customer with tenants, protected data and subscriptions."""
     base = snapshot()
-    cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True))
+    cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True, scan_profiles=True))
     customer = Customer(
         "c-3",
         "Woodgrove",
@@ -148,6 +149,21 @@ def snapshot_with_everything() -> Snapshot:
         capacity_purchased_bytes=2**40,
         consumed_bytes=0.5 * 2**40,
     )
+    profiles = (
+        ScanProfile(
+            "sp-1",
+            "Default Microsoft 365 Scan Profile",
+            "Failed",
+            Outcome.FAILED,
+            last_update=1757548764.0,
+            modified=1757560754.0,
+            new_objects=12,
+            moved_objects=2,
+            out_of_policy_objects=0,
+        ),
+        # A summary that sent N/A for every time and count: status and info only.
+        ScanProfile("sp-2", 'Mail "VIP"', "Finished", Outcome.SUCCESS),
+    )
     state = CustomerState(
         customer,
         base.customers[0].jobs[:1],
@@ -156,6 +172,8 @@ def snapshot_with_everything() -> Snapshot:
         protected,
         Attempt(False, 1757500000.0, Failure("AuthError", "HTTP 403")),
         (subscription,),
+        profiles,
+        Attempt(True, 1757562004.0),
     )
     return replace(base, config=cfg, customers=(*base.customers, state), services=Attempt(True, 1757562002.0))
 
