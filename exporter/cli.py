@@ -138,7 +138,7 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
         else config.from_mapping(
             {
                 "auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
-                "endpoints": {"protected": True, "services": True},
+                "endpoints": {"protected": True, "services": True, "scan_profiles": True},
             },
             env=env,
         )
