@@ -102,7 +102,9 @@ def render_html(status: Status) -> tuple[str, str]:
         '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
         '<p class="legend">Outcome: ',
         "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
-        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval</span></p>\n',
+        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval'
+        + (f"; a scan profile: no daily report for {ago(SILENT_SECONDS)}" if status.header.scan_profiles else "")
+        + "</span></p>\n",
         '<div id="controls" hidden><label>Filter <input id="filter" type="search" '
         'placeholder="organization, id, status, error" autocomplete="off"></label>'
         '<label><input id="problems" type="checkbox"> problems only</label>'
