@@ -83,9 +83,8 @@ def test_bad_rows_are_counted_and_a_wholly_bad_answer_keeps_the_last_good_data()
     client = ProfilesClient()
     errors: list[str] = []
     clock = Clock()
-    cfg = config.from_mapping(
-        {"auth": {"client_id": "x", "client_secret": "y"}, "endpoints": {"scan_profiles": True}, "cache": {"ttl": "60s"}}
-    )
+    auth = {"client_id": "x", "client_secret": "y"}
+    cfg = config.from_mapping({"auth": auth, "endpoints": {"scan_profiles": True}, "cache": {"ttl": "60s"}})
     refresher = Refresher(cfg, client, clock=clock, wall_clock=lambda: NOW, on_parse_error=errors.append)
     (state,) = refresher.snapshot_within(wait=10).customers
     (profile,) = state.scan_profiles

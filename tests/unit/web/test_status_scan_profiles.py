@@ -90,3 +90,9 @@ def test_json_lists_the_profiles_where_the_group_is_on() -> None:
 
 def test_config_default_is_off() -> None:
     assert config.EndpointsConfig().scan_profiles is False
+
+
+def test_the_legend_names_the_silent_frame_only_where_the_group_is_on() -> None:
+    state = with_profiles("c1", "Org")
+    assert "a scan profile: no daily report for 2 d" in page(snapshot(state, cfg=ON))
+    assert "a scan profile" not in page(snapshot(state))
