@@ -25,6 +25,12 @@ LEGACY = "/partner/customers/{id}/scanProfiles"
 LEGACY_ROUTES = (LEGACY, LEGACY + "/{ProfileId}/dailyNewSummary")
 V3 = "/partner/external/v3/general/customers/{customerId}/scan-profiles/"
 V3_ROUTES = (V3 + "batch", V3 + "{scanProfileId}/changes")
+CODES = {
+    2: ("Finished", "success"),
+    3: ("Failed", "failed"),
+    4: ("Finished with exception", "warning"),
+    10: ("Stopped", "canceled"),
+}
 
 
 @pytest.fixture
@@ -60,11 +66,10 @@ def test_every_profile_is_exported_as_the_simulator_drew_it(sim: Simulator, vers
         for profile in drawn[cid]:
             at, code, new, moved, oop = report(profile, NOW)
             labels = {("customer_id", cid), ("profile_id", profile.profile_id)}
-            outcome = Outcome.FAILED if profile.failing else None
             (status,) = [dict(key[1]) for key in got if key[0] == "avepoint_scan_profile_status" and labels <= key[1]]
-            if outcome is not None:
-                assert (status["status"], status["outcome"]) == ("Failed", "failed")
-            assert code != 3 or status["outcome"] == "failed"
+            # The codes the simulator sends, as both pages name them, and what they mean.
+            assert (status["status"], status["outcome"]) == CODES[code]
+            assert not profile.failing or status["outcome"] == Outcome.FAILED.value
             assert got[("avepoint_scan_profile_last_update_timestamp_seconds", frozenset(labels))] == at
             assert got[("avepoint_scan_profile_new_objects", frozenset(labels))] == new
             assert got[("avepoint_scan_profile_moved_objects", frozenset(labels))] == moved
