@@ -301,6 +301,11 @@ class LastSuccess:
         report(loaded.readable, loaded.skipped)
         self._state_skipped = loaded.skipped
 
+    @property
+    def saving(self) -> bool:
+        """Whether `save` writes anything: a state file is set, and was readable at start."""
+        return bool(self._state_path) and self._state_writable
+
     def take_saved_runs(self) -> dict[JobKey, Saved]:
         """The run entries the state file held, handed once to the run memory (exporter/refresh/runs.py)."""
         runs, self._saved_runs = self._saved_runs, {}
@@ -320,7 +325,7 @@ class LastSuccess:
         Returns every remembered success and when its job was last exported: what `save` writes.
         """
         now = self._wall()
-        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
+        saving = self.saving  # else only forget, in memory
         out: dict[JobKey, Entry] = {}
         pruned = 0
         for cid, times in list(self._last_success.items()):
@@ -344,5 +349,5 @@ class LastSuccess:
         return out
 
     def save(self, entries: Mapping[JobKey, Entry], runs: Mapping[JobKey, Saved] | None = None) -> None:
-        if self._state_path and self._state_writable:
+        if self.saving:
             self._report_state(save(self._state_path, entries, runs), self._state_skipped)

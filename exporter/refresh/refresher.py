@@ -205,7 +205,7 @@ class Refresher:
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
                 entries = self._memory.prune(self._customers, config.state_retention)
-                runs = self._runs.prune(self._customers, config.state_retention, self._wall())
+                runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
             self._memory.save(entries, runs)
             for callback in self._after_cycle:
                 try:

@@ -68,11 +68,14 @@ class RunMemory:
             out[key] = entry[2]
         return out
 
-    def prune(self, customers: Mapping[str, CustomerState], retention: float, now: float) -> dict[JobKey, Saved]:
+    def prune(
+        self, customers: Mapping[str, CustomerState], retention: float, now: float, saving: bool = True
+    ) -> dict[JobKey, Saved]:
         """Mark the jobs `customers` export as seen now; forget those not exported for `retention`.
 
         A job forgotten and seen again later is a first sight: its counts start again at 0 (a counter reset,
-        which Prometheus' increase() handles). Returns what the state file keeps of every job remembered.
+        which Prometheus' increase() handles). Returns what the state file keeps of every job remembered
+        (nothing unless `saving`: without a state file only forget).
         """
         out: dict[JobKey, Saved] = {}
         for cid, memory in list(self._jobs.items()):
@@ -86,6 +89,8 @@ class RunMemory:
             if not memory:
                 del self._jobs[cid]
                 self._seen.pop(cid, None)
+                continue
+            if not saving:
                 continue
             for key, (job_id, start, runs) in memory.items():
                 out[(cid, *key)] = (job_id, start, runs.since, seen[key])

@@ -103,6 +103,7 @@ def test_prune_forgets_jobs_not_exported_for_the_retention_and_they_start_again(
     exported = memory.record("c", (job("b", T0 + 1, Outcome.SUCCESS),), T0)
     saved = memory.prune({"c": state("c", exported)}, retention=100, now=T0)
     assert saved == {("c", *KEY): ("b", T0 + 1, T0, T0)}
+    assert memory.prune({"c": state("c", exported)}, retention=100, now=T0, saving=False) == {}  # no state file
     assert memory.prune({}, retention=100, now=T0 + 100) != {}  # not gone long enough yet
     assert memory.prune({}, retention=100, now=T0 + 101) == {}
     # Seen again after that: a first sight, a new baseline, the counter restarted (a reset Prometheus handles).
