@@ -408,7 +408,7 @@ class RunHistory(Group):
     Every job has all five outcomes from its first sight, at 0 until a run is counted, so that increase()
     sees the first run; the seen-since gauge tells from when the counts are complete.
 
-        # HELP avepoint_backup_job_runs_total Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next refresh, so none is while cache.ttl is shorter than the job's interval between runs. A finished run the first sight of a job shows is not counted; counts start at 0 when the exporter starts (use increase()).
+        # HELP avepoint_backup_job_runs_total Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often than the pause between one run's end and the next run's start. A finished run the first sight of a job shows is not counted; counts start at 0 when the exporter starts (use increase()).
         # TYPE avepoint_backup_job_runs_total counter
         avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="success"} 3.0
         avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="warning"} 1.0
@@ -425,8 +425,9 @@ class RunHistory(Group):
         "Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, "
         "unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are "
         "seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next "
-        "refresh, so none is while cache.ttl is shorter than the job's interval between runs. A finished run the "
-        "first sight of a job shows is not counted; counts start at 0 when the exporter starts (use increase()).",
+        "refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often "
+        "than the pause between one run's end and the next run's start. A finished run the first sight of a job "
+        "shows is not counted; counts start at 0 when the exporter starts (use increase()).",
         cached=False,
         kind="counter",
     )
