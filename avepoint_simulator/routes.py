@@ -21,6 +21,8 @@ ROUTE_V3_CUSTOMERS: Final = f"{V3_PREFIX}/customers/batch"
 ROUTE_V3_JOBS: Final = f"{V3_PREFIX}/customers/{{customerId}}/avpt-products/jobs/batch"
 ROUTE_V3_SERVICES: Final = f"{V3_PREFIX}/customers/services/batch"
 ROUTE_V3_PROTECTED: Final = f"{V3_PREFIX}/customers/{{customerId}}/cloud-backup-m365/overview"
+# docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: POST, scope elements.license.read.all.
+ROUTE_V3_SEATS: Final = f"{V3_PREFIX}/customers/{{customerId}}/3rd-party-products/type/{{type}}/tenants/batch"
 
 ROUTE_SCOPE: Final = {
     ROUTE_CUSTOMERS: "partner.customers.read.all",
@@ -33,6 +35,7 @@ ROUTE_SCOPE: Final = {
     ROUTE_V3_JOBS: "elements.jobs.read.all",
     ROUTE_V3_SERVICES: "elements.license.read.all",
     ROUTE_V3_PROTECTED: "elements.cbprotected.read.all",
+    ROUTE_V3_SEATS: "elements.license.read.all",
 }
 # The legacy family reads with GET; v3 reads with POST "batch" routes, except the overview.
 ROUTE_METHOD: Final = {
@@ -43,6 +46,7 @@ ROUTE_METHOD: Final = {
     ROUTE_V3_JOBS: "POST",
     ROUTE_V3_SERVICES: "POST",
     ROUTE_V3_PROTECTED: "GET",
+    ROUTE_V3_SEATS: "POST",
 }
 V3_DEFAULT_PAGE_SIZE: Final = 50
 V3_MAX_PAGE_SIZE: Final = 100
@@ -84,6 +88,13 @@ def _match_v3(parts: list[str], lower: list[str]) -> tuple[str, tuple[str, ...]]
         return ROUTE_V3_JOBS, (parts[0],)
     if len(parts) == 3 and lower[1:] == ["cloud-backup-m365", "overview"]:
         return ROUTE_V3_PROTECTED, (parts[0],)
+    if len(parts) == 6 and (lower[1], lower[2], lower[4], lower[5]) == (
+        "3rd-party-products",
+        "type",
+        "tenants",
+        "batch",
+    ):
+        return ROUTE_V3_SEATS, (parts[0], parts[3])
     return ROUTE_UNKNOWN, ()
 
 

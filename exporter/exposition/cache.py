@@ -186,7 +186,16 @@ class ExpositionCache:
         old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig, endpoints: EndpointsConfig
     ) -> _CustomerCache:
         cid = cs.customer.id
-        small_key = (cs.customer, cs.attempt, cs.protected_attempt, cs.protected, cs.subscriptions, endpoints)
+        small_key = (
+            cs.customer,
+            cs.attempt,
+            cs.protected_attempt,
+            cs.protected,
+            cs.subscriptions,
+            cs.seats,
+            cs.seats_attempt,
+            endpoints,
+        )
         if old is None:
             return _CustomerCache(
                 small_key,

@@ -1,12 +1,13 @@
-"""What the refresher asks the API for one customer: the client it needs, and the job rows, bounded."""
+"""What the refresher asks the API for one customer: the client it needs, and the job and seat rows, bounded."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from exporter import codes
 from exporter.config import Config
 from exporter.errors import LimitExceeded
-from exporter.model import GROUP_JOBS
+from exporter.model import GROUP_JOBS, GROUP_SEATS
 
 
 class ApiClient(Protocol):
@@ -17,6 +18,12 @@ class ApiClient(Protocol):
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
     def protected(self, customer_id: str) -> list[Any]: ...
     def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]: ...
+
+
+# Tenants of one customer, all four types together: a customer has one or two of each type it uses, so
+# this only stops a runaway answer (each row becomes two series) from taking the memory of all customers.
+MAX_TENANTS_PER_CUSTOMER = 1000
 
 
 def jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
@@ -39,4 +46,19 @@ def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
         raise LimitExceeded(
             f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=GROUP_JOBS
         )
+    return rows
+
+
+def seats(client: ApiClient, customer_id: str) -> list[tuple[str, Any]]:
+    """The seat rows of every tenant type of one customer, each with the name of the type it was asked as.
+
+    One request per documented type (AvePoint/cloud-api docs/elements/general/tenant/
+    get-3rd-party-products-tenant-type.md: 0 Microsoft 365, 1 Salesforce, 2 Google, 3 Dynamics 365):
+    the route has no "every type", and the customer listing does not say which types a customer has.
+    """
+    rows: list[tuple[str, Any]] = []
+    for code, name in codes.TENANT_TYPES.items():
+        rows.extend((name, row) for row in client.seats(customer_id, code))
+        if len(rows) > MAX_TENANTS_PER_CUSTOMER:
+            raise LimitExceeded(f"more than {MAX_TENANTS_PER_CUSTOMER} tenants with user seats", endpoint=GROUP_SEATS)
     return rows

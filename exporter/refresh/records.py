@@ -7,7 +7,7 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.errors import ResponseFormatError
-from exporter.model import GROUP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.model import GROUP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription, TenantSeats
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
 
@@ -64,6 +64,19 @@ def protected(rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[Protect
             bad.count(errors, customer_id, where)
         if item is not None:
             found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
+    return tuple(found[key] for key in sorted(found))
+
+
+def seats(rows: list[tuple[str, Any]], customer_id: str, bad: ParseLog) -> tuple[TenantSeats, ...]:
+    """One item per (tenant type, tenant id), the first where rows repeat one; `rows` pair the type asked with a row."""
+    found: dict[tuple[str, str], TenantSeats] = {}
+    for requested, row in rows:
+        item, errors = parse.tenant_seats(row, requested) if isinstance(row, dict) else (None, ["tenantId"])
+        if errors:
+            where = {"tenant_type": item.tenant_type, "tenant_id": item.tenant_id} if item is not None else {}
+            bad.count(errors, customer_id, where)
+        if item is not None:
+            found.setdefault((item.tenant_type, item.tenant_id), item)  # a duplicate would repeat a series
     return tuple(found[key] for key in sorted(found))
 
 

@@ -25,6 +25,7 @@ from exporter.model import (
     ModuleKey,
     ProtectedData,
     Snapshot,
+    TenantSeats,
 )
 from exporter.refresh import changes, fetch, records
 from exporter.refresh.fetch import ApiClient
@@ -116,9 +117,10 @@ class Refresher:
         Only what the change affects becomes due, so a reload costs the API nothing it does not need:
         another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
         makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
-        `endpoints.protected` every customer; `endpoints.services` the subscriptions. `jobs.status_outcomes`
-        is applied to the jobs held, without fetching them again; the rest (jobs.expected_interval, web,
-        timeouts, retries, secrets) needs no data again. A new client brings its own token.
+        `endpoints.protected` every customer; `endpoints.services` the subscriptions (v3: and every customer,
+        for its user seats). `jobs.status_outcomes` is applied to the jobs held, without fetching them again;
+        the rest (jobs.expected_interval, web, timeouts, retries, secrets) needs no data again. A new client
+        brings its own token.
         """
         with self._lock:
             old = self._config
@@ -261,8 +263,9 @@ class Refresher:
         error = exc if isinstance(exc, Failure) else Failure.of(exc)
         with self._lock:
             enabled = self._config.endpoints
+            seats_error = error if _reads_seats(self._config) else None
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error)
+                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error, seats_error=seats_error)
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._fresh[SERVICES] = True
@@ -298,6 +301,7 @@ class Refresher:
                     self._wall(),
                     jobs_error=INTERNAL,
                     protected_error=INTERNAL,
+                    seats_error=INTERNAL if _reads_seats(config) else None,
                 )
                 self._publish_locked()
 
@@ -306,7 +310,8 @@ class Refresher:
         now = self._wall()
         jobs: tuple[Job, ...] | None = None
         protected: tuple[ProtectedData, ...] | None = None
-        jobs_error = protected_error = None
+        seats: tuple[TenantSeats, ...] | None = None
+        jobs_error = protected_error = seats_error = None
         if config.endpoints.jobs:
             try:
                 jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
@@ -319,6 +324,11 @@ class Refresher:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
                 )
+        if _reads_seats(config):
+            try:
+                seats = records.seats(fetch.seats(client, customer_id), customer_id, self._bad)
+            except ApiError as exc:
+                seats_error = self._failed("refreshing user seats failed, keeping the last good data", exc, customer_id)
         with self._lock:
             self._record_locked(
                 config.endpoints,
@@ -328,6 +338,8 @@ class Refresher:
                 jobs_error=jobs_error,
                 protected=protected,
                 protected_error=protected_error,
+                seats=seats,
+                seats_error=seats_error,
             )
             self._publish_locked()
 
@@ -341,8 +353,14 @@ class Refresher:
         jobs_error: Failure | None = None,
         protected: tuple[ProtectedData, ...] | None = None,
         protected_error: Failure | None = None,
+        seats: tuple[TenantSeats, ...] | None = None,
+        seats_error: Failure | None = None,
     ) -> None:
-        """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
+        """Store one customer's refresh: new data where it came, the attempt of each enabled group.
+
+        The seats' attempt is recorded only where the seats were asked for (or failed before they could be):
+        `seats` or `seats_error` set.
+        """
         current = self._customers.get(customer_id)
         if current is None:  # dropped from the listing meanwhile
             return
@@ -358,6 +376,10 @@ class Refresher:
             changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
         if protected is not None and protected != current.protected:
             changes["protected"] = protected
+        if seats is not None or seats_error is not None:
+            changes["seats_attempt"] = (current.seats_attempt or Attempt()).after(seats_error, now)
+        if seats is not None and seats != current.seats:
+            changes["seats"] = seats
         self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod
@@ -411,3 +433,8 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
+
+
+def _reads_seats(config: Config) -> bool:
+    """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
+    return config.endpoints.services and config.api.version == "v3"

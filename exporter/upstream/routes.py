@@ -15,6 +15,7 @@ EP_V3_CUSTOMERS = V3_PREFIX + "/customers/batch"
 EP_V3_JOBS = V3_PREFIX + "/customers/{customerId}/avpt-products/jobs/batch"
 EP_V3_SERVICES = V3_PREFIX + "/customers/services/batch"
 EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overview"
+EP_V3_SEATS = V3_PREFIX + "/customers/{customerId}/3rd-party-products/type/{type}/tenants/batch"
 # The documented maximum: the fewest requests for a large estate.
 V3_PAGE_SIZE = 100
 
@@ -26,3 +27,7 @@ def seg(value: str) -> str:
 
 def v3_jobs_path(customer_id: str) -> str:
     return f"{V3_PREFIX}/customers/{seg(customer_id)}/avpt-products/jobs/batch"
+
+
+def v3_seats_path(customer_id: str, tenant_type: int) -> str:
+    return f"{V3_PREFIX}/customers/{seg(customer_id)}/3rd-party-products/type/{tenant_type}/tenants/batch"

@@ -49,6 +49,9 @@ class SimulatorRows:
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
         return self.sim.services()
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        return self.sim.seats(customer_id, tenant_type)
+
 
 @dataclass
 class Result:

@@ -238,6 +238,9 @@ class RowsClient:
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
         raise AssertionError("not used")
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        raise AssertionError("not used")
+
 
 def test_duplicate_rows_keep_the_newest_and_bad_rows_are_skipped() -> None:
     old = {"jobType": "T", "jobModule": "M", "status": "Failed", "jobId": "1", "lastModifyTime": "2025-01-01T00:00:00Z"}
