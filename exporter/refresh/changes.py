@@ -20,7 +20,8 @@ class Due:
 def due(old: Config, new: Config) -> Due:
     """Another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl makes
     everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or `endpoints.protected` every
-    customer; `endpoints.services` the subscriptions (under v3 also every customer: its user seats). The rest
+    customer; `endpoints.services` the subscriptions (under v3 also every customer: its user seats,
+    as does `endpoints.seat_tenant_types`). The rest
     (jobs.expected_interval, status outcomes, web, timeouts, retries, secrets) needs no data again."""
     source = ("base_url", "token_url", "version")
     if (
@@ -36,7 +37,13 @@ def due(old: Config, new: Config) -> Due:
             or new.endpoints.jobs != old.endpoints.jobs
             or new.endpoints.protected != old.endpoints.protected
             # v3's user seats are read per customer with the subscriptions
-            or (new.endpoints.services != old.endpoints.services and new.api.version == "v3")
+            or (
+                new.api.version == "v3"
+                and (
+                    new.endpoints.services != old.endpoints.services
+                    or new.endpoints.seat_tenant_types != old.endpoints.seat_tenant_types
+                )
+            )
         ),
         services=new.endpoints.services != old.endpoints.services,
     )

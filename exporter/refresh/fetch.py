@@ -49,15 +49,19 @@ def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
     return rows
 
 
-def seats(client: ApiClient, customer_id: str) -> list[tuple[str, Any]]:
-    """The seat rows of every tenant type of one customer, each with the name of the type it was asked as.
+def seats(config: Config, client: ApiClient, customer_id: str) -> list[tuple[str, Any]]:
+    """The seat rows of one customer's tenants of each type in `endpoints.seat_tenant_types`, each with the
+    name of the type it was asked as.
 
-    One request per documented type (AvePoint/cloud-api docs/elements/general/tenant/
-    get-3rd-party-products-tenant-type.md: 0 Microsoft 365, 1 Salesforce, 2 Google, 3 Dynamics 365):
-    the route has no "every type", and the customer listing does not say which types a customer has.
+    One request per type (AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md:
+    0 Microsoft 365, 1 Salesforce, 2 Google, 3 Dynamics 365): the route has no "every type", and the customer
+    listing does not say which types a customer has.
     """
     rows: list[tuple[str, Any]] = []
-    for code, name in codes.TENANT_TYPES.items():
+    for name in config.endpoints.seat_tenant_types:
+        code = codes.code(codes.TENANT_TYPES, name)
+        if code is None:  # the loader stores only names of the table
+            continue
         rows.extend((name, row) for row in client.seats(customer_id, code))
         if len(rows) > MAX_TENANTS_PER_CUSTOMER:
             raise LimitExceeded(f"more than {MAX_TENANTS_PER_CUSTOMER} tenants with user seats", endpoint=GROUP_SEATS)

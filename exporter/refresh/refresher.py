@@ -326,7 +326,7 @@ class Refresher:
                 )
         if _reads_seats(config):
             try:
-                seats = records.seats(fetch.seats(client, customer_id), customer_id, self._bad)
+                seats = records.seats(fetch.seats(config, client, customer_id), customer_id, self._bad)
             except ApiError as exc:
                 seats_error = self._failed("refreshing user seats failed, keeping the last good data", exc, customer_id)
         with self._lock:
@@ -437,4 +437,4 @@ class Refresher:
 
 def _reads_seats(config: Config) -> bool:
     """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
-    return config.endpoints.services and config.api.version == "v3"
+    return config.endpoints.services and config.api.version == "v3" and bool(config.endpoints.seat_tenant_types)

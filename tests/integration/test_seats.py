@@ -161,3 +161,17 @@ def test_a_later_seats_failure_keeps_the_last_good_seats(sim: Simulator) -> None
         attempt = state.seats_attempt
         assert attempt is not None and not attempt.success and attempt.last_success is not None
     assert seat_series(encode(second).decode()) == expected_seats(sim)
+
+
+@pytest.mark.parametrize(("types", "asked"), [(["Microsoft 365"], 1), (["2", "Dynamics 365"], 2), ([], 0)])
+def test_only_the_configured_tenant_types_are_asked(sim: Simulator, types: list[str], asked: int) -> None:
+    cfg = make_config(sim, api={"version": "v3"}, endpoints={"services": True, "seat_tenant_types": types})
+    refresher = make_refresher(cfg)
+    snap = refresher.snapshot_within(wait=10)
+    refresher.close()
+    assert sim.requests[(SEATS_ROUTE, 200)] == asked * len(sim.customer_ids)
+    wanted = set(cfg.endpoints.seat_tenant_types)
+    assert {k: v for k, v in expected_seats(sim).items() if k[1] in wanted} == seat_series(encode(snap).decode())
+    text = encode(snap).decode()
+    assert ('endpoint="seats"' in text) == bool(types)
+    assert snap.services.success

@@ -261,7 +261,8 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
 
 def _shows_seats(snap: Snapshot) -> bool:
     # As the refresher reads them: with the subscriptions, from v3 only.
-    return snap.config.endpoints.services and snap.config.api.version == "v3"
+    endpoints = snap.config.endpoints
+    return endpoints.services and snap.config.api.version == "v3" and bool(endpoints.seat_tenant_types)
 
 
 def _coverage(item: ProtectedData) -> Coverage:

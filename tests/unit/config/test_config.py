@@ -158,7 +158,9 @@ BAD_CONFIGS = {
         "client_secret_file, private_key_file, scopes)"
     ),
     "invalid-unknown-key-in-list-item.yml": "unknown key jobs.select[0].module (known here: job_module, job_type)",
-    "invalid-unknown-endpoint.yml": "unknown key endpoints.licences (known here: jobs, protected, services)",
+    "invalid-unknown-endpoint.yml": (
+        "unknown key endpoints.licences (known here: jobs, protected, seat_tenant_types, services)"
+    ),
     "invalid-selector-required.yml": "jobs.select[0].job_module: required",
     "invalid-override-interval-required.yml": "jobs.expected_interval_overrides[0].interval: required",
     # Types
