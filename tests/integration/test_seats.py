@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from avepoint_simulator import ROUTE_V3_SEATS as SEATS_ROUTE
 from avepoint_simulator import FleetSpec, Simulator
-from avepoint_simulator.routes import ROUTE_V3_SEATS as SEATS_ROUTE
 from exporter import codes
 from exporter.exposition.text import encode
 from exporter.model import TenantSeats

@@ -11,8 +11,7 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry
 
-from avepoint_simulator import FleetSpec, Simulator
-from avepoint_simulator.routes import ROUTE_V3_SEATS
+from avepoint_simulator import ROUTE_V3_SEATS, FleetSpec, Simulator
 from exporter import config
 from exporter.exposition.telemetry import Telemetry
 from exporter.model import Attempt, CustomerState, Failure, ProtectedData, TenantSeats
