@@ -298,7 +298,8 @@ def seat_rows(customer: Customer, tenant_type: int, *, nearly_full: bool = False
     answers (docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: `type` an integer, `tenantId`,
     `tenantName`, `availableUserSeat`, `assignedUserSeat` integers). `available` is what is left to assign.
 
-    Seats are drawn from a hash, so every request agrees; `nearly_full` leaves the first tenant 2% of its seats.
+    Seats are drawn from a hash, so every request agrees; `nearly_full` leaves the first Microsoft 365 tenant 2%
+    of its seats (one tenant in the fleet, for the seats alert).
     """
     name = next((n for n, code in TENANT_TYPE_CODES.items() if code == tenant_type), None)
     if name is None:
@@ -316,7 +317,8 @@ def seat_rows(customer: Customer, tenant_type: int, *, nearly_full: bool = False
         (u_total, u_share, *_), _ = uniforms(f"{customer.id}|seats|{tenant_id}".encode())
         total = _SEAT_TOTALS[int(u_total * len(_SEAT_TOTALS))]
         # At most 90% assigned, below the mixin's seatsRatio, unless this is the tenant left nearly full.
-        assigned = total - max(1, total // 50) if nearly_full and index == 0 else int(total * (0.45 + 0.45 * u_share))
+        full = nearly_full and tenant_type == TENANT_TYPE_CODES["Microsoft 365"] and index == 0
+        assigned = total - max(1, total // 50) if full else int(total * (0.45 + 0.45 * u_share))
         rows.append(
             {
                 "type": tenant_type,

@@ -29,6 +29,11 @@ SUB_CONSUMED = "avepoint_subscription_capacity_consumed_bytes"
 SUB_PURCHASED = "avepoint_subscription_capacity_purchased_bytes"
 PROTECTED_OBJECTS = "avepoint_protected_objects"
 PROTECTED_SCANNED = "avepoint_protected_scanned_objects"
+SEATS_ASSIGNED = "avepoint_tenant_user_seats_assigned"
+SEATS_AVAILABLE = "avepoint_tenant_user_seats_available"
+SEATS_PANEL = "User seats per tenant"
+# Panels whose data only api.version v3 gives (the legacy API has no seats route).
+V3_ONLY = frozenset({SEATS_PANEL})
 LAST_SUCCESS = "avepoint_backup_job_last_success_timestamp_seconds"
 EXPECTED = "avepoint_backup_job_expected_interval_seconds"
 REFRESH_OK = "avepoint_refresh_success"
@@ -817,6 +822,31 @@ def customer() -> Json:
                 keys=["customer_id", "service", "module"],
                 sort_by="Coverage",
                 h=8,
+            ),
+            # Seats (issue 15, point 6): v3 only, so the legacy stacks' "every panel shows data" leaves it out
+            # (V3_ONLY) and tests/integration/test_seats_stack.py runs it against a v3 exporter.
+            table(
+                SEATS_PANEL,
+                "User seats of each of the customer's tenants (v3 with endpoints.services): assigned, still "
+                "available, and the share assigned that AvePointSeatsNearlyUsedUp judges.",
+                [
+                    Column("tenant_type", "Tenant type"),
+                    Column("tenant_name", "Tenant"),
+                    Column("tenant_id", "Tenant id"),
+                    Column("Value #A", "Assigned", unit="short"),
+                    Column("Value #B", "Available", unit="short"),
+                    Column("Value #C", "Assigned share", unit="percentunit", steps=CAPACITY_STEPS, colour="text"),
+                ],
+                target(metric(SEATS_ASSIGNED, c)),
+                target(metric(SEATS_AVAILABLE, c)),
+                target(
+                    f"{metric(SEATS_ASSIGNED, c)} / on(customer_id, tenant_type, tenant_id, tenant_name) "
+                    f"({metric(SEATS_ASSIGNED, c)} + {metric(SEATS_AVAILABLE, c)} > 0)"
+                ),
+                keys=["customer_id", "tenant_type", "tenant_id", "tenant_name"],
+                sort_by="Assigned share",
+                descending=True,
+                h=6,
             ),
             state_timeline(
                 "Status history",
