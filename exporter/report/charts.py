@@ -71,7 +71,8 @@ def _common(style: Style = _STYLE) -> dict[str, object]:
 
 
 def daily(month: CustomerMonth) -> str:
-    chart = pygal.StackedBar(title="Finished runs per day", include_x_axis=True, **_common())
+    # Bars side by side, not stacked: pygal's StackedBar draws a None as 0, its Bar leaves it out.
+    chart = pygal.Bar(title="Finished runs per day", include_x_axis=True, **_common())
     spans = days(month.period)
     chart.x_labels = [local(a, month.period.zone, "%d") for a, _ in spans]
     first = min([j.measured_from for j in month.jobs], default=month.measured_from)
