@@ -180,8 +180,8 @@ def generate(args: argparse.Namespace, now: float | None = None) -> Written:
     out = _out_dir(args.out)
     try:
 
-        def fetch(selector: str) -> list[Series]:
-            return prom.samples(selector, period.start, period.end)
+        def fetch(selector: str, before: float) -> list[Series]:
+            return prom.samples(selector, period.start - before, period.end)
 
         ids = list(dict.fromkeys(args.customers)) or data.customers(fetch)
         if not ids:

@@ -32,7 +32,11 @@ GAP_FACTOR = 2.0
 EXPIRY_DAYS = 30
 
 Samples = tuple[tuple[float, float], ...]
-Fetch = Callable[[str], list[Series]]
+# fetch(selector, before): every raw sample of the period, and of `before` seconds ahead of it.
+Fetch = Callable[[str, float], list[Series]]
+# The counters are read from a day ahead of the period: the increase of the first scrape in the period is
+# counted from the last sample before it, whatever the scrape interval.
+COUNTER_LOOKBACK = 86400.0
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,12 @@ def runs_from_gauges(status: Sequence[Series], starts: Samples, ends: Samples) -
     return tuple(runs)
 
 
+def _from(samples: Samples, start: float) -> Samples:
+    """The samples after `start`, led by the last one at or before it (the baseline of an increase)."""
+    before = [p for p in samples if p[0] <= start]
+    return tuple(before[-1:]) + tuple(p for p in samples if p[0] > start)
+
+
 def increase(samples: Samples) -> float:
     """A counter's increase over its samples, counting resets (a restart starts again at its value)."""
     total = 0.0
@@ -304,8 +314,8 @@ def build(
     """One customer's month from `fetch(selector)`, which answers every raw sample of the period."""
     sel = "{customer_id=" + quote(customer_id) + "}"
 
-    def get(metric: str) -> list[Series]:
-        return fetch(metric + sel)
+    def get(metric: str, before: float = 0.0) -> list[Series]:
+        return fetch(metric + sel, before)
 
     info = get("avepoint_customer_info")
     if not info:
@@ -321,7 +331,7 @@ def build(
     objects = _by_job(get("avepoint_backup_job_objects"))
     sizes = _by_job(get("avepoint_backup_job_size_bytes"))
     kinds = _by_job(get("avepoint_backup_job_kind"))
-    counters = _by_job(get("avepoint_backup_job_runs_total"))
+    counters = _by_job(get("avepoint_backup_job_runs_total", COUNTER_LOOKBACK))
     seen_since = _by_job(get("avepoint_backup_job_runs_seen_since_timestamp_seconds"))
     if not counters:
         notes.append(
@@ -339,11 +349,19 @@ def build(
             for s in counters[key]:
                 outcome = s.labels.get("outcome", "")
                 if outcome in outcomes:
-                    outcomes[outcome] += round(increase(s.samples))
+                    outcomes[outcome] += round(increase(_from(s.samples, period.start)))
             since = _merged(seen_since.get(key, []))
             if since:
                 job_from = max(job_from, min(v for _, v in since))
             source = "counters"
+            seen = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
+            if seen != outcomes:
+                notes.append(
+                    f"{key[0]} / {key[1]}: the exporter counted {sum(outcomes.values())} runs, the latest-job gauges "
+                    f"show {len(runs)}; the counts are the counters', the failed runs listed are the gauges'. "
+                    "(A restart without state_file, or a job first seen mid-run, leaves a run uncounted; a run "
+                    "between two scrapes is counted but has no date.)"
+                )
         else:
             outcomes = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
             source = "gauges"
@@ -414,7 +432,7 @@ def build(
 
 def customers(fetch: Fetch) -> list[str]:
     """Every customer id with samples in the period."""
-    return sorted({s.labels["customer_id"] for s in fetch("avepoint_customer_info") if "customer_id" in s.labels})
+    return sorted({s.labels["customer_id"] for s in fetch("avepoint_customer_info", 0.0) if "customer_id" in s.labels})
 
 
 __all__ = [

@@ -30,16 +30,21 @@ ALPHA_ONEDRIVE = ("c-alpha", "Microsoft 365", "OneDrive")
 BETA_SHAREPOINT = ("c-beta", "Microsoft 365", "SharePoint Online")
 
 
-def last_month() -> str:
+def months_ago(n: int) -> str:
     now = datetime.now(UTC)
-    year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
-    return f"{year}-{month:02d}"
+    index = now.year * 12 + now.month - 1 - n
+    return f"{index // 12}-{index % 12 + 1:02d}"
+
+
+def last_month() -> str:
+    return months_ago(1)
 
 
 @dataclass
 class Backfilled:
     url: str
-    truth: Truth
+    truth: Truth  # last month: with the run counters
+    gauges: Truth  # three months ago: gauges only (a Prometheus of an exporter without run counters)
     data: Path
 
 
@@ -69,9 +74,12 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
     tmp = tmp_path_factory.mktemp("report")
     truth = write(tmp / "month.om", last_month())
     backfill(tmp / "month.om", tmp / "data")
+    # Three months back: the last month's file starts a day before it, and the two must not overlap.
+    gauges = write(tmp / "gauges.om", months_ago(3), counters=False)
+    backfill(tmp / "gauges.om", tmp / "data")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        yield Backfilled(start(tmp, tmp / "data", procs), truth, tmp / "data")
+        yield Backfilled(start(tmp, tmp / "data", procs), truth, gauges, tmp / "data")
     finally:
         stop_processes(procs, tmp)
 
@@ -171,17 +179,23 @@ def written(month: Backfilled, tmp_path_factory: pytest.TempPathFactory) -> Path
     return out
 
 
-def test_every_module_row_holds_the_numbers_of_the_month(month: Backfilled, written: Path) -> None:
-    truth = month.truth
+def counts_of(job: JobTruth, truth: Truth, gauges: bool = False) -> dict[str, int]:
+    """What the report counts: the run counters' counts where the month has them, else the gauges'."""
+    counts = job.counted if truth.counters and not gauges else job.outcomes
+    return {o: counts.get(o, 0) for o in ("success", "warning", "failed", "canceled", "unknown")}
+
+
+def check_rows(out: Path, truth: Truth) -> None:
     for key in (ALPHA_EXCHANGE, ALPHA_ONEDRIVE, BETA_SHAREPOINT):
         job = truth.jobs[key]
-        page = parse(written / f"report-{key[0]}-{truth.month}.html")
+        page = parse(out / f"report-{key[0]}-{truth.month}.html")
         row = job_row(page, key[2])
-        runs = sum(job.outcomes.values())
-        good = job.outcomes["success"] + job.outcomes["warning"]
-        assert runs > 0 and job.outcomes["failed"] > 0
+        counts = counts_of(job, truth)
+        runs = sum(counts.values())
+        good = counts["success"] + counts["warning"]
+        assert runs > 0 and counts["failed"] > 0
         assert row[1] == str(runs)
-        assert row[2] == str(job.outcomes["failed"])
+        assert row[2] == str(counts["failed"])
         assert row[3] == f"{good / runs * 100:.1f} %"
         assert row[4] == utc(max(job.successes))
         a, b, is_open = expected_gap(job, truth, truth.added[key[0]])
@@ -193,6 +207,25 @@ def test_every_module_row_holds_the_numbers_of_the_month(month: Backfilled, writ
         assert row[7] == f"{job.last_size / gib:,.1f} GiB ({(job.last_size - job.first_size) / gib:+,.1f} GiB)"
         failed = [r for r in page.tables["failed"][1:] if key[2] in r[2]]
         assert [r[0] for r in failed] == [utc(t) for t in sorted(job.failed_starts)]
+        body = (out / f"report-{key[0]}-{truth.month}.html").read_text()
+        assert ("no avepoint_backup_job_runs_total" in body) is not truth.counters
+        differ = f"{key[1]} / {key[2]}: the exporter counted {runs} runs, the latest-job gauges show "
+        assert (differ in body) is (truth.counters and counts != counts_of(job, truth, gauges=True))
+
+
+def test_every_module_row_holds_the_numbers_of_the_month_from_the_run_counters(
+    month: Backfilled, written: Path
+) -> None:
+    # The counters leave out the runs a restart without state file and the customer's first sight took as
+    # baseline: the month must have some, or this test would not tell the counters from the gauges.
+    assert any(j.counted != j.outcomes for j in month.truth.jobs.values())
+    check_rows(written, month.truth)
+
+
+def test_with_only_the_gauges_the_runs_are_rebuilt_from_them(month: Backfilled, tmp_path: Path) -> None:
+    done = report(month.url, tmp_path, "--pdf", "off", month=month.gauges.month)
+    assert done.returncode == 0, done.stderr
+    check_rows(tmp_path, month.gauges)
 
 
 def test_the_customer_added_mid_month_is_not_measured_before_it_and_never_drawn_as_zero(
@@ -255,10 +288,11 @@ def test_fleet_page_has_a_row_per_customer(month: Backfilled, written: Path) -> 
     assert [r[0].split(" not measured")[0] for r in fleet[1:]] == ["Alpha GmbH", BETA_NAME]
     for row, cid in zip(fleet[1:], ("c-alpha", "c-beta"), strict=True):
         jobs = [j for k, j in truth.jobs.items() if k[0] == cid]
-        good = sum(j.outcomes["success"] + j.outcomes["warning"] for j in jobs)
-        total = sum(sum(j.outcomes.values()) for j in jobs)
+        counts = [counts_of(j, truth) for j in jobs]
+        good = sum(c["success"] + c["warning"] for c in counts)
+        total = sum(sum(c.values()) for c in counts)
         assert row[1] == f"{good / total * 100:.1f} %"
-        assert row[2] == str(sum(j.outcomes["failed"] for j in jobs))
+        assert row[2] == str(sum(c["failed"] for c in counts))
         assert row[3] == "none"
     assert "soon" not in fleet[2][4] and fleet[2][4] == "none"
     assert datetime.fromtimestamp(truth.expiry["c-alpha"], UTC).strftime("%Y-%m-%d") in fleet[1][4]
@@ -277,7 +311,8 @@ def test_the_pdf_has_pages_and_the_numbers(month: Backfilled, written: Path, tmp
     job = truth.jobs[ALPHA_EXCHANGE]
     assert "Backup report: Alpha GmbH" in text
     assert "2 of 2 modules had failed runs" in text
-    assert f"{job.outcomes['success'] / sum(job.outcomes.values()) * 100:.1f} %" in text
+    counts = counts_of(job, truth)
+    assert f"{counts['success'] / sum(counts.values()) * 100:.1f} %" in text
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"Page size:\s+59[45]\.\d+ x 841\.\d+ pts \(A4\)", info), info
 

@@ -5,8 +5,11 @@ OpenMetrics renderer (exporter.exposition.text.encode), timestamped per scrape, 
 The fleet: customer c-alpha the whole month (two modules, failures, protected data, a subscription that
 expires soon after the month), customer c-beta added on day 12 (its name full of HTML), and an exporter
 restart without a state file on day 20 (three hours without scrapes, the last-success memory lost).
-When the run counters (`avepoint_backup_job_runs_total`) exist in the renderer they are not fed here: the
-report then counts from the gauges, which is what this fixture's truth is about.
+With `counters=True` the run counters are counted by the exporter's own RunMemory (exporter/refresh/runs.py),
+a new one after the restart as without a state file; with `counters=False` the month has the gauges only.
+The truth keeps both counts: `outcomes` (each finished run seen once, what the gauges show) and `counted`
+(what the counters count: a run already finished when a process first sees its job is that process's
+baseline, never counted).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from exporter import config
 from exporter.codes import Outcome
 from exporter.exposition import text
 from exporter.model import Attempt, Customer, CustomerState, Job, ProtectedData, Snapshot, Subscription
+from exporter.refresh.runs import RunMemory
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -44,6 +48,7 @@ class Plan:
 @dataclass
 class JobTruth:
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    counted: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # as the run counters count
     failed_starts: list[float] = field(default_factory=list)
     successes: list[float] = field(default_factory=list)  # run end times, in the month
     success_before: float | None = None  # last success seen before the month
@@ -64,11 +69,14 @@ class Truth:
     names: dict[str, str]
     expiry: dict[str, float]
     protected: dict[str, tuple[int, int]]  # customer -> (scanned, protected)
+    counters: bool = True
 
 
 BETA_NAME = 'Beta <script>alert(1)</script> & "Sons"'
 PLANS = (
-    Plan("c-alpha", "Alpha GmbH", "Microsoft 365", "Exchange Online", 6, 1, (3, 4, 17), 40 * 2**30, 5_000),
+    # Runs at midnight: the first scrape of the month (01:00) counts one, so an increase() that missed the
+    # increase from the last sample before the month would be seen.
+    Plan("c-alpha", "Alpha GmbH", "Microsoft 365", "Exchange Online", 6, 0, (3, 4, 17), 40 * 2**30, 5_000),
     Plan("c-alpha", "Alpha GmbH", "Microsoft 365", "OneDrive", 12, 2, (4, 5, 6, 7), 120 * 2**30, 20_000),
     Plan("c-beta", BETA_NAME, "Microsoft 365", "SharePoint Online", 8, 3, (25,), 10 * 2**30, 800),
 )
@@ -101,7 +109,7 @@ def _runs(plan: Plan, start: float, end: float) -> list[tuple[float, float, bool
     return out
 
 
-def write(path: Path, month: str) -> Truth:
+def write(path: Path, month: str, counters: bool = True) -> Truth:
     """Write the OpenMetrics file of the month (plus the day before it) and return what it holds."""
     start, end = month_bounds(month)
     added = {"c-alpha": start - DAY, "c-beta": start + 11 * DAY + 9 * HOUR}  # day 12, 09:00
@@ -118,7 +126,11 @@ def write(path: Path, month: str) -> Truth:
         {"c-alpha": "Alpha GmbH", "c-beta": BETA_NAME},
         {"c-alpha": end + 20 * DAY, "c-beta": end + 90 * DAY},
         {"c-alpha": (200, 180)},
+        counters,
     )
+    memory = RunMemory()
+    sighted: set[tuple[str, str, str]] = set()  # jobs this exporter process has seen
+    baseline: set[tuple[str, str, str, float]] = set()  # runs finished at a process's first sight of their job
     last_success: dict[tuple[str, str, str], float] = {}
     counted: set[tuple[str, str, str, float]] = set()
     headers: dict[bytes, list[bytes]] = {}
@@ -129,6 +141,7 @@ def write(path: Path, month: str) -> Truth:
     while t < end:
         if restart[0] <= t < restart[1]:
             last_success.clear()  # a restart without a state file forgets what it saw
+            memory, sighted = RunMemory(), set()
             t += SCRAPE
             continue
         states = []
@@ -163,6 +176,13 @@ def write(path: Path, month: str) -> Truth:
                         end_time=re_ if done else None,
                     )
                 )
+                if key not in sighted:
+                    sighted.add(key)
+                    if done:
+                        baseline.add((*key, rs))
+                elif done and (*key, rs) not in counted and (*key, rs) not in baseline and start < t <= end:
+                    # (start, end]: Prometheus' range selectors take a sample at the start as the one before
+                    truth.jobs[key].counted[outcome.value] += 1
                 if done and not failed:
                     last_success[key] = max(last_success.get(key, 0.0), re_)
                 if key in last_success:
@@ -208,6 +228,7 @@ def write(path: Path, month: str) -> Truth:
                     protected,
                     Attempt(True, t),
                     subs,
+                    memory.record(cid, tuple(jobs), t) if counters else {},
                 )
             )
         snap = Snapshot(1, cfg, True, Attempt(True, t), tuple(states), True, 1.0, Attempt(True, t))

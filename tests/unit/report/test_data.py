@@ -73,7 +73,7 @@ def test_holes_are_stretches_longer_than_twice_the_usual_interval() -> None:
 
 
 def _fetcher(series: dict[str, list[Series]]) -> data.Fetch:
-    def fetch(selector: str) -> list[Series]:
+    def fetch(selector: str, before: float) -> list[Series]:
         return series.get(selector.split("{", 1)[0], [])
 
     return fetch
