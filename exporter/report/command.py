@@ -67,7 +67,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="per query (default 60)",
     )
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the calendar month to report, e.g. 2026-11")
+    p.add_argument(
+        "--month",
+        required=True,
+        metavar="YYYY-MM",
+        help="the calendar month to report, e.g. 2026-11, or previous (the month before the current one)",
+    )
     p.add_argument(
         "--customer",
         dest="customers",

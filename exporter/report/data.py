@@ -58,11 +58,16 @@ def parse_zone(name: str) -> ZoneInfo:
 
 
 def parse_month(text: str, zone: ZoneInfo, now: float | None = None) -> Period:
+    """YYYY-MM, or `previous`: the month before the current one in `zone` (what a monthly cron job wants)."""
+    now = time.time() if now is None else now
+    if text == "previous":
+        today = datetime.fromtimestamp(now, zone)
+        index = today.year * 12 + today.month - 2
+        text = f"{index // 12:04d}-{index % 12 + 1:02d}"
     match = re.fullmatch(r"(\d{4})-(\d{2})", text)
     if not match or not 1 <= int(match[2]) <= 12:
-        raise UsageError(f"--month: {text!r} is not a month as YYYY-MM (e.g. 2026-11)")
+        raise UsageError(f"--month: {text!r} is not a month as YYYY-MM (e.g. 2026-11) or previous")
     year, month = int(match[1]), int(match[2])
-    now = time.time() if now is None else now
     start = datetime(year, month, 1, tzinfo=zone).timestamp()
     nxt = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).timestamp()
     if start > now:

@@ -31,6 +31,14 @@ def test_a_month_in_the_future_is_refused_and_the_current_one_ends_now() -> None
     assert (past.start, past.end, past.complete) == (NOV, DEC, True)
 
 
+def test_previous_is_the_month_before_the_current_one_in_the_time_zone() -> None:
+    assert data.parse_month("previous", UTCZ, DEC + 86400).month == "2026-11"
+    # 2027-01-01 00:30 in Berlin is still 2026-12-31 in UTC.
+    new_year = datetime(2026, 12, 31, 23, 30, tzinfo=UTC).timestamp()
+    assert data.parse_month("previous", data.parse_zone("Europe/Berlin"), new_year).month == "2026-12"
+    assert data.parse_month("previous", UTCZ, new_year).month == "2026-11"
+
+
 def test_the_month_starts_at_midnight_of_its_time_zone() -> None:
     berlin = data.parse_month("2026-11", data.parse_zone("Europe/Berlin"), DEC + 86400)
     assert berlin.start == NOV - 3600  # CET is UTC+1 in November
