@@ -93,19 +93,20 @@ def daily(month: CustomerMonth) -> str:
 
 
 def size(month: CustomerMonth) -> str:
+    options = {**_common(_LINES), "height": 300, "legend_at_bottom_columns": 2}
     chart = pygal.XY(
         title="Backup size of the latest run (GiB) by day of the month",
         allow_interruptions=True,
         show_dots=False,
         x_title="day",
-        **_common(_LINES),
+        **options,
     )
     start = month.period.start
     for job in month.jobs:
         points: list[tuple[float, float] | None] = []
         last = None
         for t, v in job.size_samples:
-            if last is not None and month.holes and any(a <= last and t >= b for a, b in month.holes):
+            if last is not None and any(last <= a and t >= b for a, b in month.holes):
                 points.append(None)  # a hole in the measurement breaks the line instead of bridging it
             points.append((1 + (t - start) / 86400, v / GIB))
             last = t

@@ -255,8 +255,10 @@ def test_the_restart_shows_as_a_hole_and_counts_no_run_twice(month: Backfilled, 
     before, after = restart_hole(truth)
     assert page.texts["measured"] == f"Not measured from {before} to {after}."
     assert "Not measured before" not in page.texts["measured"]
-    # The run that was the latest across the restart is seen on both sides and counted once: the run
-    # counts above equal the truth's, which counts each run once.
+    # The size chart breaks each module's line at the hole instead of bridging it: two segments per module.
+    body = (written / f"report-c-alpha-{truth.month}.html").read_text()
+    size = body[body.index("<figure id=size>") :]
+    assert len(re.findall(r'<path d="M[^"]*" class="line reactive nofill"', size)) == 2 * 2
 
 
 def test_names_from_the_api_are_escaped(month: Backfilled, written: Path) -> None:
