@@ -2,7 +2,8 @@
 
 Chromium over a Python HTML-to-PDF library: the exporter's tests install it already (status page tests),
 it prints the page exactly as a browser does (the print stylesheet is the one a person printing gets), and
-WeasyPrint would add Pango, HarfBuzz and some 20 MB of Python packages to every install of the report.
+WeasyPrint would add Pango (a native library) and Pillow, fontTools and several more Python packages to every
+install of the report.
 """
 
 from __future__ import annotations
