@@ -82,7 +82,7 @@ def duration(seconds: float) -> str:
     d, rest = divmod(minutes, 1440)
     h, m = divmod(rest, 60)
     parts = [f"{d} d"] if d else []
-    parts += [f"{h} h"] if h or d else []
+    parts += [f"{h} h"] if h else []
     parts += [f"{m} min"] if not d and (m or not h) else []
     return " ".join(parts)
 

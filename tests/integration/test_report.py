@@ -3,6 +3,7 @@ HTML checked against what the month held, its PDF turned into PNG pages and text
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -367,6 +368,18 @@ def test_bad_input_gets_a_clear_error_and_exit_code(month: Backfilled, tmp_path:
         assert done.returncode == code, (done.args, done.stderr)
         assert message in done.stderr, (done.args, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_pdf_engine_missing_or_failing(month: Backfilled, tmp_path: Path) -> None:
+    env = {**os.environ, "CHROMIUM": str(tmp_path / "no-such-chromium")}
+    args = [SCRIPT, "report", "--prometheus.url", month.url, "--month", month.truth.month, "--customer", "c-alpha"]
+    missing = subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True, text=True, env=env)
+    assert missing.returncode == 0, missing.stderr
+    assert "PDF: no Chromium found" in missing.stdout and not list((tmp_path / "a").glob("*.pdf"))
+    assert (tmp_path / "a" / f"report-c-alpha-{month.truth.month}.html").exists()
+    env["CHROMIUM"] = shutil.which("false") or "/bin/false"
+    failing = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True, text=True, env=env)
+    assert failing.returncode == 4 and "PDF: " in failing.stderr and "exited 1" in failing.stderr, failing.stderr
 
 
 def test_tls_client_certificate_and_basic_auth(month: Backfilled, tmp_path: Path) -> None:
