@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import cli
+from exporter import cli, report
 from exporter.report import data, html
 from exporter.report.charts import Charts
 from exporter.report.prometheus import Series
@@ -59,6 +59,7 @@ def test_without_the_report_extra_the_message_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pygal", None)  # import pygal raises ImportError
     monkeypatch.delitem(sys.modules, "exporter.report.charts", raising=False)
+    monkeypatch.delattr(report, "charts", raising=False)  # `from exporter.report import charts` looks here first
     argv = ["report", "--prometheus.url", "http://127.0.0.1:9", "--month", "2026-11", "--out", str(tmp_path)]
     assert cli.main(argv) == 2
     err = capfd.readouterr().err
