@@ -137,6 +137,7 @@ class JobMonth:
     objects: tuple[float | None, float | None]  # at the first and the last sample of the period
     size: tuple[float | None, float | None]
     size_samples: Samples
+    never_ran: bool = False  # no start time in the whole period: the documented never-run row
 
     @property
     def total(self) -> int:
@@ -210,6 +211,10 @@ class CustomerMonth:
     @property
     def modules_with_failures(self) -> tuple[JobMonth, ...]:
         return tuple(j for j in self.jobs if j.failed)
+
+    @property
+    def never_ran(self) -> tuple[JobMonth, ...]:
+        return tuple(j for j in self.jobs if j.never_ran)
 
     @property
     def modules_without_success(self) -> tuple[JobMonth, ...]:
@@ -300,11 +305,15 @@ def increase(samples: Samples) -> float:
     return total
 
 
-def longest_gap(successes: Iterable[float], before: float | None, start: float, end: float) -> Gap | None:
-    """The longest stretch of [start, end] without a success. `before`: the last success before the
-    stretch, if known; without one the stretch starts at `start` and is open (at least that long)."""
+def longest_gap(
+    successes: Iterable[float], before: float | None, start: float, end: float, floor: float | None = None
+) -> Gap | None:
+    """The longest stretch of [start, end] without a success. `before`: the last success before `start`, if
+    known (the stretch then begins there, but not before `floor`, the period's start); without one the stretch
+    begins at `start` and is open (at least that long)."""
     points = sorted({t for t in successes if start <= t <= end})
-    edges: list[tuple[float, bool]] = [(max(before, start), False) if before is not None else (start, True)]
+    first = (max(before, start if floor is None else floor), False) if before is not None else (start, True)
+    edges: list[tuple[float, bool]] = [first]
     edges += [(t, False) for t in points]
     best = None
     for (a, is_open), b in zip(edges, [t for t, _ in edges[1:]] + [end], strict=True):
@@ -346,8 +355,8 @@ def build(
     jobs = []
     for key in sorted(status):
         job_times = sorted({t for s in status[key] for t, _ in s.samples})
-        runs = runs_from_gauges(status[key], _merged(starts.get(key, [])), _merged(ends.get(key, [])))
-        runs = tuple(r for r in runs if period.start <= r.when <= period.end)
+        seen_runs = runs_from_gauges(status[key], _merged(starts.get(key, [])), _merged(ends.get(key, [])))
+        runs = tuple(r for r in seen_runs if period.start <= r.when <= period.end)
         job_from = job_times[0]
         if key in counters:
             outcomes = {o: 0 for o in FINISHED}
@@ -372,8 +381,11 @@ def build(
             source = "gauges"
         last = _merged(success.get(key, []))
         in_period = [v for _, v in last if v <= period.end]
-        before = min(in_period) if in_period and min(in_period) < period.start else None
-        good = [r.when for r in runs if r.outcome in GOOD] + [v for v in in_period if v >= period.start]
+        # Every success known: the last-success gauge's values and the good runs the gauges show. The gap
+        # starts at the last one before the measurement starts (a customer added mid-month has one), else open.
+        good = {r.when for r in seen_runs if r.outcome in GOOD and r.when <= period.end} | set(in_period)
+        begin = max(period.start, job_from)
+        prior = [t for t in good if t < begin]
         size = _merged(sizes.get(key, []))
         obj = _merged(objects.get(key, []))
         kind = kinds[key][-1].labels.get("kind", "") if key in kinds else ""
@@ -386,8 +398,9 @@ def build(
                 outcomes=outcomes,
                 runs=runs,
                 measured_from=job_from,
-                last_success=max([*in_period, *good]) if in_period or good else None,
-                longest_gap=longest_gap(good, before, max(period.start, job_from), period.end),
+                last_success=max(good) if good else None,
+                longest_gap=longest_gap(good, max(prior) if prior else None, begin, period.end, period.start),
+                never_ran=key not in starts and not runs,
                 objects=(obj[0][1], obj[-1][1]) if obj else (None, None),
                 size=(size[0][1], size[-1][1]) if size else (None, None),
                 size_samples=size,

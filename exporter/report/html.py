@@ -149,8 +149,11 @@ def summary(month: CustomerMonth) -> tuple[str, bool]:
     parts = []
     if failing:
         parts.append(f"{len(failing)} of {len(month.jobs)} modules had failed runs ({month.failed} in all)")
-    if without:
-        parts.append(f"{len(without)} without a successful run")
+    never = [j for j in without if j.never_ran]
+    if len(without) > len(never):
+        parts.append(f"{len(without) - len(never)} without a successful run")
+    if never:
+        parts.append(f"{len(never)} never ran")
     return "; ".join(parts) + ".", True
 
 
@@ -196,9 +199,15 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
             f"{job.objects[1]:,.0f}{_change(job.objects)}" if job.objects[1] is not None else _missing("not measured")
         )
         size = gib(job.size[1]) + (_change(job.size, "{:+,.1f} GiB", GIB) if job.size[1] is not None else "")
+        label = f'<td data-module="{_e(job.job_module)}">{_e(job.job_type)} / {_e(job.job_module)}{kind}{since}</td>'
+        if job.never_ran:
+            # The documented never-run row: its zeros are not a backup's, so none of them is shown.
+            never = _missing("never ran")
+            rows.append([label, _td("0", True), _td("0", True), *([_td(never)] * 5)])
+            continue
         rows.append(
             [
-                f'<td data-module="{_e(job.job_module)}">{_e(job.job_type)} / {_e(job.job_module)}{kind}{since}</td>',
+                label,
                 _td(str(job.total), True),
                 f'<td class="n{" bad" if job.failed else ""}">{job.failed}</td>',
                 _td(ratio(job.ratio), True),
@@ -297,7 +306,10 @@ def fleet(months: Sequence[CustomerMonth], page: Page) -> str:
     rows = []
     for m in months:
         link = f'<a href="{_e(filename(m.customer_id, m.period.month))}.html">{_e(m.name)}</a>'
-        without = ", ".join(f"{j.job_type} / {j.job_module}" for j in m.modules_without_success)
+        without = ", ".join(
+            f"{j.job_type} / {j.job_module}" + (" (never ran)" if j.never_ran else "")
+            for j in m.modules_without_success
+        )
         expiring = ", ".join(
             f"{s.service} {s.name} ({_date(s.expiry, m, '%Y-%m-%d')})" for s in m.expiring() if s.expiry
         )

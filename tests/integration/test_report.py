@@ -154,9 +154,13 @@ def utc(t: float) -> str:
 
 
 def expected_gap(job: JobTruth, truth: Truth, measured_from: float) -> tuple[float, float, bool]:
+    """The longest stretch without a success, from the month's runs: it starts at the last success known
+    before the measurement starts (a customer added mid-month shows one), else where measuring starts."""
     begin = max(truth.start, measured_from)
-    edges = [(job.success_before, False) if job.success_before is not None else (begin, True)]
-    edges += [(t, False) for t in sorted(job.successes)]
+    known = [*job.successes, *([job.success_before] if job.success_before is not None else [])]
+    prior = [t for t in known if t < begin]
+    edges = [(max(*prior, truth.start), False) if prior else (begin, True)]
+    edges += [(t, False) for t in sorted(t for t in known if t >= begin)]
     ends = [t for t, _ in edges[1:]] + [truth.end]
     return max(((a, b, o) for (a, o), b in zip(edges, ends, strict=True)), key=lambda g: g[1] - g[0])
 
