@@ -104,7 +104,7 @@ def test_every_customer_page_holds_the_month_the_simulator_served(month_promethe
     )
     done = subprocess.run(
         [SCRIPT, "report", "--prometheus.url", month_prometheus.url, "--month", month.plan.month,
-         "--out", str(tmp_path), "--pdf", "off"],
+         "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -115,3 +115,15 @@ def test_every_customer_page_holds_the_month_the_simulator_served(month_promethe
     assert sorted(r[0].split(" not measured")[0] for r in fleet[1:]) == sorted(
         c.organization for c in month.customers.values()
     )
+    if shutil.which("pdftotext") and shutil.which("chromium"):
+        # The PDFs hold the same page: each customer's summary line, the fleet page every organization.
+        def text(name: str) -> str:
+            return subprocess.run(
+                ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
+            ).stdout
+
+        fleet_text = text(f"fleet-{month.plan.month}.pdf")
+        for customer in month.customers.values():
+            assert customer.organization in fleet_text
+            summary = parse(tmp_path / f"report-{customer.id}-{month.plan.month}.html").texts["summary"]
+            assert summary in " ".join(text(f"report-{customer.id}-{month.plan.month}.pdf").split())
