@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -141,3 +142,12 @@ def test_logo_types_and_size(tmp_path: Path) -> None:
         logo.load(str(named))
     with pytest.raises(UsageError, match="cannot read"):
         logo.load(str(tmp_path / "missing.png"))
+
+
+def test_a_range_query_keeps_under_prometheus_point_limit(server: Server) -> None:
+    server.answer(200, MATRIX)
+    (series,) = Prometheus(Options(url=server.url)).range("avepoint_up", 0.0, 31 * 86400.0, 60.0)
+    assert series.last != series.last  # NaN, as Prometheus sent it
+    form = parse_qs(server.requests[0][1])
+    # A month at one minute would be 44,641 points: the step grows to stay within 11,000.
+    assert (form["step"], form["start"], form["end"]) == (["244"], ["0.000"], ["2678400.000"])
