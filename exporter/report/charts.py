@@ -103,6 +103,8 @@ def size(month: CustomerMonth) -> str:
     )
     start = month.period.start
     for job in month.jobs:
+        if job.never_ran:  # its size is the never-run row's 0, not a backup's
+            continue
         points: list[tuple[float, float] | None] = []
         last = None
         for t, v in job.size_samples:

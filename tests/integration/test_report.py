@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -333,7 +334,7 @@ def test_letter_paper_and_a_time_zone(month: Backfilled, tmp_path: Path) -> None
     assert "612 x 792 pts (letter)" in info
     page = parse(tmp_path / f"report-c-alpha-{month.truth.month}.html")
     first_failure = min(month.truth.jobs[ALPHA_EXCHANGE].failed_starts)
-    local = datetime.fromtimestamp(first_failure, UTC).astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    local = datetime.fromtimestamp(first_failure, ZoneInfo("America/New_York"))
     assert page.tables["failed"][1][0] == local.strftime("%Y-%m-%d %H:%M")
     assert not (tmp_path / f"report-c-beta-{month.truth.month}.html").exists()
 

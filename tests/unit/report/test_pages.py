@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from exporter import cli, report
-from exporter.report import data, html
+from exporter.report import charts, data, html
 from exporter.report.charts import Charts
 from exporter.report.prometheus import Series
 from tests.unit.report.test_data import DEC, HOURS, INFO, JOB, NOV, UTCZ, _fetcher
@@ -65,3 +66,15 @@ def test_without_the_report_extra_the_message_says_how_to_install_it(
     err = capfd.readouterr().err
     assert "the report needs the 'report' extra (pygal is missing)" in err
     assert "pip install 'avepoint-backup-exporter[report]'" in err
+
+
+def test_a_never_run_module_is_not_drawn() -> None:
+    never = data.JobMonth(
+        "Microsoft 365", "Power Apps", "backup", "gauges", {}, (), NOV, None, None, (0, 0), (0, 0),
+        ((NOV + 3600, 0.0), (NOV + 7200, 0.0)), never_ran=True,
+    )  # fmt: skip
+    month = failing_month()
+    drawn = charts.size(month)
+    with_never = charts.size(replace(month, jobs=(*month.jobs, never)))
+    assert "Power Apps" not in with_never and with_never.count("<path") == drawn.count("<path")
+    assert "never ran" in html.customer(replace(month, jobs=(never,)), html.Page(), Charts("", ""))
