@@ -49,6 +49,7 @@ GIB = 2**30
 class Charts:
     daily: str  # SVG: finished runs per day, success vs failure
     size: str  # SVG: backup size per module over the month
+    size_legend: tuple[tuple[str, str], ...] = ()  # (module, colour) of its lines
 
 
 def _svg(chart: pygal.graph.graph.Graph) -> str:
@@ -93,7 +94,8 @@ def daily(month: CustomerMonth) -> str:
 
 
 def size(month: CustomerMonth) -> str:
-    options = {**_common(_LINES), "height": 300, "legend_at_bottom_columns": 2}
+    # The legend is the page's (size_legend): pygal keeps room for one row of it at the bottom and cuts more.
+    options = {**_common(_LINES), "show_legend": False}
     chart = pygal.XY(
         title="Backup size of the latest run (GiB) by day of the month",
         allow_interruptions=True,
@@ -117,8 +119,15 @@ def size(month: CustomerMonth) -> str:
     return _svg(chart)
 
 
+def size_legend(month: CustomerMonth) -> tuple[tuple[str, str], ...]:
+    """(series name, colour) of the size chart's lines, in its order, for the page to print below it."""
+    names = [f"{j.job_type} / {j.job_module}" for j in month.jobs if not j.never_ran and j.size_samples]
+    colours = _LINES.colors
+    return tuple((name, colours[i % len(colours)]) for i, name in enumerate(names))
+
+
 def for_customer(month: CustomerMonth) -> Charts:
-    return Charts(daily(month), size(month))
+    return Charts(daily(month), size(month), size_legend(month))
 
 
-__all__ = ["Charts", "daily", "for_customer", "size"]
+__all__ = ["Charts", "daily", "for_customer", "size", "size_legend"]

@@ -41,6 +41,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: var(--muted); font-size: 9pt; }
 figure { margin: 3mm 0; }
 figure svg { width: 100%; height: auto; }
+ul.legend { list-style: none; margin: 0 0 0 8mm; padding: 0; font-size: 9pt; columns: 2; }
+ul.legend .swatch { display: inline-block; width: 3mm; height: 3mm; margin-right: 1.5mm; vertical-align: middle; }
 @media print {
   /* No paper size here: A4 and Letter printers both fit 190 mm wide at these margins (Letter is the
      shorter, A4 the narrower); the PDF engine adds the size it is asked for. */
@@ -225,7 +227,13 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
         + "; the success ratio leaves canceled runs out. Objects and size: the latest run at the month's end, "
         "with the change since its start.</p>"
     )
-    out.append(f"<figure id=daily>{charts.daily}</figure><figure id=size>{charts.size}</figure>")
+    legend = "".join(
+        f'<li><span class="swatch" style="background:{_e(colour)}"></span>{_e(name)}</li>'
+        for name, colour in charts.size_legend
+    )
+    out.append(
+        f"<figure id=daily>{charts.daily}</figure><figure id=size>{charts.size}<ul class=legend>{legend}</ul></figure>"
+    )
     failed = sorted(((r, j) for j in month.jobs for r in j.failed_runs), key=lambda x: x[0].start)
     out.append("<h2>Failed runs</h2>")
     if failed:

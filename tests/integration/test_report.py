@@ -265,6 +265,8 @@ def test_the_restart_shows_as_a_hole_and_counts_no_run_twice(month: Backfilled, 
     body = (written / f"report-c-alpha-{truth.month}.html").read_text()
     size = body[body.index("<figure id=size>") :]
     assert len(re.findall(r'<path d="M[^"]*" class="line reactive nofill"', size)) == 2 * 2
+    legend = re.findall(r'<li><span class="swatch" style="background:#[0-9a-f]{6}"></span>([^<]*)</li>', size)
+    assert legend == ["Microsoft 365 / Exchange Online", "Microsoft 365 / OneDrive"]
 
 
 def test_names_from_the_api_are_escaped(month: Backfilled, written: Path) -> None:
