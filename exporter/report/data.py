@@ -243,6 +243,17 @@ def _by_job(series: Iterable[Series]) -> dict[tuple[str, str], list[Series]]:
     return out
 
 
+def _newest(series: Iterable[Series], *names: str) -> dict[tuple[str, ...], Series]:
+    """Per value of the labels `names`, the series with the newest sample: the same module scraped from
+    another pod (its `instance` label changed with a restart) is one thing, at its latest value."""
+    out: dict[tuple[str, ...], Series] = {}
+    for s in series:
+        key = tuple(s.labels.get(n, "") for n in names)
+        if s.samples and (key not in out or s.samples[-1][0] > out[key].samples[-1][0]):
+            out[key] = s
+    return out
+
+
 def _merged(series: Sequence[Series]) -> Samples:
     return tuple(sorted(p for s in series for p in s.samples))
 
@@ -407,10 +418,8 @@ def build(
             )
         )
     protected = []
-    scanned = {
-        (s.labels.get("service", ""), s.labels.get("module", "")): s for s in get("avepoint_protected_scanned_objects")
-    }
-    kept = {(s.labels.get("service", ""), s.labels.get("module", "")): s for s in get("avepoint_protected_objects")}
+    scanned = _newest(get("avepoint_protected_scanned_objects"), "service", "module")
+    kept = _newest(get("avepoint_protected_objects"), "service", "module")
     for key in sorted(set(scanned) | set(kept)):
         protected.append(
             Protected(
@@ -423,8 +432,8 @@ def build(
         ("capacity_purchased", "avepoint_subscription_capacity_purchased_bytes"),
         ("capacity_consumed", "avepoint_subscription_capacity_consumed_bytes"),
     ):
-        for s in get(metric):
-            subs[(s.labels.get("service", ""), s.labels.get("subscription", ""))][field_name] = s.last
+        for key, series in _newest(get(metric), "service", "subscription").items():
+            subs[key][field_name] = series.last
     subscriptions = tuple(
         Subscription(k[0], k[1], v.get("expiry"), v.get("capacity_purchased"), v.get("capacity_consumed"))
         for k, v in sorted(subs.items())

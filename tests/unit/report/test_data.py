@@ -157,3 +157,21 @@ def test_a_customer_without_samples_is_no_data() -> None:
 
 def test_a_promql_string_is_quoted() -> None:
     assert data.quote('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+
+
+def test_a_series_of_another_pod_is_the_same_module_at_its_newest_value() -> None:
+    labels = {"customer_id": "c1", "service": "Cloud Backup for Microsoft 365", "module": "Exchange Online"}
+    old = Series({**labels, "instance": "10.0.0.1:9877"}, ((HOURS[0], 100.0), (HOURS[5], 110.0)))
+    new = Series({**labels, "instance": "10.0.0.2:9877"}, ((HOURS[6], 120.0), (HOURS[9], 130.0)))
+    month = data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [INFO],
+                "avepoint_protected_scanned_objects": [new, old],
+                "avepoint_protected_objects": [old, new],
+            }
+        ),
+        "c1",
+        data.parse_month("2026-11", UTCZ, DEC),
+    )
+    assert month.protected == (data.Protected(labels["service"], labels["module"], 130.0, 130.0),)
