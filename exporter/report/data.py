@@ -420,20 +420,23 @@ def build(
     protected = []
     scanned = _newest(get("avepoint_protected_scanned_objects"), "service", "module")
     kept = _newest(get("avepoint_protected_objects"), "service", "module")
-    for key in sorted(set(scanned) | set(kept)):
+    for where in sorted(set(scanned) | set(kept)):
         protected.append(
             Protected(
-                key[0], key[1], scanned[key].last if key in scanned else None, kept[key].last if key in kept else None
+                where[0],
+                where[1],
+                scanned[where].last if where in scanned else None,
+                kept[where].last if where in kept else None,
             )
         )
-    subs: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
+    subs: dict[tuple[str, ...], dict[str, float | None]] = defaultdict(dict)
     for field_name, metric in (
         ("expiry", "avepoint_subscription_expiry_timestamp_seconds"),
         ("capacity_purchased", "avepoint_subscription_capacity_purchased_bytes"),
         ("capacity_consumed", "avepoint_subscription_capacity_consumed_bytes"),
     ):
-        for key, series in _newest(get(metric), "service", "subscription").items():
-            subs[key][field_name] = series.last
+        for which, series in _newest(get(metric), "service", "subscription").items():
+            subs[which][field_name] = series.last
     subscriptions = tuple(
         Subscription(k[0], k[1], v.get("expiry"), v.get("capacity_purchased"), v.get("capacity_consumed"))
         for k, v in sorted(subs.items())
