@@ -222,16 +222,25 @@ def write(path: Path, month: str, counters: bool = True) -> Truth:
             states.append(
                 CustomerState(
                     Customer(cid, org, "DE", "Active"),
-                    tuple(jobs),
-                    Attempt(True, t),
-                    seen,
-                    protected,
-                    Attempt(True, t),
-                    subs,
-                    memory.record(cid, tuple(jobs), t) if counters else {},
+                    jobs=tuple(jobs),
+                    attempt=Attempt(True, t),
+                    last_success=seen,
+                    protected=protected,
+                    protected_attempt=Attempt(True, t),
+                    subscriptions=subs,
+                    runs=memory.record(cid, tuple(jobs), t) if counters else {},
                 )
             )
-        snap = Snapshot(1, cfg, True, Attempt(True, t), tuple(states), True, 1.0, Attempt(True, t))
+        snap = Snapshot(
+            generation=1,
+            config=cfg,
+            up=True,
+            listing=Attempt(True, t),
+            customers=tuple(states),
+            refreshed=True,
+            last_refresh_seconds=1.0,
+            services=Attempt(True, t),
+        )
         for line in text.encode(snap, openmetrics=True).splitlines():
             if line.startswith(b"#"):
                 family = line.split()[2]
