@@ -242,6 +242,17 @@ class _Upstream:
             truth.expiry = {str(p["service"]): str(p["expirationDate"]) for p in products}
         return list(served)
 
+    # The month reads jobs, protected data and subscriptions (legacy, which has no seats route): the other
+    # groups stay off in its config, so the refresher never asks for these.
+    def scan_profiles(self, customer_id: str) -> list[object]:
+        raise AssertionError("endpoints.scan_profiles is off in the month's config")
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, object]:
+        raise AssertionError("endpoints.scan_profiles is off in the month's config")
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[object]:
+        raise AssertionError("no seats under api.version legacy")
+
     def customer_truth(self, customer_id: str) -> CustomerTruth:
         record = next(c for c in self._scenario.customers if c["id"] == customer_id)
         return CustomerTruth(customer_id, record["organization"])
