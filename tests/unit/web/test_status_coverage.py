@@ -132,7 +132,11 @@ def test_without_the_groups_the_page_and_json_are_as_before() -> None:
 @pytest.fixture
 def served() -> Iterator[tuple[Simulator, Server]]:
     with Simulator(FleetSpec(customers=5, seed=17), clock=lambda: 1_760_000_000.0) as sim:
-        cfg = make_config(sim, api={"version": "v3"}, endpoints={"protected": True, "services": True})
+        cfg = make_config(
+            sim,
+            api={"version": "v3"},
+            endpoints={"protected": True, "services": True, "seat_tenant_types": ["0", "1", "2", "3"]},
+        )
         registry = CollectorRegistry()
         refresher = Refresher(cfg, Client(cfg.api, cfg.auth))
         server = Server(("127.0.0.1", 0), App(lambda: refresher, registry, Telemetry(registry)))
