@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qs
@@ -42,11 +43,16 @@ class Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
-    # Further body parts, sent after `body` without first copying megabytes into one buffer.
-    more: tuple[bytes, ...] = ()
+    # Further body parts, sent after `body` without first copying megabytes into one buffer; an iterator
+    # (made as it is sent, e.g. text decompressed step by step) only with `size`, the length of them all.
+    more: Iterable[bytes] = ()
+    size: int | None = None
 
     @property
     def length(self) -> int:
+        if self.size is not None:
+            return self.size
+        assert isinstance(self.more, tuple | list), "an iterator of body parts needs the response's size"
         return len(self.body) + sum(map(len, self.more))
 
 
@@ -128,7 +134,9 @@ class App:
             # The data part was compressed when it changed; only the small live part is compressed now.
             first, *rest = exposition.gzip_with(live)
             return Response(200, kind, first, (("Content-Encoding", "gzip"), VARY), tuple(rest))
-        return Response(200, kind, exposition.body, (VARY,), (live,))
+        # Plain text is rare (Prometheus asks for gzip) and never kept: decompressed as it is sent.
+        body = itertools.chain(exposition.plain(), (live,))
+        return Response(200, kind, b"", (VARY,), body, exposition.size + len(live))
 
     def _status_page(self) -> Page:
         # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
