@@ -18,7 +18,7 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from exporter import __version__
 from exporter.errors import ConfigError
-from exporter.exposition import CONTENT_TYPE, OPENMETRICS_TYPE, ExpositionCache, Telemetry, customer_exposition
+from exporter.exposition import CONTENT_TYPE, EOF, OPENMETRICS_TYPE, ExpositionCache, Telemetry, customer_exposition
 from exporter.model import Snapshot
 from exporter.refresh import Refresher
 from exporter.shard import Shard
@@ -81,6 +81,8 @@ class App:
         self._cache = ExpositionCache()
         # Set once a client asked for OpenMetrics: from then on prerender builds that view as well.
         self._openmetrics_asked = False
+        # Per format: the telemetry version written, and the text of the live registry then (see _live_text).
+        self._live_text: dict[bool, tuple[int, bytes]] = {}
         self.started = wall_clock()
         self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
 
@@ -127,8 +129,7 @@ class App:
             self._openmetrics_asked = True
             exposition = exposition.openmetrics
         self._telemetry.scrape_duration.set(self._clock() - start)
-        # The exporter's own metrics come last; in OpenMetrics prometheus_client writes them with `# EOF`.
-        live = generate_openmetrics(self._live) if openmetrics else generate_latest(self._live)
+        live = self._own_metrics(openmetrics)
         kind = OPENMETRICS_TYPE if openmetrics else CONTENT_TYPE
         if "gzip" in accept_encoding.lower():
             # The data part was compressed when it changed; only the small live part is compressed now.
@@ -137,6 +138,17 @@ class App:
         # Plain text is rare (Prometheus asks for gzip) and never kept: decompressed as it is sent.
         body = itertools.chain(exposition.plain(), (live,))
         return Response(200, kind, b"", (VARY,), body, exposition.size + len(live))
+
+    def _own_metrics(self, openmetrics: bool) -> bytes:
+        """The exporter's own metrics, last in the answer: written again only after they changed, but for
+        the per-scrape ones; in OpenMetrics prometheus_client ends them with `# EOF`."""
+        generate = generate_openmetrics if openmetrics else generate_latest
+        version = self._telemetry.version  # read first: a change made while writing shows as a newer one
+        written = self._live_text.get(openmetrics)
+        if written is None or written[0] != version:
+            text = generate(self._live)
+            written = self._live_text[openmetrics] = (version, text.removesuffix(EOF) if openmetrics else text)
+        return written[1] + generate(self._telemetry.per_scrape)
 
     def _status_page(self) -> Page:
         # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but
