@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
-from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client import CollectorRegistry, Metric, ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from avepoint_simulator import FleetSpec, Simulator
@@ -30,7 +30,7 @@ def app() -> Iterator[tuple[App, Telemetry, list[int]]]:
         writes = [0]
         real = registry.collect
 
-        def counted() -> Iterator[object]:
+        def counted() -> Iterable[Metric]:
             writes[0] += 1
             return real()
 
@@ -79,7 +79,7 @@ def test_per_scrape_metrics_are_written_every_scrape(app: tuple[App, Telemetry, 
     calls = [0]
     real = telemetry.per_scrape.collect
 
-    def counted() -> Iterator[object]:
+    def counted() -> Iterable[Metric]:
         calls[0] += 1
         return real()
 
