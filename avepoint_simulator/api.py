@@ -20,6 +20,8 @@ from avepoint_simulator.routes import (
     ROUTE_JOBS,
     ROUTE_JOBS_BY_MODULE,
     ROUTE_METHOD,
+    ROUTE_SCAN_PROFILE_SUMMARY,
+    ROUTE_SCAN_PROFILES,
     ROUTE_SCOPE,
     ROUTE_SERVICES,
     ROUTE_TOKEN,
@@ -27,6 +29,8 @@ from avepoint_simulator.routes import (
     ROUTE_V3_CUSTOMERS,
     ROUTE_V3_JOBS,
     ROUTE_V3_PROTECTED,
+    ROUTE_V3_SCAN_PROFILE_CHANGES,
+    ROUTE_V3_SCAN_PROFILES,
     V3_PREFIX,
     id_filter,
     int_filter,
@@ -36,6 +40,7 @@ from avepoint_simulator.routes import (
     v3_page,
 )
 from avepoint_simulator.rows import protected_rows, service_row
+from avepoint_simulator.scan_profiles import Profile, listing_row, profiles, summary_row
 from avepoint_simulator.scenario import Scenario
 
 
@@ -242,6 +247,18 @@ class Api(Scenario):
             if customer.id in faults.failing_customers:
                 return error_response(rid, 500, "Internal server error", faults)
         payload: object
+        if template in (ROUTE_SCAN_PROFILE_SUMMARY, ROUTE_V3_SCAN_PROFILE_CHANGES):
+            assert customer is not None
+            profile = self._profile(customer, params[1])
+            if profile is None:
+                return error_response(rid, 404, f"Scan profile {params[1]} not found", faults)
+            summary = summary_row(profile, now, v3=template == ROUTE_V3_SCAN_PROFILE_CHANGES)
+            if template == ROUTE_SCAN_PROFILE_SUMMARY:
+                summary = {
+                    "@odata.context": f"{base}/partner/api/V1.1/$metadata#Portal.Api.Model.ProfileDailyNewDetailInfo",
+                    **summary,
+                }
+            return ok(dumps(summary), faults)
         try:
             if template.startswith(V3_PREFIX):
                 payload = self._v3_payload(
@@ -252,6 +269,9 @@ class Api(Scenario):
         except ValueError as exc:
             return error_response(rid, 400, str(exc), faults)
         return ok(dumps(payload), faults)
+
+    def _profile(self, customer: Customer, profile_id: str) -> Profile | None:
+        return next((p for p in profiles(customer, self.fleet.seed) if p.profile_id == profile_id.lower()), None)
 
     def _legacy_payload(
         self, template: str, customer: Customer | None, params: tuple[str, ...], *, query: str, base: str, now: float
@@ -278,6 +298,12 @@ class Api(Scenario):
                 "@odata.context": context + "Collection(Portal.Api.Model.BackUpJob)",
                 "value": [legacy_job_row(row) for row in self._job_rows(customer, now)],
             }
+        if template == ROUTE_SCAN_PROFILES:
+            rows = [listing_row(p) for p in profiles(customer, self.fleet.seed)]
+            path = f"/partner/customers/{customer.id}/scanProfiles"
+            return legacy_page(
+                rows, query, base, "Collection(Portal.Api.Model.ProfileInfo)", path, page_size=self.page_size
+            )
         if template == ROUTE_JOBS_BY_MODULE:
             # The path names the job in the legacy spelling, as the legacy rows do.
             wanted = (params[1].lower(), params[2].lower())
@@ -308,6 +334,13 @@ class Api(Scenario):
             assert customer is not None
             # Paged since December 2025 (AvePoint/cloud-api docs/elements/change-log.md).
             return v3_page(protected_rows(customer, now), query, self.page_size, faults)
+        if template == ROUTE_V3_SCAN_PROFILES:
+            assert customer is not None
+            ids = request.get("scanProfileIds")
+            if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+                raise ValueError("scanProfileIds must be a list of strings")
+            listed = [listing_row(p) for p in profiles(customer, self.fleet.seed) if ids is None or p.profile_id in ids]
+            return v3_page(listed, query, self.page_size, faults)
         if template == ROUTE_V3_JOBS:
             assert customer is not None
             job_type, job_module = int_filter(request, "jobType"), int_filter(request, "jobModule")

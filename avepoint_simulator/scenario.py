@@ -11,6 +11,7 @@ from typing import Final
 from avepoint_simulator.dialects import internal, legacy_job_row, v3_customer, v3_job_row
 from avepoint_simulator.fleet import Customer, FleetSpec, build_fleet
 from avepoint_simulator.rows import job_row, never_run_row, protected_rows, run, service_row
+from avepoint_simulator.scan_profiles import Profile, profiles
 
 
 class _Missing:
@@ -78,6 +79,13 @@ class Scenario:
         if customer is None:
             raise KeyError(customer_id)
         return protected_rows(customer, self._clock() if at is None else at)
+
+    def scan_profiles(self, customer_id: str) -> tuple[Profile, ...]:
+        """The customer's scan profiles (with which fail and which are silent); their rows are scan_profiles.py's."""
+        customer = self._served_customer(customer_id)
+        if customer is None:
+            raise KeyError(customer_id)
+        return profiles(customer, self.fleet.seed)
 
     def services(self, at: float | None = None) -> list[dict[str, object]]:
         now = self._clock() if at is None else at

@@ -33,6 +33,11 @@ REFRESH_OK = "avepoint_refresh_success"
 REFRESH_LAST = "avepoint_refresh_last_success_timestamp_seconds"
 JOB = "customer_id, job_type, job_module"  # the labels that name one backup job
 KIND = "avepoint_backup_job_kind"
+SCAN_STATUS = "avepoint_scan_profile_status"
+SCAN_INFO = "avepoint_scan_profile_info"
+SCAN_UPDATE = "avepoint_scan_profile_last_update_timestamp_seconds"
+# The mixin's default scanProfileSilentDays (AvePointScanProfileSilent), in seconds.
+SCAN_SILENT_SECONDS = 2 * 86400
 
 # Selectors that the dashboard variables fill in.
 THIS_CUSTOMER = 'customer_id="$customer_id"'
@@ -823,7 +828,68 @@ def customer() -> Json:
                 "s",
                 target(f"time() - {metric(LAST_SUCCESS, c)}", per_module),
             ),
+            scan_profiles_row(c),
         ],
+    )
+
+
+def scan_profiles_row(c: str) -> Json:
+    """The customer's scan profiles (endpoints.scan_profiles): last scan status, last report, daily counts."""
+    profile = "customer_id, profile_id"
+    named = (
+        f"{metric(SCAN_STATUS, c)} * on ({profile}) group_left (profile_name) "
+        f"max by ({profile}, profile_name) ({metric(SCAN_INFO, c)})"
+    )
+    return row(
+        "Scan profiles",
+        stat(
+            "Failing scan profiles",
+            "Scan profiles whose last scan failed (alert AvePointScanProfileFailing).",
+            "short",
+            f"count({metric(SCAN_STATUS, c, FAILED)}) or vector(0)",
+            steps=BAD_FROM_1,
+        ),
+        stat(
+            "Silent scan profiles",
+            "Scan profiles whose daily report is over 2 days old (alert AvePointScanProfileSilent).",
+            "short",
+            f"count(time() - {metric(SCAN_UPDATE, c)} > {SCAN_SILENT_SECONDS}) or vector(0)",
+            steps=BAD_FROM_1,
+        ),
+        timeseries(
+            "Daily report counts",
+            "Objects in the scan profiles' latest daily reports, summed: newly registered, moved to another "
+            "container, removed from Microsoft 365 or out of policy.",
+            "short",
+            *(
+                target(f"sum({metric(f'avepoint_scan_profile_{name}_objects', c)})", legend)
+                for name, legend in (("new", "new"), ("moved", "moved"), ("out_of_policy", "out of policy"))
+            ),
+            w=16,
+            h=4,
+        ),
+        table(
+            "Scan profile status",
+            "Every scan profile of this customer: its last scan's status and outcome, when its daily report was "
+            "last generated, and that report's counts.",
+            [
+                Column("profile_name", "Profile"),
+                Column("status", "Last scan"),
+                Column("outcome", "Outcome", mappings=(OUTCOME_NAMES,), colour="background"),
+                Column("Value #B", "Last report", unit="dateTimeFromNow"),
+                Column("Value #C", "New", unit="short"),
+                Column("Value #D", "Moved", unit="short"),
+                Column("Value #E", "Out of policy", unit="short", steps=BAD_FROM_1, colour="text"),
+            ],
+            target(named),
+            target(f"1000 * {metric(SCAN_UPDATE, c)}"),
+            target(metric("avepoint_scan_profile_new_objects", c)),
+            target(metric("avepoint_scan_profile_moved_objects", c)),
+            target(metric("avepoint_scan_profile_out_of_policy_objects", c)),
+            keys=["customer_id", "profile_id"],
+            sort_by="Profile",
+            h=8,
+        ),
     )
 
 

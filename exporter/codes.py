@@ -19,6 +19,7 @@ __all__ = [
     "LEGACY_JOB_TYPES",
     "MANAGEMENT_MODES",
     "MAX_CODE",
+    "SCAN_STATUSES",
     "Outcome",
     "canonical_job_module",
     "canonical_job_type",
@@ -110,6 +111,14 @@ JOB_STATUSES: Mapping[int, str] = MappingProxyType(
         14: "Waiting for configuration",
     }
 )
+
+# `lastScanStatus` of a scan profile, in both generations an integer: the v3 page's list
+# (AvePoint/cloud-api docs/elements/general/job/get-customer-scan-profile-changes.md; the legacy
+# docs/docs/services-and-features/elements/scan-profiles/daily-scan-profile-changes.md lists 1-5 and 10 with
+# the same meanings, "In progress" for 1). The codes are the job statuses' and so are the names, which the
+# page spells alike but for 7 "Failed to tart" (a typo) and 14 "Wait for configuration": both are given the
+# job table's names, so that one status reads one way in every series and maps to one outcome.
+SCAN_STATUSES: Mapping[int, str] = JOB_STATUSES
 
 # The `jobStatus` of a customer: a summary over its jobs, with its own table.
 CUSTOMER_STATUSES: Mapping[int, str] = MappingProxyType(

@@ -1,11 +1,11 @@
-"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, and
-the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
+"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, scan
+profiles, and the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporter.codes import Outcome
 from exporter.errors import ApiError
@@ -19,11 +19,14 @@ GROUP_CUSTOMERS = "customers"
 GROUP_JOBS = "jobs"
 GROUP_PROTECTED = "protected"
 GROUP_SERVICES = "services"
+GROUP_SCAN_PROFILES = "scan_profiles"
 
 __all__ = [
+    "FINISHED",
     "GROUP_CUSTOMERS",
     "GROUP_JOBS",
     "GROUP_PROTECTED",
+    "GROUP_SCAN_PROFILES",
     "GROUP_SERVICES",
     "INTERNAL",
     "Attempt",
@@ -35,6 +38,8 @@ __all__ = [
     "ModuleKey",
     "Outcome",
     "ProtectedData",
+    "Runs",
+    "ScanProfile",
     "Snapshot",
     "Subscription",
     "Tenant",
@@ -117,6 +122,26 @@ def module_key(job_type: str, job_module: str) -> ModuleKey:
     return key
 
 
+# The outcomes of a finished run, in the order Runs counts them (running and not_run are not finished).
+FINISHED: tuple[Outcome, ...] = (Outcome.SUCCESS, Outcome.WARNING, Outcome.FAILED, Outcome.CANCELED, Outcome.UNKNOWN)
+
+
+class Runs(NamedTuple):
+    """The finished runs of one job this exporter counted, per outcome, since `since` (wall time of its first
+    sight). A tuple, replaced when a run is counted: one small object per job (see exporter/refresh/runs.py)."""
+
+    since: float
+    success: int = 0
+    warning: int = 0
+    failed: int = 0
+    canceled: int = 0
+    unknown: int = 0
+
+    def counted(self, outcome: Outcome) -> Runs:
+        """These counts with one more run of `outcome` (one of FINISHED)."""
+        return self._replace(**{outcome.value: getattr(self, outcome.value) + 1})
+
+
 @dataclass(frozen=True, slots=True)
 class ProtectedData:
     """What Cloud Backup for Microsoft 365 protects of one service module of a customer.
@@ -130,6 +155,27 @@ class ProtectedData:
     protected_objects: int | None = None
     bytes_avepoint: float | None = None
     bytes_byos: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProfile:
+    """One scan profile of a customer: its listing row and its daily summary (endpoints.scan_profiles).
+
+    `status` is the last scan's status as sent (a code as its documented name), `outcome` what it means,
+    as for jobs. Every time and count is None where the API sent `N/A`, nothing or something unparseable.
+    The counts are those of the profile's latest daily report: objects newly registered, moved to another
+    container, and removed from Microsoft 365 or out of policy.
+    """
+
+    profile_id: str
+    name: str
+    status: str = ""
+    outcome: Outcome = Outcome.UNKNOWN
+    last_update: float | None = None
+    modified: float | None = None
+    new_objects: int | None = None
+    moved_objects: int | None = None
+    out_of_policy_objects: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +253,11 @@ class CustomerState:
     protected: tuple[ProtectedData, ...] = ()
     protected_attempt: Attempt = field(default_factory=Attempt)
     subscriptions: tuple[Subscription, ...] = ()
+    # The runs counted per module, for the modules listed in `jobs` (exporter/refresh/runs.py). After the
+    # fields above, so their positions stay.
+    runs: Mapping[ModuleKey, Runs] = field(default_factory=dict)
+    scan_profiles: tuple[ScanProfile, ...] = ()
+    scan_profiles_attempt: Attempt = field(default_factory=Attempt)
 
 
 @dataclass(frozen=True, slots=True)

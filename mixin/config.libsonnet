@@ -25,6 +25,10 @@
     throttledRatio: 0.1,
     // AvePointDataStale: a customer's jobs last fetched longer ago than this, in seconds.
     dataStaleSeconds: 3600,
+    // AvePointScanProfileSilent: no daily report for longer than this many days (scans run daily);
+    // AvePointScanProfileFailing waits this long, since a status stays until the next daily scan.
+    scanProfileSilentDays: 2,
+    scanProfileFailingFor: '30m',
 
     // Intervals: the window of the API request rates, and how long the exporter alerts wait.
     apiRateWindow: '15m',

@@ -289,6 +289,7 @@ def _check_values(config: Config) -> None:
         ("api.max_json_values", api.max_json_values, 1),
         ("api.max_pages", api.max_pages, 1),
         ("jobs.max_per_customer", config.jobs.max_per_customer, 1),
+        ("scan_profiles.max_per_customer", config.scan_profiles.max_per_customer, 1),
     ):
         _at_least(key, value, low)
     if api.max_requests_per_second <= 0:

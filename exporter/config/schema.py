@@ -137,6 +137,15 @@ class EndpointsConfig:
     jobs: bool = True
     protected: bool = False
     services: bool = False
+    scan_profiles: bool = False
+
+
+@dataclass(frozen=True)
+class ScanProfilesConfig:
+    # Scan profiles one customer may list (endpoints.scan_profiles); more fail its scan-profile refresh.
+    # Each profile costs one more request per refresh (its daily summary), so this also bounds the
+    # requests one customer adds to every cache.ttl.
+    max_per_customer: int = 100
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ class Config:
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
+    scan_profiles: ScanProfilesConfig = field(default_factory=ScanProfilesConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state_file: str = ""

@@ -30,7 +30,7 @@ from exporter.config import EndpointsConfig, JobsConfig
 from exporter.exposition import deflate
 from exporter.exposition.families import FAMILIES, JOB_FAMILIES, Family
 from exporter.exposition.text import customer_lines, global_lines, header, job_lines, openmetrics_header
-from exporter.model import CustomerState, Job, ModuleKey, Snapshot
+from exporter.model import CustomerState, Job, ModuleKey, Runs, Snapshot
 
 # Customers are compressed in blocks of this many: large enough for deflate to find the label sets that
 # repeat from customer to customer (a block per customer doubled the gzip size), small enough that one
@@ -145,6 +145,7 @@ class _CustomerCache:
     small: _Version
     jobs: tuple[Job, ...]
     last_success: Mapping[ModuleKey, float]
+    runs: Mapping[ModuleKey, Runs]
     jobs_cfg: JobsConfig
     large: _Version
 
@@ -200,7 +201,8 @@ class ExpositionCache:
             large = self._blocks.get(large_key)
             if large is None:
                 large = _compress(
-                    (job_lines(e.state.customer.id, e.jobs, e.last_success, jobs_cfg) for e in members), JOB_FAMILIES
+                    (job_lines(e.state.customer.id, e.jobs, e.last_success, jobs_cfg, e.runs) for e in members),
+                    JOB_FAMILIES,
                 )
                 recompressed += 1
             blocks[small_key], blocks[large_key] = small, large
@@ -225,14 +227,25 @@ class ExpositionCache:
     def _refreshed(
         old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig, endpoints: EndpointsConfig
     ) -> _CustomerCache:
-        small_key = (cs.customer, cs.attempt, cs.protected_attempt, cs.protected, cs.subscriptions, endpoints)
+        small_key = (
+            cs.customer,
+            cs.attempt,
+            cs.protected_attempt,
+            cs.protected,
+            cs.subscriptions,
+            cs.scan_profiles_attempt,
+            cs.scan_profiles,
+            endpoints,
+        )
         if old is None:
-            return _CustomerCache(cs, small_key, _Version(), cs.jobs, cs.last_success, jobs_cfg, _Version())
+            return _CustomerCache(cs, small_key, _Version(), cs.jobs, cs.last_success, cs.runs, jobs_cfg, _Version())
         # Identity first: the refresher keeps the same objects when nothing changed, so this is cheap.
         same_small = old.small_key == small_key
         same_large = (
             (old.jobs is cs.jobs or old.jobs == cs.jobs)
             and (old.last_success is cs.last_success or old.last_success == cs.last_success)
+            # The run counts change only when a run is counted, so they are cached with the jobs.
+            and (old.runs is cs.runs or old.runs == cs.runs)
             and (old.jobs_cfg is jobs_cfg or old.jobs_cfg == jobs_cfg)
         )
         if same_small and same_large and old.state is cs:
@@ -244,6 +257,7 @@ class ExpositionCache:
             old.small if same_small else _Version(),
             cs.jobs,
             cs.last_success,
+            cs.runs,
             jobs_cfg,
             old.large if same_large else _Version(),
         )

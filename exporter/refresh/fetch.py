@@ -1,4 +1,5 @@
-"""What the refresher asks the API for one customer: the client it needs, and the job rows, bounded."""
+"""What the refresher asks the API for one customer: the client it needs, and the job and scan-profile rows,
+bounded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any, Protocol
 
 from exporter.config import Config
 from exporter.errors import LimitExceeded
-from exporter.model import GROUP_JOBS
+from exporter.model import GROUP_JOBS, GROUP_SCAN_PROFILES
 
 
 class ApiClient(Protocol):
@@ -17,6 +18,8 @@ class ApiClient(Protocol):
     def jobs_for(self, customer_id: str, job_type: str, job_module: str) -> list[Any]: ...
     def protected(self, customer_id: str) -> list[Any]: ...
     def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
+    def scan_profiles(self, customer_id: str) -> list[Any]: ...
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]: ...
 
 
 def jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
@@ -40,3 +43,37 @@ def _bounded(config: Config, rows: list[Any], held: int = 0) -> list[Any]:
             f"{held + len(rows)} job rows, more than {limit} (jobs.max_per_customer)", endpoint=GROUP_JOBS
         )
     return rows
+
+
+def scan_profiles(config: Config, client: ApiClient, customer_id: str) -> list[tuple[Any, dict[str, Any] | None]]:
+    """Each scan profile's listing row with its daily summary (None where the row has no usable id).
+
+    At most `scan_profiles.max_per_customer` profiles, checked before any summary is asked for: each one
+    is another request on every refresh. A summary that fails fails the whole group for this customer
+    (its last good data stays), so a profile never shows a status older than its neighbours' silently.
+    """
+    rows = client.scan_profiles(customer_id)
+    limit = config.scan_profiles.max_per_customer
+    if len(rows) > limit:
+        raise LimitExceeded(
+            f"{len(rows)} scan profiles, more than {limit} (scan_profiles.max_per_customer)",
+            endpoint=GROUP_SCAN_PROFILES,
+        )
+    out: list[tuple[Any, dict[str, Any] | None]] = []
+    asked: set[str] = set()
+    for row in rows:
+        profile_id = _profile_id(row)
+        if profile_id is None or profile_id in asked:  # parse names the bad row; a repeat is asked once
+            out.append((row, None))
+            continue
+        asked.add(profile_id)
+        out.append((row, client.scan_profile_summary(customer_id, profile_id)))
+    return out
+
+
+def _profile_id(row: object) -> str | None:
+    if not isinstance(row, dict):
+        return None
+    # The legacy samples spell it profileId in the list and profileID in the summary: any case.
+    value = next((v for k, v in row.items() if isinstance(k, str) and k.casefold() == "profileid"), None)
+    return value.strip() if isinstance(value, str) and value.strip() else None

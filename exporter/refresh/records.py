@@ -7,9 +7,19 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.errors import ResponseFormatError
-from exporter.model import GROUP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.model import (
+    GROUP_JOBS,
+    GROUP_SCAN_PROFILES,
+    Customer,
+    Job,
+    Outcome,
+    ProtectedData,
+    ScanProfile,
+    Subscription,
+)
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
+from exporter.upstream.scan_rows import scan_profile
 
 
 def customers(rows: list[Any], bad: ParseLog) -> list[Customer]:
@@ -65,6 +75,31 @@ def protected(rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[Protect
         if item is not None:
             found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
     return tuple(found[key] for key in sorted(found))
+
+
+def scan_profiles(
+    config: Config, pairs: list[tuple[Any, dict[str, Any] | None]], customer_id: str, bad: ParseLog
+) -> tuple[ScanProfile, ...]:
+    """One record per profile id, the first where rows repeat one; ResponseFormatError if no row is usable."""
+    found: dict[str, ScanProfile] = {}
+    for row, summary in pairs:
+        item, errors = (
+            scan_profile(row, summary, config.jobs.status_outcomes)
+            if isinstance(row, dict)
+            else (None, ["scanProfile"])
+        )
+        if errors:
+            bad.count(errors, customer_id, {"profile_id": item.profile_id} if item is not None else {})
+        if item is not None:
+            found.setdefault(item.profile_id, item)
+    if pairs and not found:
+        raise ResponseFormatError(f"none of the {len(pairs)} scan profile rows is usable", endpoint=GROUP_SCAN_PROFILES)
+    return tuple(found[key] for key in sorted(found))
+
+
+def scan_outcome(profile: ScanProfile, overrides: Mapping[str, Outcome]) -> Outcome:
+    """A held profile's outcome under other status mappings (a reload): nothing is fetched again."""
+    return parse.outcome(profile.status, overrides) if profile.status else Outcome.UNKNOWN
 
 
 def unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:

@@ -24,12 +24,15 @@ from exporter.model import (
     Job,
     ModuleKey,
     ProtectedData,
+    Runs,
+    ScanProfile,
     Snapshot,
 )
 from exporter.refresh import changes, fetch, records
 from exporter.refresh.fetch import ApiClient
 from exporter.refresh.last_success import LastSuccess
 from exporter.refresh.parse_log import ParseLog
+from exporter.refresh.runs import RunMemory
 from exporter.refresh.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ class Refresher:
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
         self._memory = LastSuccess(config.state_file, on_state_file or (lambda ok, skipped: None), wall_clock)
+        self._runs = RunMemory(self._memory.take_saved_runs())
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -116,8 +120,9 @@ class Refresher:
         Only what the change affects becomes due, so a reload costs the API nothing it does not need:
         another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
         makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
-        `endpoints.protected` every customer; `endpoints.services` the subscriptions. `jobs.status_outcomes`
-        is applied to the jobs held, without fetching them again; the rest (jobs.expected_interval, web,
+        `endpoints.protected`, `endpoints.scan_profiles` or `scan_profiles` every customer; `endpoints.services`
+        the subscriptions. `jobs.status_outcomes` is applied to the jobs and scan profiles held, without
+        fetching them again; the rest (jobs.expected_interval, web,
         timeouts, retries, secrets) needs no data again. A new client brings its own token.
         """
         with self._lock:
@@ -151,13 +156,23 @@ class Refresher:
             self._fresh.pop(SERVICES, None)
 
     def _remap_outcomes_locked(self, config: Config) -> None:
-        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
+        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean.
+
+        The run counts are left alone: a run counted stays counted at the outcome it had then, and a run that
+        the new mapping calls finished is counted by the next refresh, which parses with the new mapping.
+        """
         overrides = config.jobs.status_outcomes
-        for cid, current in self._customers.items():
+        for cid, held in self._customers.items():
+            current = held
             jobs = tuple(replace(job, outcome=records.outcome(job, overrides)) for job in current.jobs)
             if jobs != current.jobs:
                 seen = self._memory.record(cid, jobs)
-                self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
+                current = replace(current, jobs=jobs, last_success=seen)
+            profiles = tuple(replace(p, outcome=records.scan_outcome(p, overrides)) for p in current.scan_profiles)
+            if profiles != current.scan_profiles:
+                current = replace(current, scan_profiles=profiles)
+            if current is not held:
+                self._customers[cid] = current
 
     def close(self) -> None:
         self._cycle_thread.close()
@@ -198,7 +213,8 @@ class Refresher:
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
                 entries = self._memory.prune(self._customers, config.state_retention)
-            self._memory.save(entries)
+                runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
+            self._memory.save(entries, runs)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -262,7 +278,7 @@ class Refresher:
         with self._lock:
             enabled = self._config.endpoints
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error)
+                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error, scan_error=error)
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._fresh[SERVICES] = True
@@ -298,6 +314,7 @@ class Refresher:
                     self._wall(),
                     jobs_error=INTERNAL,
                     protected_error=INTERNAL,
+                    scan_error=INTERNAL,
                 )
                 self._publish_locked()
 
@@ -306,7 +323,8 @@ class Refresher:
         now = self._wall()
         jobs: tuple[Job, ...] | None = None
         protected: tuple[ProtectedData, ...] | None = None
-        jobs_error = protected_error = None
+        profiles: tuple[ScanProfile, ...] | None = None
+        jobs_error = protected_error = scan_error = None
         if config.endpoints.jobs:
             try:
                 jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
@@ -319,6 +337,14 @@ class Refresher:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
                 )
+        if config.endpoints.scan_profiles:
+            try:
+                pairs = fetch.scan_profiles(config, client, customer_id)
+                profiles = records.scan_profiles(config, pairs, customer_id, self._bad)
+            except ApiError as exc:
+                scan_error = self._failed(
+                    "refreshing scan profiles failed, keeping the last good data", exc, customer_id
+                )
         with self._lock:
             self._record_locked(
                 config.endpoints,
@@ -328,6 +354,8 @@ class Refresher:
                 jobs_error=jobs_error,
                 protected=protected,
                 protected_error=protected_error,
+                profiles=profiles,
+                scan_error=scan_error,
             )
             self._publish_locked()
 
@@ -341,6 +369,8 @@ class Refresher:
         jobs_error: Failure | None = None,
         protected: tuple[ProtectedData, ...] | None = None,
         protected_error: Failure | None = None,
+        profiles: tuple[ScanProfile, ...] | None = None,
+        scan_error: Failure | None = None,
     ) -> None:
         """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
         current = self._customers.get(customer_id)
@@ -352,12 +382,18 @@ class Refresher:
             changes["attempt"] = current.attempt.after(jobs_error, now)
         if jobs is not None:
             seen: Mapping[ModuleKey, float] = self._memory.record(customer_id, jobs)
-            if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
-                changes.update(jobs=jobs, last_success=seen)
+            runs: Mapping[ModuleKey, Runs] = self._runs.record(customer_id, jobs, now)
+            # Else keep the cached objects: the exposition re-encodes a customer whose objects changed.
+            if jobs != current.jobs or seen != current.last_success or runs != current.runs:
+                changes.update(jobs=jobs, last_success=seen, runs=runs)
         if enabled.protected:
             changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
         if protected is not None and protected != current.protected:
             changes["protected"] = protected
+        if enabled.scan_profiles:
+            changes["scan_profiles_attempt"] = current.scan_profiles_attempt.after(scan_error, now)
+        if profiles is not None and profiles != current.scan_profiles:
+            changes["scan_profiles"] = profiles
         self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod

@@ -49,6 +49,12 @@ class SimulatorRows:
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
         return self.sim.services()
 
+    def scan_profiles(self, customer_id: str) -> list[Any]:
+        return []
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
+        return {}
+
 
 @dataclass
 class Result:

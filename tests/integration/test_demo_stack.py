@@ -97,7 +97,7 @@ def test_no_panel_shows_an_exporter_other_than_the_chosen_one(demo: Stack) -> No
 
 def test_the_demo_reads_every_endpoint_group(demo: Stack) -> None:
     endpoints = {r["metric"]["endpoint"] for r in demo.query("avepoint_refresh_success == 1")}
-    assert {"customers", "jobs", "protected", "services"} <= endpoints
+    assert {"customers", "jobs", "protected", "services", "scan_profiles"} <= endpoints
     # No module named by a bare number: the legacy demo spells Salesforce's module as legacy does.
     modules = {r["metric"]["job_module"] for r in demo.query("avepoint_backup_job_status")}
     assert modules and not any(m.isdigit() for m in modules), modules

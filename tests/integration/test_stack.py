@@ -116,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "expected_interval_overrides": [{"customer_id": stale[0], "job_module": stale[2], "interval": "1m"}]
             },
             "cache": {"ttl": "2s"},
-            "endpoints": {"protected": True, "services": True},
+            "endpoints": {"protected": True, "services": True, "scan_profiles": True},
         }
         (tmp / "exporter.yml").write_text(yaml.safe_dump(exporter_cfg))
         exporter = run_process(

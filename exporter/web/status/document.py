@@ -7,6 +7,7 @@ from typing import Any
 
 from exporter import safe
 from exporter.model import Failure
+from exporter.web.status import scan_profiles
 from exporter.web.status.view import Refresh, Status
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -68,6 +69,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                     }
                     for c in row.cells
                 ],
+                **({"scan_profiles": scan_profiles.to_dicts(row.scan_profiles)} if h.scan_profiles else {}),
             }
             for row in status.rows
         ],

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from exporter import codes, safe
 from exporter.model import Failure, Outcome
+from exporter.web.status.scan_profiles import SILENT_SECONDS, ScanCell
 from exporter.web.status.view import PROBLEMS, STALE_FACTOR, Cell, Refresh, Status
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -101,7 +102,9 @@ def render_html(status: Status) -> tuple[str, str]:
         '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
         '<p class="legend">Outcome: ',
         "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
-        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval</span></p>\n',
+        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval'
+        + (f"; a scan profile: no daily report for {ago(SILENT_SECONDS)}" if status.header.scan_profiles else "")
+        + "</span></p>\n",
         '<div id="controls" hidden><label>Filter <input id="filter" type="search" '
         'placeholder="organization, id, status, error" autocomplete="off"></label>'
         '<label><input id="problems" type="checkbox"> problems only</label>'
@@ -163,6 +166,7 @@ def _table(status: Status) -> str:
     out = [
         '<table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
         *(f'<th class="g" colspan="{n}" title="{_e(job_type)}">{_e(job_type)}</th>' for job_type, n in groups),
+        '<th rowspan="2">Scan profiles</th>' if status.header.scan_profiles else "",
         '<th rowspan="2">Refresh</th><th rowspan="2">Data age</th><th rowspan="2">Metrics</th></tr>\n<tr>',
         *(f'<th class="m" title="{_e(t)} / {_e(m)}"><span>{_e(m)}</span></th>' for t, m in modules),
         "</tr></thead>\n<tbody>\n",
@@ -181,6 +185,7 @@ def _table(status: Status) -> str:
             f'<td class="customer"><span class="org" title="{_e(row.country)}">{_e(row.organization)}</span>'
             f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
             f"{''.join(cells)}"
+            f"{_scan_html(row.scan_profiles) if status.header.scan_profiles else ''}"
             f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
             f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
             f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
@@ -209,6 +214,28 @@ def _cell_html(cell: Cell) -> str:
     title = module + "\n" + _e("\n".join(lines))
     classes = f"o o-{cell.outcome.value} stale" if cell.stale else f"o o-{cell.outcome.value}"
     return f'<td class="{classes}" data-module="{module}" title="{title}">{GLYPHS[cell.outcome]}</td>'
+
+
+def _scan_html(scan: tuple[ScanCell, ...]) -> str:
+    """One glyph per scan profile, its outcome's colour (a silent one marked stale); the details in its title."""
+    glyphs = []
+    for c in scan:
+        lines = [c.name or c.profile_id, f"last scan: {c.status or DASH} ({LABELS[c.outcome]})"]
+        if c.last_update is not None and c.since_update is not None:
+            silent = f": SILENT (over {ago(SILENT_SECONDS)})" if c.silent else ""
+            lines.append(f"last daily report: {ago(c.since_update)} ago ({utc(c.last_update)}){silent}")
+        else:
+            lines.append("last daily report: unknown")
+        counts = (("new", c.new_objects), ("moved", c.moved_objects), ("out of policy", c.out_of_policy_objects))
+        known = [f"{what} {n}" for what, n in counts if n is not None]
+        if known:
+            lines.append("objects: " + ", ".join(known))
+        classes = f"o o-{c.outcome.value}" + (" stale" if c.silent else "")
+        glyphs.append(
+            f'<span class="{classes}" data-profile="{_e(c.profile_id)}" title="{_e(chr(10).join(lines))}">'
+            f"{GLYPHS[c.outcome]}</span>"
+        )
+    return f'<td class="scan">{"".join(glyphs) or DASH}</td>'
 
 
 def _refresh_html(refresh: tuple[Refresh, ...]) -> str:

@@ -10,6 +10,7 @@ from exporter import codes, safe
 from exporter.model import (
     GROUP_JOBS,
     GROUP_PROTECTED,
+    GROUP_SCAN_PROFILES,
     GROUP_SERVICES,
     Attempt,
     CustomerState,
@@ -19,6 +20,8 @@ from exporter.model import (
     Snapshot,
 )
 from exporter.shard import Shard
+from exporter.web.status import scan_profiles
+from exporter.web.status.scan_profiles import ScanCell
 
 # Same factor as the AvePointBackupStale alert: a module is stale past 1.5 expected intervals.
 STALE_FACTOR = 1.5
@@ -100,7 +103,8 @@ class Row:
     health: str
     reasons: tuple[str, ...]
     cells: tuple[Cell, ...]
-    refresh: tuple[Refresh, ...]  # jobs first; protected data when enabled
+    refresh: tuple[Refresh, ...]  # jobs first; protected data and scan profiles when enabled
+    scan_profiles: tuple[ScanCell, ...] = ()
 
     @property
     def data_age(self) -> float | None:
@@ -125,6 +129,7 @@ class Header:
     customers: int
     problem_customers: int
     jobs: int
+    scan_profiles: bool = False  # endpoints.scan_profiles: the page has a column for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,7 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
         customers=len(rows),
         problem_customers=sum(r.health in PROBLEMS for r in rows),
         jobs=sum(len(cs.jobs) for cs in snap.customers),
+        scan_profiles=cfg.endpoints.scan_profiles,
     )
     return Status(snap.generation, now, header, tuple(modules), tuple(rows))
 
@@ -175,11 +181,16 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
         refresh.append(_refresh(GROUP_JOBS, cs.attempt, now))
     if snap.config.endpoints.protected:
         refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt, now))
+    scan: tuple[ScanCell, ...] = ()
+    if snap.config.endpoints.scan_profiles:
+        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt, now))
+        scan = scan_profiles.cells(cs.scan_profiles, now)
     counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
     for c in cells:
         for reason in c.reasons:
             counts[reason] += 1
     reasons = [f"{n} {what}" for what, n in counts.items() if n]
+    reasons.extend(scan_profiles.reasons(scan))
     reasons.extend(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
     if counts["failed"]:
         health = FAILED
@@ -198,6 +209,7 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
         tuple(reasons),
         cells,
         tuple(refresh),
+        scan,
     )
 
 
