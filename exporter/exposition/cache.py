@@ -6,7 +6,7 @@ in blocks of a few customers: every block is its own run of deflate blocks per f
 flush (the technique of pigz and gzip --rsyncable, see deflate.py), so the gzip body is the blocks'
 compressed bytes concatenated. A change of one customer recompresses its block only.
 
-No text is kept: the sample text is about 2 KB per job, ten times its compressed size, and Prometheus
+No text is kept: the sample text is 2 to 3 KB per job, twenty times its compressed size, and Prometheus
 asks for gzip. A block's text is made again from its members' records when one of them changes, and a
 client that asks for plain text gets the compressed stream decompressed as it is sent. Each run keeps
 its text's CRC-32 and length, which is all the gzip trailer needs. The runs live in one buffer, the
