@@ -81,7 +81,7 @@ class App:
         self._cache = ExpositionCache()
         # Set once a client asked for OpenMetrics: from then on prerender builds that view as well.
         self._openmetrics_asked = False
-        # Per format: the telemetry version written, and the text of the live registry then (see _live_text).
+        # Per format: the telemetry version written, and the text of the live registry then (see _own_metrics).
         self._live_text: dict[bool, tuple[int, bytes]] = {}
         self.started = wall_clock()
         self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
