@@ -55,6 +55,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+    # the report's charts (the `report` extra: pygal, pure Python) for the chart's report CronJob
+    && /opt/venv/bin/pip install --no-cache-dir 'pygal>=3.0' \
     && mkdir -p /var/lib/avepoint-exporter /etc/avepoint-exporter \
     && chown 65532:65532 /var/lib/avepoint-exporter
 WORKDIR /var/lib/avepoint-exporter

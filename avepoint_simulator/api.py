@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from avepoint_simulator.answers import Response, dumps, error_response, oauth_error, ok
@@ -31,6 +32,7 @@ from avepoint_simulator.routes import (
     ROUTE_V3_PROTECTED,
     ROUTE_V3_SCAN_PROFILE_CHANGES,
     ROUTE_V3_SCAN_PROFILES,
+    ROUTE_V3_SEATS,
     V3_PREFIX,
     id_filter,
     int_filter,
@@ -39,7 +41,7 @@ from avepoint_simulator.routes import (
     match,
     v3_page,
 )
-from avepoint_simulator.rows import protected_rows, service_row
+from avepoint_simulator.rows import protected_rows, seat_rows, service_row
 from avepoint_simulator.scan_profiles import Profile, listing_row, profiles, summary_row
 from avepoint_simulator.scenario import Scenario
 
@@ -235,6 +237,9 @@ class Api(Scenario):
                 faults,
                 ("WWW-Authenticate", 'Bearer error="insufficient_scope"'),
             )
+        if template in faults.forbidden_routes:
+            # As a gateway answers a route the app registration was not granted (whatever its scopes say).
+            return error_response(rid, 403, "The application may not call this route", faults)
         now = self._clock()
         # Every route with a parameter names a customer first.
         customer: Customer | None = None
@@ -262,7 +267,14 @@ class Api(Scenario):
         try:
             if template.startswith(V3_PREFIX):
                 payload = self._v3_payload(
-                    template, customer, query=query, content_type=content_type, body=body, now=now, faults=faults
+                    template,
+                    customer,
+                    params,
+                    query=query,
+                    content_type=content_type,
+                    body=body,
+                    now=now,
+                    faults=faults,
                 )
             else:
                 payload = self._legacy_payload(template, customer, params, query=query, base=base, now=now)
@@ -322,6 +334,7 @@ class Api(Scenario):
         self,
         template: str,
         customer: Customer | None,
+        params: tuple[str, ...],
         *,
         query: str,
         content_type: str | None,
@@ -330,6 +343,9 @@ class Api(Scenario):
         faults: Faults,
     ) -> object:
         request = json_body(body, content_type)
+        if template == ROUTE_V3_SEATS:
+            assert customer is not None
+            return v3_page(self._seat_rows(customer, params[1], request), query, self.page_size, faults)
         if template == ROUTE_V3_PROTECTED:
             assert customer is not None
             # Paged since December 2025 (AvePoint/cloud-api docs/elements/change-log.md).
@@ -357,3 +373,19 @@ class Api(Scenario):
         if template == ROUTE_V3_CUSTOMERS:
             return v3_page([v3_customer(c) for c in chosen], query, self.page_size, faults)
         return v3_page([service_row(c, now, v3=True) for c in chosen], query, self.page_size, faults)
+
+    def _seat_rows(self, customer: Customer, raw_type: str, request: dict[str, Any]) -> list[dict[str, object]]:
+        """The seats route's rows: {type} one of the documented 0-3, `tenantIds` an optional filter
+        (docs/elements/general/tenant/get-3rd-party-products-tenant-type.md)."""
+        try:
+            tenant_type = int(raw_type)
+        except ValueError:
+            raise ValueError(f"type must be an integer, got {raw_type!r}") from None
+        rows = seat_rows(customer, tenant_type, nearly_full=customer.id == self._customers[0].id)
+        wanted = request.get("tenantIds")
+        if wanted is None:
+            return rows
+        if not isinstance(wanted, list) or not all(isinstance(i, str) for i in wanted):
+            raise ValueError("tenantIds must be a list of strings")
+        ids = {i.lower() for i in wanted}
+        return [row for row in rows if str(row["tenantId"]).lower() in ids]

@@ -25,6 +25,8 @@ ROUTE_V3_SERVICES: Final = f"{V3_PREFIX}/customers/services/batch"
 ROUTE_V3_PROTECTED: Final = f"{V3_PREFIX}/customers/{{customerId}}/cloud-backup-m365/overview"
 ROUTE_V3_SCAN_PROFILES: Final = f"{V3_PREFIX}/customers/{{customerId}}/scan-profiles/batch"
 ROUTE_V3_SCAN_PROFILE_CHANGES: Final = f"{V3_PREFIX}/customers/{{customerId}}/scan-profiles/{{scanProfileId}}/changes"
+# docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: POST, scope elements.license.read.all.
+ROUTE_V3_SEATS: Final = f"{V3_PREFIX}/customers/{{customerId}}/3rd-party-products/type/{{type}}/tenants/batch"
 
 ROUTE_SCOPE: Final = {
     ROUTE_CUSTOMERS: "partner.customers.read.all",
@@ -42,6 +44,7 @@ ROUTE_SCOPE: Final = {
     ROUTE_SCAN_PROFILE_SUMMARY: "partner.scanprofiles.read.all",
     ROUTE_V3_SCAN_PROFILES: "elements.scanprofiles.read.all",
     ROUTE_V3_SCAN_PROFILE_CHANGES: "elements.scanprofiles.read.all",
+    ROUTE_V3_SEATS: "elements.license.read.all",
 }
 # The legacy family reads with GET; v3 reads with POST "batch" routes, except the overview.
 ROUTE_METHOD: Final = {
@@ -64,6 +67,7 @@ ROUTE_METHOD: Final = {
     ROUTE_V3_PROTECTED: "GET",
     ROUTE_V3_SCAN_PROFILES: "POST",
     ROUTE_V3_SCAN_PROFILE_CHANGES: "GET",
+    ROUTE_V3_SEATS: "POST",
 }
 V3_DEFAULT_PAGE_SIZE: Final = 50
 V3_MAX_PAGE_SIZE: Final = 100
@@ -113,6 +117,13 @@ def _match_v3(parts: list[str], lower: list[str]) -> tuple[str, tuple[str, ...]]
         return ROUTE_V3_SCAN_PROFILES, (parts[0],)
     if len(parts) == 4 and (lower[1], lower[3]) == ("scan-profiles", "changes"):
         return ROUTE_V3_SCAN_PROFILE_CHANGES, (parts[0], parts[2])
+    if len(parts) == 6 and (lower[1], lower[2], lower[4], lower[5]) == (
+        "3rd-party-products",
+        "type",
+        "tenants",
+        "batch",
+    ):
+        return ROUTE_V3_SEATS, (parts[0], parts[3])
     return ROUTE_UNKNOWN, ()
 
 

@@ -27,6 +27,13 @@ SUB_SEATS = "avepoint_subscription_purchased_seats"
 SUB_ASSIGNED = "avepoint_subscription_licenses_assigned"
 SUB_CONSUMED = "avepoint_subscription_capacity_consumed_bytes"
 SUB_PURCHASED = "avepoint_subscription_capacity_purchased_bytes"
+PROTECTED_OBJECTS = "avepoint_protected_objects"
+PROTECTED_SCANNED = "avepoint_protected_scanned_objects"
+SEATS_ASSIGNED = "avepoint_tenant_user_seats_assigned"
+SEATS_AVAILABLE = "avepoint_tenant_user_seats_available"
+SEATS_PANEL = "User seats per tenant"
+# Panels whose data only api.version v3 gives (the legacy API has no seats route).
+V3_ONLY = frozenset({SEATS_PANEL})
 LAST_SUCCESS = "avepoint_backup_job_last_success_timestamp_seconds"
 EXPECTED = "avepoint_backup_job_expected_interval_seconds"
 REFRESH_OK = "avepoint_refresh_success"
@@ -162,6 +169,8 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 OK = thresholds((None, "green"))
 BAD_FROM_1 = thresholds((None, "green"), (1, "red"))
 CAPACITY_STEPS = thresholds((None, "green"), (0.8, "orange"), (0.9, "red"))
+# Coverage: the share of scanned objects protected; below 90% something is left out of the backup.
+COVERAGE_STEPS = thresholds((None, "red"), (0.9, "orange"), (0.99, "green"))
 
 
 def value_mapping(*entries: tuple[str | int, str, str]) -> Json:
@@ -795,6 +804,54 @@ def customer() -> Json:
                 target(metric("avepoint_backup_job_duration_seconds", c)),
                 target(last_success_ms(c)),
                 sort_by="Job type",
+            ),
+            # Coverage (issue 15, point 4): the recording rule avepoint:protected_coverage_ratio's expression,
+            # written out so that the panel works without the rules loaded.
+            table(
+                "Coverage per module",
+                "Objects Cloud Backup for Microsoft 365 protects against those it scanned, per service and module "
+                "(endpoints.protected); no coverage where nothing was scanned.",
+                [
+                    Column("service", "Service"),
+                    Column("module", "Module"),
+                    Column("Value #A", "Protected objects", unit="short"),
+                    Column("Value #B", "Scanned objects", unit="short"),
+                    Column("Value #C", "Coverage", unit="percentunit", steps=COVERAGE_STEPS, colour="text"),
+                ],
+                target(metric(PROTECTED_OBJECTS, c)),
+                target(metric(PROTECTED_SCANNED, c)),
+                target(
+                    f"{metric(PROTECTED_OBJECTS, c)} / on(customer_id, service, module) "
+                    f"({metric(PROTECTED_SCANNED, c)} > 0)"
+                ),
+                keys=["customer_id", "service", "module"],
+                sort_by="Coverage",
+                h=8,
+            ),
+            # Seats (issue 15, point 6): v3 only, so the legacy stacks' "every panel shows data" leaves it out
+            # (V3_ONLY) and tests/integration/test_seats_stack.py runs it against a v3 exporter.
+            table(
+                SEATS_PANEL,
+                "User seats of each of the customer's tenants (v3 with endpoints.services): assigned, still "
+                "available, and the share assigned that AvePointSeatsNearlyUsedUp judges.",
+                [
+                    Column("tenant_type", "Tenant type"),
+                    Column("tenant_name", "Tenant"),
+                    Column("tenant_id", "Tenant id"),
+                    Column("Value #A", "Assigned", unit="short"),
+                    Column("Value #B", "Available", unit="short"),
+                    Column("Value #C", "Assigned share", unit="percentunit", steps=CAPACITY_STEPS, colour="text"),
+                ],
+                target(metric(SEATS_ASSIGNED, c)),
+                target(metric(SEATS_AVAILABLE, c)),
+                target(
+                    f"{metric(SEATS_ASSIGNED, c)} / on(customer_id, tenant_type, tenant_id, tenant_name) "
+                    f"({metric(SEATS_ASSIGNED, c)} + {metric(SEATS_AVAILABLE, c)} > 0)"
+                ),
+                keys=["customer_id", "tenant_type", "tenant_id", "tenant_name"],
+                sort_by="Assigned share",
+                descending=True,
+                h=6,
             ),
             state_timeline(
                 "Status history",

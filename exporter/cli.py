@@ -16,7 +16,7 @@ from typing import TextIO
 from prometheus_client import disable_created_metrics
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
-from exporter import __version__, config, logs, memory, safe
+from exporter import __version__, config, logs, memory, report, safe
 from exporter import shard as sharding
 from exporter.config import web as webconfig
 from exporter.errors import ApiError, ConfigError
@@ -87,6 +87,17 @@ def parser() -> argparse.ArgumentParser:
         parents=[common],
         help="validate the config, get a token, list customers and show what would be exported",
     )
+    logging_flags = argparse.ArgumentParser(add_help=False)
+    logging_flags.add_argument("--log.level", dest="log_level", choices=logs.LEVELS, default="info")
+    logging_flags.add_argument("--log.format", dest="log_format", choices=logs.FORMATS, default="logfmt")
+    report.add_arguments(
+        sub.add_parser(
+            "report",
+            parents=[logging_flags],
+            help="write the monthly backup report of each customer (HTML, and PDF with Chromium) from Prometheus",
+            description="Reads Prometheus' HTTP API, not AvePoint: the exporter's history of a month, per customer.",
+        )
+    )
     return p
 
 
@@ -94,6 +105,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     env = os.environ if env is None else env
     logs.setup(args.log_level, args.log_format)
+    if args.command == "report":
+        return report.run(args, sys.stdout)
     # No `*_created` series: they double the exporter's own counters for a start time no dashboard uses.
     disable_created_metrics()  # type: ignore[no-untyped-call]  # the library ships it unannotated
     sim = None

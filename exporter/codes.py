@@ -142,6 +142,17 @@ MANAGEMENT_MODES: Mapping[int, str] = MappingProxyType(
     }
 )
 
+# The `type` of a tenant on the user-seats route, as the reference spells it (AvePoint/cloud-api
+# docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: the path's {type} and the answer's `type`).
+TENANT_TYPES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "Microsoft 365",
+        1: "Salesforce",
+        2: "Google",
+        3: "Dynamics 365",
+    }
+)
+
 # One job, one series on either API generation: the canonical spelling of a job type or module is
 # the v3 table's (the documented successor, and the only complete list); these are the legacy
 # spellings of the same things. Sources: AvePoint/elements-samples powershell/docs/ElementsCustomersApi.md

@@ -20,6 +20,8 @@ GROUP_JOBS = "jobs"
 GROUP_PROTECTED = "protected"
 GROUP_SERVICES = "services"
 GROUP_SCAN_PROFILES = "scan_profiles"
+# The user seats of each tenant (v3 only), read per customer with the subscriptions (endpoints.services).
+GROUP_SEATS = "seats"
 
 __all__ = [
     "FINISHED",
@@ -27,6 +29,7 @@ __all__ = [
     "GROUP_JOBS",
     "GROUP_PROTECTED",
     "GROUP_SCAN_PROFILES",
+    "GROUP_SEATS",
     "GROUP_SERVICES",
     "INTERNAL",
     "Attempt",
@@ -43,6 +46,7 @@ __all__ = [
     "Snapshot",
     "Subscription",
     "Tenant",
+    "TenantSeats",
 ]
 
 ModuleKey = tuple[str, str]  # job type, job module
@@ -204,6 +208,24 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantSeats:
+    """The user seats of one tenant of a customer, from v3's
+    `customers/{customerId}/3rd-party-products/type/{type}/tenants/batch` (AvePoint/cloud-api
+    docs/elements/general/tenant/get-3rd-party-products-tenant-type.md); the legacy routes have none.
+
+    `tenant_type` is the type's name ("Microsoft 365", "Salesforce", "Google", "Dynamics 365"). The
+    counts are None where the API sent nothing usable. `available` is read as the seats not yet
+    assigned (the page says only "the number of available user seats"; see the README's open questions).
+    """
+
+    tenant_type: str
+    tenant_id: str
+    tenant_name: str = ""
+    assigned: int | None = None
+    available: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     """Why a refresh failed, kept as fields until a page or a log line formats it. Never holds a secret:
     exporter errors are written not to, and the ids are the upstream's, checked to look like ids."""
@@ -253,8 +275,11 @@ class CustomerState:
     protected: tuple[ProtectedData, ...] = ()
     protected_attempt: Attempt = field(default_factory=Attempt)
     subscriptions: tuple[Subscription, ...] = ()
-    # The runs counted per module, for the modules listed in `jobs` (exporter/refresh/runs.py). After the
-    # fields above, so their positions stay.
+    seats: tuple[TenantSeats, ...] = ()
+    # None while the seats route was never asked for this customer (legacy, or endpoints.services off).
+    seats_attempt: Attempt | None = None
+    # The runs counted per module, for the modules listed in `jobs` (exporter/refresh/runs.py). Last, so the
+    # positional fields before it keep their places.
     runs: Mapping[ModuleKey, Runs] = field(default_factory=dict)
     scan_profiles: tuple[ScanProfile, ...] = ()
     scan_profiles_attempt: Attempt = field(default_factory=Attempt)

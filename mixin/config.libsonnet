@@ -21,6 +21,8 @@
     subscriptionCriticalDays: 7,
     // AvePointCapacityNearlyFull: share of the purchased capacity consumed.
     capacityRatio: 0.9,
+    // AvePointSeatsNearlyUsedUp: share of a tenant's user seats assigned.
+    seatsRatio: 0.9,
     // AvePointApiThrottled: share of API requests answered 429.
     throttledRatio: 0.1,
     // AvePointDataStale: a customer's jobs last fetched longer ago than this, in seconds.

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 
+from tests.support import free_port
+from tests.support.harness import stop_processes
+from tests.support.month import Backfilled, backfill, generate
 from tests.support.pki import Pki, make_pki
 
 
@@ -11,3 +17,18 @@ from tests.support.pki import Pki, make_pki
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """One throwaway PKI for the whole run: making keys is the slow part of the TLS tests."""
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def month_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
+    """A simulated month of exporter history (tests/support/month.py) backfilled into a real Prometheus, once per
+    run: some 10 s to generate and 10 s for promtool. Its `month` is the truth to compare query results with."""
+    tmp = tmp_path_factory.mktemp("month")
+    month = generate(tmp / "month.om")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        prometheus = backfill(month, tmp, procs, free_port())
+        month.path.unlink()  # some 250 MB, in TSDB blocks now
+        yield prometheus
+    finally:
+        stop_processes(procs, tmp)

@@ -138,6 +138,10 @@ class EndpointsConfig:
     protected: bool = False
     services: bool = False
     scan_profiles: bool = False
+    # Under v3 with `services`: the tenant types whose user seats are read, one request per type and customer
+    # (AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md). Names or codes
+    # 0-3 in the file; the loader stores the names. Empty: no seats.
+    seat_tenant_types: tuple[str, ...] = ("Microsoft 365", "Salesforce", "Google", "Dynamics 365")
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,8 @@ class ExpositionCache:
             cs.subscriptions,
             cs.scan_profiles_attempt,
             cs.scan_profiles,
+            cs.seats,
+            cs.seats_attempt,
             endpoints,
         )
         if old is None:

@@ -44,7 +44,7 @@ class Refresh(Group):
 
     The exporter's own state, new every refresh cycle, so without the cache note. Fleet-wide samples have
     customer_id="" (the customer listing, and the services call with endpoints.services); each customer has
-    one per endpoint switched on.
+    one per endpoint switched on (seats: under v3 with endpoints.services).
 
         # HELP avepoint_up 1 while the exporter can authenticate and list customers (GET /partner/customers), else 0.
         # TYPE avepoint_up gauge
@@ -57,6 +57,7 @@ class Refresh(Group):
         avepoint_refresh_success{customer_id="",endpoint="customers"} 1.0
         avepoint_refresh_success{customer_id="c-1",endpoint="jobs"} 1.0
         avepoint_refresh_success{customer_id="c-1",endpoint="protected"} 0.0
+        avepoint_refresh_success{customer_id="c-3",endpoint="seats"} 1.0
         # HELP avepoint_refresh_last_success_timestamp_seconds When this endpoint (for this customer) was last refreshed successfully, Unix time: the age of the data served.
         # TYPE avepoint_refresh_last_success_timestamp_seconds gauge
         avepoint_refresh_last_success_timestamp_seconds{customer_id="",endpoint="customers"} 1.757562e+09
@@ -326,6 +327,36 @@ class Subscriptions(Group):
     FAMILIES = tuple(family for family, _ in VALUES)
 
 
+class Seats(Group):
+    """The user seats of each tenant of a customer (endpoints.services, v3 only: the legacy routes have none).
+
+    From v3's `customers/{customerId}/3rd-party-products/type/{type}/tenants/batch` (AvePoint/cloud-api
+    docs/elements/general/tenant/get-3rd-party-products-tenant-type.md), asked once per tenant type;
+    tenant_type as the page names the type: Microsoft 365, Salesforce, Google or Dynamics 365. Each
+    value only where the API sent one.
+
+        # HELP avepoint_tenant_user_seats_assigned User seats assigned in the tenant (API field assignedUserSeat; v3 only, the legacy API has no seats). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_tenant_user_seats_assigned gauge
+        avepoint_tenant_user_seats_assigned{customer_id="c-3",tenant_id="t-1",tenant_name="wood.onmicrosoft.com",tenant_type="Microsoft 365"} 240.0
+        # HELP avepoint_tenant_user_seats_available User seats of the tenant still available, not assigned (API field availableUserSeat; v3 only, the legacy API has no seats). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_tenant_user_seats_available gauge
+        avepoint_tenant_user_seats_available{customer_id="c-3",tenant_id="t-1",tenant_name="wood.onmicrosoft.com",tenant_type="Microsoft 365"} 10.0
+    """  # noqa: E501
+
+    ASSIGNED = _family(
+        "avepoint_tenant_user_seats_assigned",
+        "User seats assigned in the tenant (API field assignedUserSeat; v3 only, the legacy API has no seats).",
+    )
+    # "The number of available user seats of the tenant" (the page): read as the seats still free, like the
+    # services' microsoftLicenseAvailable beside microsoftLicenseAssigned; see the README's open questions.
+    AVAILABLE = _family(
+        "avepoint_tenant_user_seats_available",
+        "User seats of the tenant still available, not assigned (API field availableUserSeat; v3 only, the legacy "
+        "API has no seats).",
+    )
+    FAMILIES = (ASSIGNED, AVAILABLE)
+
+
 class Jobs(Group):
     """The latest job of each customer, job type and module: labels customer_id, job_type, job_module.
 
@@ -529,6 +560,7 @@ GROUPS: tuple[type[Group], ...] = (
     Protected,
     ScanProfiles,
     Subscriptions,
+    Seats,
     Jobs,
     Staleness,
     RunHistory,

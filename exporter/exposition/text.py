@@ -24,6 +24,7 @@ from exporter.exposition.families import (
     Refresh,
     RunHistory,
     ScanProfiles,
+    Seats,
     Staleness,
     Subscriptions,
 )
@@ -33,6 +34,7 @@ from exporter.model import (
     GROUP_JOBS,
     GROUP_PROTECTED,
     GROUP_SCAN_PROFILES,
+    GROUP_SEATS,
     GROUP_SERVICES,
     CustomerState,
     Job,
@@ -89,7 +91,7 @@ def _line(name: str, labels: str, value: float) -> str:
 
 def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family, str]:
     """The small per-customer families: refresh state, info, status, tenants, protected data, scan profiles,
-    subscriptions."""
+    subscriptions, seats."""
     customer = cs.customer
     cid = customer.id
     parts: dict[Family, list[str]] = {}
@@ -101,8 +103,10 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
         (GROUP_JOBS, endpoints.jobs, cs.attempt),
         (GROUP_PROTECTED, endpoints.protected, cs.protected_attempt),
         (GROUP_SCAN_PROFILES, endpoints.scan_profiles, cs.scan_profiles_attempt),
+        # Asked only under v3 (seats_attempt stays None under legacy, which has no seats route).
+        (GROUP_SEATS, endpoints.services and cs.seats_attempt is not None, cs.seats_attempt),
     ):
-        if enabled:
+        if enabled and attempt is not None:
             add(Refresh.SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
             if attempt.last_success is not None:
                 add(Refresh.LAST_SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], attempt.last_success)
@@ -136,6 +140,17 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
             value = getattr(sub, attr)
             if value is not None:
                 add(family, labels, float(value))
+    for seats in cs.seats if endpoints.services else ():
+        labels = [
+            ("customer_id", cid),
+            ("tenant_id", seats.tenant_id),
+            ("tenant_name", seats.tenant_name),
+            ("tenant_type", seats.tenant_type),
+        ]
+        if seats.assigned is not None:
+            add(Seats.ASSIGNED, labels, seats.assigned)
+        if seats.available is not None:
+            add(Seats.AVAILABLE, labels, seats.available)
     return {family: "".join(lines) for family, lines in parts.items()}
 
 

@@ -1,13 +1,14 @@
-"""What the refresher asks the API for one customer: the client it needs, and the job and scan-profile rows,
-bounded."""
+"""What the refresher asks the API for one customer: the client it needs, and the job, scan-profile and seat
+rows, bounded."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from exporter import codes
 from exporter.config import Config
 from exporter.errors import LimitExceeded
-from exporter.model import GROUP_JOBS, GROUP_SCAN_PROFILES
+from exporter.model import GROUP_JOBS, GROUP_SCAN_PROFILES, GROUP_SEATS
 
 
 class ApiClient(Protocol):
@@ -20,6 +21,12 @@ class ApiClient(Protocol):
     def services(self, customer_ids: list[str] | None = None) -> list[Any]: ...
     def scan_profiles(self, customer_id: str) -> list[Any]: ...
     def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]: ...
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]: ...
+
+
+# Tenants of one customer, all four types together: a customer has one or two of each type it uses, so
+# this only stops a runaway answer (each row becomes two series) from taking the memory of all customers.
+MAX_TENANTS_PER_CUSTOMER = 1000
 
 
 def jobs(config: Config, client: ApiClient, customer_id: str) -> list[Any]:
@@ -77,3 +84,22 @@ def _profile_id(row: object) -> str | None:
     # The legacy samples spell it profileId in the list and profileID in the summary: any case.
     value = next((v for k, v in row.items() if isinstance(k, str) and k.casefold() == "profileid"), None)
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def seats(config: Config, client: ApiClient, customer_id: str) -> list[tuple[str, Any]]:
+    """The seat rows of one customer's tenants of each type in `endpoints.seat_tenant_types`, each with the
+    name of the type it was asked as.
+
+    One request per type (AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md:
+    0 Microsoft 365, 1 Salesforce, 2 Google, 3 Dynamics 365): the route has no "every type", and the customer
+    listing does not say which types a customer has.
+    """
+    rows: list[tuple[str, Any]] = []
+    for name in config.endpoints.seat_tenant_types:
+        code = codes.code(codes.TENANT_TYPES, name)
+        if code is None:  # the loader stores only names of the table
+            continue
+        rows.extend((name, row) for row in client.seats(customer_id, code))
+        if len(rows) > MAX_TENANTS_PER_CUSTOMER:
+            raise LimitExceeded(f"more than {MAX_TENANTS_PER_CUSTOMER} tenants with user seats", endpoint=GROUP_SEATS)
+    return rows

@@ -16,6 +16,7 @@ from exporter.model import (
     ProtectedData,
     ScanProfile,
     Subscription,
+    TenantSeats,
 )
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
@@ -100,6 +101,19 @@ def scan_profiles(
 def scan_outcome(profile: ScanProfile, overrides: Mapping[str, Outcome]) -> Outcome:
     """A held profile's outcome under other status mappings (a reload): nothing is fetched again."""
     return parse.outcome(profile.status, overrides) if profile.status else Outcome.UNKNOWN
+
+
+def seats(rows: list[tuple[str, Any]], customer_id: str, bad: ParseLog) -> tuple[TenantSeats, ...]:
+    """One item per (tenant type, tenant id), the first where rows repeat one; `rows` pair the type asked with a row."""
+    found: dict[tuple[str, str], TenantSeats] = {}
+    for requested, row in rows:
+        item, errors = parse.tenant_seats(row, requested) if isinstance(row, dict) else (None, ["tenantId"])
+        if errors:
+            where = {"tenant_type": item.tenant_type, "tenant_id": item.tenant_id} if item is not None else {}
+            bad.count(errors, customer_id, where)
+        if item is not None:
+            found.setdefault((item.tenant_type, item.tenant_id), item)  # a duplicate would repeat a series
+    return tuple(found[key] for key in sorted(found))
 
 
 def unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:

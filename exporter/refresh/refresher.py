@@ -27,6 +27,7 @@ from exporter.model import (
     Runs,
     ScanProfile,
     Snapshot,
+    TenantSeats,
 )
 from exporter.refresh import changes, fetch, records
 from exporter.refresh.fetch import ApiClient
@@ -121,8 +122,8 @@ class Refresher:
         another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
         makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
         `endpoints.protected`, `endpoints.scan_profiles` or `scan_profiles` every customer; `endpoints.services`
-        the subscriptions. `jobs.status_outcomes` is applied to the jobs and scan profiles held, without
-        fetching them again; the rest (jobs.expected_interval, web,
+        the subscriptions (v3: and every customer, for its user seats). `jobs.status_outcomes` is applied to the
+        jobs and scan profiles held, without fetching them again; the rest (jobs.expected_interval, web,
         timeouts, retries, secrets) needs no data again. A new client brings its own token.
         """
         with self._lock:
@@ -277,8 +278,17 @@ class Refresher:
         error = exc if isinstance(exc, Failure) else Failure.of(exc)
         with self._lock:
             enabled = self._config.endpoints
+            seats_error = error if _reads_seats(self._config) else None
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error, scan_error=error)
+                self._record_locked(
+                    enabled,
+                    cid,
+                    now,
+                    jobs_error=error,
+                    protected_error=error,
+                    scan_error=error,
+                    seats_error=seats_error,
+                )
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._fresh[SERVICES] = True
@@ -315,6 +325,7 @@ class Refresher:
                     jobs_error=INTERNAL,
                     protected_error=INTERNAL,
                     scan_error=INTERNAL,
+                    seats_error=INTERNAL if _reads_seats(config) else None,
                 )
                 self._publish_locked()
 
@@ -324,7 +335,8 @@ class Refresher:
         jobs: tuple[Job, ...] | None = None
         protected: tuple[ProtectedData, ...] | None = None
         profiles: tuple[ScanProfile, ...] | None = None
-        jobs_error = protected_error = scan_error = None
+        seats: tuple[TenantSeats, ...] | None = None
+        jobs_error = protected_error = scan_error = seats_error = None
         if config.endpoints.jobs:
             try:
                 jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
@@ -345,6 +357,11 @@ class Refresher:
                 scan_error = self._failed(
                     "refreshing scan profiles failed, keeping the last good data", exc, customer_id
                 )
+        if _reads_seats(config):
+            try:
+                seats = records.seats(fetch.seats(config, client, customer_id), customer_id, self._bad)
+            except ApiError as exc:
+                seats_error = self._failed("refreshing user seats failed, keeping the last good data", exc, customer_id)
         with self._lock:
             self._record_locked(
                 config.endpoints,
@@ -356,6 +373,8 @@ class Refresher:
                 protected_error=protected_error,
                 profiles=profiles,
                 scan_error=scan_error,
+                seats=seats,
+                seats_error=seats_error,
             )
             self._publish_locked()
 
@@ -371,8 +390,14 @@ class Refresher:
         protected_error: Failure | None = None,
         profiles: tuple[ScanProfile, ...] | None = None,
         scan_error: Failure | None = None,
+        seats: tuple[TenantSeats, ...] | None = None,
+        seats_error: Failure | None = None,
     ) -> None:
-        """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
+        """Store one customer's refresh: new data where it came, the attempt of each enabled group.
+
+        The seats' attempt is recorded only where the seats were asked for (or failed before they could be):
+        `seats` or `seats_error` set.
+        """
         current = self._customers.get(customer_id)
         if current is None:  # dropped from the listing meanwhile
             return
@@ -394,6 +419,10 @@ class Refresher:
             changes["scan_profiles_attempt"] = current.scan_profiles_attempt.after(scan_error, now)
         if profiles is not None and profiles != current.scan_profiles:
             changes["scan_profiles"] = profiles
+        if seats is not None or seats_error is not None:
+            changes["seats_attempt"] = (current.seats_attempt or Attempt()).after(seats_error, now)
+        if seats is not None and seats != current.seats:
+            changes["seats"] = seats
         self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod
@@ -447,3 +476,8 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
+
+
+def _reads_seats(config: Config) -> bool:
+    """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
+    return config.endpoints.services and config.api.version == "v3" and bool(config.endpoints.seat_tenant_types)

@@ -29,11 +29,13 @@ from exporter.upstream.routes import (
     EP_V3_PROTECTED,
     EP_V3_SCAN_PROFILE_CHANGES,
     EP_V3_SCAN_PROFILES,
+    EP_V3_SEATS,
     EP_V3_SERVICES,
     V3_PAGE_SIZE,
     V3_PREFIX,
     seg,
     v3_jobs_path,
+    v3_seats_path,
 )
 from exporter.upstream.transport import Observer, Transport
 
@@ -164,6 +166,17 @@ class Client:
         if self._v3:
             return self._post_pages(EP_V3_SERVICES, EP_V3_SERVICES, _ids_body(customer_ids))
         return _only(self._get_list(EP_SERVICES, "/partner/services"), "customerId", customer_ids)
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        """The user seats of a customer's tenants of one type (v3 only: the legacy routes have no such list).
+
+        AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: POST, paged like
+        the other batch routes, an optional `tenantIds` filter (not sent: every tenant), scope
+        elements.license.read.all (the subscriptions' own).
+        """
+        if not self._v3:
+            raise ApiError("user seats are read from the v3 API only", endpoint=EP_V3_SEATS)
+        return self._post_pages(EP_V3_SEATS, v3_seats_path(customer_id, tenant_type), {})
 
     def token(self) -> str:
         """A valid access token, from the cache or the token endpoint (one request for all threads)."""

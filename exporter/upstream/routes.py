@@ -23,6 +23,7 @@ EP_V3_PROTECTED = V3_PREFIX + "/customers/{customerId}/cloud-backup-m365/overvie
 # get-customer-scan-profile-changes.md (GET, one object).
 EP_V3_SCAN_PROFILES = V3_PREFIX + "/customers/{customerId}/scan-profiles/batch"
 EP_V3_SCAN_PROFILE_CHANGES = V3_PREFIX + "/customers/{customerId}/scan-profiles/{scanProfileId}/changes"
+EP_V3_SEATS = V3_PREFIX + "/customers/{customerId}/3rd-party-products/type/{type}/tenants/batch"
 # The documented maximum: the fewest requests for a large estate.
 V3_PAGE_SIZE = 100
 
@@ -34,3 +35,7 @@ def seg(value: str) -> str:
 
 def v3_jobs_path(customer_id: str) -> str:
     return f"{V3_PREFIX}/customers/{seg(customer_id)}/avpt-products/jobs/batch"
+
+
+def v3_seats_path(customer_id: str, tenant_type: int) -> str:
+    return f"{V3_PREFIX}/customers/{seg(customer_id)}/3rd-party-products/type/{tenant_type}/tenants/batch"

@@ -56,6 +56,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "webBasicAuth": {"webConfig": WEB_BASIC_AUTH},
     "webTLS": {"webConfig": WEB_TLS, "serviceMonitor": {"enabled": True, "tlsConfig": {"insecureSkipVerify": True}}},
     "webBoth": {"webConfig": WEB_BASIC_AUTH | WEB_TLS},
+    "report": {"report": {"enabled": True, "prometheus": {"url": "http://prometheus-operated.mon.svc:9090"}}},
 }
 BASE_KINDS = {"Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret"}
 EXPECTED_KINDS = {
@@ -74,6 +75,7 @@ EXPECTED_KINDS = {
     "webBasicAuth": BASE_KINDS,  # plus the web config Secret
     "webTLS": BASE_KINDS | {"ServiceMonitor"},
     "webBoth": BASE_KINDS,
+    "report": BASE_KINDS | {"CronJob"},
 }
 SAMPLE_RULES = """groups:
   - name: sample

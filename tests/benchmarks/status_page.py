@@ -55,6 +55,9 @@ class SimulatorRows:
     def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
         return {}
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        return self.sim.seats(customer_id, tenant_type)
+
 
 @dataclass
 class Result:

@@ -61,6 +61,8 @@ def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
     empty, checked = [], 0
     for name, dashboard in generate.build().items():
         for title, expr in generate.panel_queries(dashboard):
+            if title in generate.V3_ONLY:  # legacy has no such data: tests/integration/test_seats_stack.py
+                continue
             query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
             checked += 1
             if not demo.query(query):

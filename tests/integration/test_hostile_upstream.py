@@ -459,6 +459,9 @@ class FakeClient:
     def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
         return {}
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        return []
+
 
 @contextlib.contextmanager
 def fake_refresher() -> Iterator[tuple[Refresher, FakeClient, Clock, list[str]]]:

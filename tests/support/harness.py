@@ -110,8 +110,11 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], tmp: Path) -> None:
         sys.stderr.write(f"--- {log.name} (last lines)\n" + "\n".join(log.read_text().splitlines()[-15:]) + "\n")
 
 
-def start_prometheus(tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list[subprocess.Popen[bytes]]) -> str:
-    """Debian's Prometheus with `prom_cfg`, data in `tmp`, once ready; its process joins `procs` to be stopped."""
+def start_prometheus(
+    tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list[subprocess.Popen[bytes]], flags: tuple[str, ...] = ()
+) -> str:
+    """Debian's Prometheus with `prom_cfg` and `flags`, data in `tmp`/prom-data, once ready; its process joins
+    `procs` to be stopped."""
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
     prometheus = run_process(
         [
@@ -119,6 +122,7 @@ def start_prometheus(tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list
             f"--config.file={tmp / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
         ],
         tmp / "prometheus.log",
     )

@@ -20,6 +20,7 @@ LAYERS = (
     ("refresh", ("exporter.refresh",)),
     ("exposition", ("exporter.exposition",)),
     ("web", ("exporter.web",)),
+    ("report", ("exporter.report",)),
     ("command line", ("exporter.cli", "exporter.runtime", "exporter.__main__")),
 )  # fmt: skip
 # Beyond the order: the exposition and the web layer read the model, never the upstream or the refresher's
@@ -27,9 +28,25 @@ LAYERS = (
 FORBIDDEN = {
     "exposition": ("exporter.upstream", "exporter.refresh"),
     "web": ("exporter.upstream",),
+    # The report reads Prometheus, not AvePoint or the pipeline's records: a second program beside them.
+    "report": (
+        "exporter.config",
+        "exporter.model",
+        "exporter.upstream",
+        "exporter.refresh",
+        "exporter.exposition",
+        "exporter.web",
+    ),
     "upstream": ("prometheus_client", "http.server", "exporter.refresh", "exporter.exposition", "exporter.web"),
 }
-PACKAGES = ("exporter.config", "exporter.upstream", "exporter.refresh", "exporter.exposition", "exporter.web")
+PACKAGES = (
+    "exporter.config",
+    "exporter.upstream",
+    "exporter.refresh",
+    "exporter.exposition",
+    "exporter.web",
+    "exporter.report",
+)
 
 
 def _module(path: Path) -> str:

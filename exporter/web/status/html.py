@@ -13,7 +13,18 @@ from urllib.parse import quote
 from exporter import codes, safe
 from exporter.model import Failure, Outcome
 from exporter.web.status.scan_profiles import SILENT_SECONDS, ScanCell
-from exporter.web.status.view import PROBLEMS, STALE_FACTOR, Cell, Refresh, Status
+from exporter.web.status.view import (
+    PROBLEMS,
+    SEATS_RATIO,
+    STALE_FACTOR,
+    Cell,
+    Coverage,
+    Refresh,
+    Row,
+    Seats,
+    Status,
+    total_coverage,
+)
 
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -156,6 +167,7 @@ def _facts(status: Status) -> str:
 
 
 def _table(status: Status) -> str:
+    h = status.header
     modules = status.modules
     groups: list[tuple[str, int]] = []
     for job_type, _ in modules:
@@ -167,6 +179,12 @@ def _table(status: Status) -> str:
         '<table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
         *(f'<th class="g" colspan="{n}" title="{_e(job_type)}">{_e(job_type)}</th>' for job_type, n in groups),
         '<th rowspan="2">Scan profiles</th>' if status.header.scan_profiles else "",
+        '<th rowspan="2" title="protected of scanned objects (endpoints.protected)">Coverage</th>'
+        if h.coverage
+        else "",
+        '<th rowspan="2" title="the tenant with the largest share of its user seats assigned">Seats</th>'
+        if h.seats
+        else "",
         '<th rowspan="2">Refresh</th><th rowspan="2">Data age</th><th rowspan="2">Metrics</th></tr>\n<tr>',
         *(f'<th class="m" title="{_e(t)} / {_e(m)}"><span>{_e(m)}</span></th>' for t, m in modules),
         "</tr></thead>\n<tbody>\n",
@@ -186,6 +204,7 @@ def _table(status: Status) -> str:
             f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
             f"{''.join(cells)}"
             f"{_scan_html(row.scan_profiles) if status.header.scan_profiles else ''}"
+            f"{_coverage_html(row) if h.coverage else ''}{_seats_html(row) if h.seats else ''}"
             f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
             f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
             f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
@@ -236,6 +255,57 @@ def _scan_html(scan: tuple[ScanCell, ...]) -> str:
             f"{GLYPHS[c.outcome]}</span>"
         )
     return f'<td class="scan">{"".join(glyphs) or DASH}</td>'
+
+
+# Under this share of scanned objects protected, the coverage shows red (as on the customer dashboard).
+COVERAGE_LOW = 0.9
+
+
+def _percent(share: float) -> str:
+    # Floored to a whole percent: 99.6% of objects protected must not read as 100% (the epsilon keeps 0.29
+    # from reading as 28% through the float's 28.999...).
+    return f"{int(share * 100 + 1e-9)}%"
+
+
+def _coverage_html(row: Row) -> str:
+    """Protected / scanned objects over the customer's modules and their share; each module in the title."""
+    total = total_coverage(row.coverage)
+    if total is None:
+        return f'<td class="cov">{DASH}</td>'
+    protected, scanned, ratio = total
+    title = _e("\n".join(_coverage_line(c) for c in row.coverage))
+    share = f'<span class="bad">{_percent(ratio)}</span>' if ratio < COVERAGE_LOW else _percent(ratio)
+    return f'<td class="cov" title="{title}">{share} <span class="n">{protected:,} / {scanned:,}</span></td>'
+
+
+def _coverage_line(c: Coverage) -> str:
+    counts = f"{_count(c.protected)} of {_count(c.scanned)} objects protected"
+    return f"{c.service} / {c.module}: {counts}" + (f" ({_percent(c.ratio)})" if c.ratio is not None else "")
+
+
+def _seats_html(row: Row) -> str:
+    """The tenant with the largest share of its seats assigned; every tenant in the title."""
+    judged = [s for s in row.seats if s.share is not None]
+    if not row.seats:
+        return f'<td class="cov">{DASH}</td>'
+    title = _e("\n".join(_seats_line(s) for s in row.seats))
+    if not judged:
+        return f'<td class="cov" title="{title}">{DASH}</td>'
+    worst = max(judged, key=lambda s: s.share or 0.0)
+    share = worst.share or 0.0
+    text = f'<span class="bad">{_percent(share)}</span>' if share > SEATS_RATIO else _percent(share)
+    used = f"{worst.assigned:,} / {(worst.assigned or 0) + (worst.available or 0):,}"
+    return f'<td class="cov" title="{title}">{text} <span class="n">{used}</span></td>'
+
+
+def _seats_line(s: Seats) -> str:
+    name = f"{s.tenant_type} tenant {s.tenant_name or s.tenant_id}"
+    share = f" ({_percent(s.share)} assigned)" if s.share is not None else ""
+    return f"{name}: {_count(s.assigned)} assigned, {_count(s.available)} available{share}"
+
+
+def _count(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
 
 
 def _refresh_html(refresh: tuple[Refresh, ...]) -> str:

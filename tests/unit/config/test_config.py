@@ -160,7 +160,7 @@ BAD_CONFIGS = {
     ),
     "invalid-unknown-key-in-list-item.yml": "unknown key jobs.select[0].module (known here: job_module, job_type)",
     "invalid-unknown-endpoint.yml": (
-        "unknown key endpoints.licences (known here: jobs, protected, scan_profiles, services)"
+        "unknown key endpoints.licences (known here: jobs, protected, scan_profiles, seat_tenant_types, services)"
     ),
     "invalid-selector-required.yml": "jobs.select[0].job_module: required",
     "invalid-override-interval-required.yml": "jobs.expected_interval_overrides[0].interval: required",

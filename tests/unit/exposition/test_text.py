@@ -35,6 +35,7 @@ from exporter.model import (
     Snapshot,
     Subscription,
     Tenant,
+    TenantSeats,
 )
 from tests.support import ROOT
 
@@ -129,7 +130,7 @@ def snapshot(generation: int = 1) -> Snapshot:
 
 
 def snapshot_with_everything() -> Snapshot:
-    """Every endpoint group on, a v3 customer with tenants, protected data and subscriptions."""
+    """Every endpoint group on, a v3 customer with tenants, protected data, subscriptions and user seats."""
     base = snapshot()
     cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True, scan_profiles=True))
     customer = Customer(
@@ -178,6 +179,12 @@ def snapshot_with_everything() -> Snapshot:
         protected,
         Attempt(False, 1757500000.0, Failure("AuthError", "HTTP 403")),
         (subscription,),
+        # A second tenant of another type whose API row lacked availableUserSeat.
+        (
+            TenantSeats("Microsoft 365", "t-1", "wood.onmicrosoft.com", assigned=240, available=10),
+            TenantSeats("Google", "g-1", "", assigned=12),
+        ),
+        Attempt(True, 1757562004.0),
         scan_profiles=profiles,
         scan_profiles_attempt=Attempt(True, 1757562004.0),
     )

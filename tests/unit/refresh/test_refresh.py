@@ -244,6 +244,9 @@ class RowsClient:
     def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
         raise AssertionError("not used")
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        raise AssertionError("not used")
+
 
 def test_duplicate_rows_keep_the_newest_and_bad_rows_are_skipped() -> None:
     old = {"jobType": "T", "jobModule": "M", "status": "Failed", "jobId": "1", "lastModifyTime": "2025-01-01T00:00:00Z"}

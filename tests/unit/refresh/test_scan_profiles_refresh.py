@@ -78,6 +78,9 @@ class ProfilesClient:
         self.summaries += 1
         return {"profileId": profile_id, "lastScanStatus": 3, "newRegisteredContentCount": "lots"}
 
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        raise AssertionError("not used")
+
 
 def test_bad_rows_are_counted_and_a_wholly_bad_answer_keeps_the_last_good_data() -> None:
     client = ProfilesClient()
