@@ -107,7 +107,23 @@ class Job:
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.job_type, self.job_module)
+        return module_key(self.job_type, self.job_module)
+
+
+# One tuple per module, shared by every job and memory entry that names it: a fleet has a few dozen
+# modules and 100,000 jobs. Bounded, against an API that sends a new module name in every row.
+_MODULE_KEYS: dict[ModuleKey, ModuleKey] = {}
+_MAX_MODULE_KEYS = 10_000
+
+
+def module_key(job_type: str, job_module: str) -> ModuleKey:
+    key = (job_type, job_module)
+    shared = _MODULE_KEYS.get(key)
+    if shared is not None:
+        return shared
+    if len(_MODULE_KEYS) < _MAX_MODULE_KEYS:
+        _MODULE_KEYS[key] = key  # a lost race stores an equal tuple: harmless
+    return key
 
 
 # The outcomes of a finished run, in the order Runs counts them (running and not_run are not finished).

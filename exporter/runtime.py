@@ -40,7 +40,7 @@ class Runtime:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.registry = CollectorRegistry(auto_describe=True)
         self.telemetry = Telemetry(self.registry, shard)
-        ProcessCollector(registry=self.registry)
+        ProcessCollector(registry=self.telemetry.per_scrape)  # read from /proc on every scrape
         self.config = cfg
         self.security = security or webconfig.WebSecurity()
         self.web_config_file = web_config_file
@@ -49,7 +49,7 @@ class Runtime:
         self.refresher = Refresher(
             cfg,
             self._client(cfg),
-            on_parse_error=lambda field: self.telemetry.parse_errors.labels(field).inc(),
+            on_parse_error=self.telemetry.parse_error,
             on_state_file=self.telemetry.state_file,
             owns=shard.owns,
         )

@@ -54,13 +54,16 @@ class RunMemory:
         """
         memory = self._jobs.setdefault(customer_id, {})
         out: dict[ModuleKey, Runs] = {}
+        # One object for every job first seen now (a tuple, never changed: counting makes a new one), not one
+        # per job: most jobs of a fleet have counted nothing yet.
+        first = Runs(now)
         for job in jobs:
             key = job.key
             entry = memory.get(key)
             finished = not job.never_ran and job.outcome in _FINISHED
             if entry is None:
                 # First sight: a finished run is the baseline; a running one is counted when it finishes.
-                entry = (job.job_id, job.start_time, Runs(now)) if finished else (None, None, Runs(now))
+                entry = (job.job_id, job.start_time, first) if finished else (None, None, first)
                 memory[key] = entry
             elif finished and _new_run(entry, job):
                 entry = (job.job_id, job.start_time, entry[2].counted(job.outcome))

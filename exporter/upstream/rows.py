@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
@@ -63,10 +64,28 @@ DEFAULT_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(
 def outcome(status: str, overrides: Mapping[str, Outcome] | None = None) -> Outcome:
     """What a status means; `overrides` (keys normalized too) win over the defaults."""
     key = codes.normalize_status(status)
-    for name, value in (overrides or {}).items():
-        if codes.normalize_status(name) == key:
-            return value
+    if overrides:
+        found = _normalized(overrides).get(key)
+        if found is not None:
+            return found
     return DEFAULT_OUTCOMES.get(key, Outcome.UNKNOWN)
+
+
+# The overrides of the latest call, normalized: one config's mapping serves every row of a refresh, so
+# its keys are normalized once, not once per row (a tuple, replaced whole: safe across threads).
+_last_overrides: tuple[Mapping[str, Outcome], dict[str, Outcome]] | None = None
+
+
+def _normalized(overrides: Mapping[str, Outcome]) -> dict[str, Outcome]:
+    global _last_overrides  # noqa: PLW0603 - a one-entry cache
+    last = _last_overrides
+    if last is not None and last[0] is overrides:
+        return last[1]
+    normalized: dict[str, Outcome] = {}
+    for name, value in overrides.items():
+        normalized.setdefault(codes.normalize_status(name), value)  # the first key wins, as before
+    _last_overrides = (overrides, normalized)
+    return normalized
 
 
 def _code(raw: int, table: Mapping[int, str] | None) -> str:
@@ -247,12 +266,15 @@ def job(row: Mapping[str, object], overrides: Mapping[str, Outcome] | None = Non
     job_type, job_module = codes.canonical_job_type(job_type), codes.canonical_job_module(job_module)
     status = _label(row, "status", _JOB_STATUS, errors) or ""
     never_ran = is_missing(row.get("jobId")) and is_missing(row.get("startTime"))
+    name = _label(row, "name", _optional_id, errors)
+    # Interned: a fleet repeats a few types, modules, statuses and job names in every one of its
+    # 100,000 rows, and each would else be a string of its own, kept until the next refresh.
     record = Job(
-        job_type=job_type,
-        job_module=job_module,
+        job_type=sys.intern(job_type),
+        job_module=sys.intern(job_module),
         job_id=_label(row, "jobId", _optional_id, errors),
-        name=_label(row, "name", _optional_id, errors),
-        status=status,
+        name=None if name is None else sys.intern(name),
+        status=sys.intern(status),
         outcome=Outcome.NOT_RUN if never_ran else outcome(status, overrides),
         objects=_field(row, "totalCount", count, errors),
         failed_objects=_field(row, "failedCount", count, errors),

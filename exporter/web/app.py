@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qs
@@ -17,7 +18,7 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from exporter import __version__
 from exporter.errors import ConfigError
-from exporter.exposition import CONTENT_TYPE, OPENMETRICS_TYPE, ExpositionCache, Telemetry, customer_exposition
+from exporter.exposition import CONTENT_TYPE, EOF, OPENMETRICS_TYPE, ExpositionCache, Telemetry, customer_exposition
 from exporter.model import Snapshot
 from exporter.refresh import Refresher
 from exporter.shard import Shard
@@ -42,11 +43,16 @@ class Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
-    # Further body parts, sent after `body` without first copying megabytes into one buffer.
-    more: tuple[bytes, ...] = ()
+    # Further body parts, sent after `body` without first copying megabytes into one buffer; an iterator
+    # (made as it is sent, e.g. text decompressed step by step) only with `size`, the length of them all.
+    more: Iterable[bytes] = ()
+    size: int | None = None
 
     @property
     def length(self) -> int:
+        if self.size is not None:
+            return self.size
+        assert isinstance(self.more, tuple | list), "an iterator of body parts needs the response's size"
         return len(self.body) + sum(map(len, self.more))
 
 
@@ -75,6 +81,8 @@ class App:
         self._cache = ExpositionCache()
         # Set once a client asked for OpenMetrics: from then on prerender builds that view as well.
         self._openmetrics_asked = False
+        # Per format: the telemetry version written, and the text of the live registry then (see _own_metrics).
+        self._live_text: dict[bool, tuple[int, bytes]] = {}
         self.started = wall_clock()
         self.status = StatusCache(Process(__version__, self.started, shard or Shard()), wall_clock)
 
@@ -121,14 +129,26 @@ class App:
             self._openmetrics_asked = True
             exposition = exposition.openmetrics
         self._telemetry.scrape_duration.set(self._clock() - start)
-        # The exporter's own metrics come last; in OpenMetrics prometheus_client writes them with `# EOF`.
-        live = generate_openmetrics(self._live) if openmetrics else generate_latest(self._live)
+        live = self._own_metrics(openmetrics)
         kind = OPENMETRICS_TYPE if openmetrics else CONTENT_TYPE
         if "gzip" in accept_encoding.lower():
             # The data part was compressed when it changed; only the small live part is compressed now.
             first, *rest = exposition.gzip_with(live)
             return Response(200, kind, first, (("Content-Encoding", "gzip"), VARY), tuple(rest))
-        return Response(200, kind, exposition.body, (VARY,), (live,))
+        # Plain text is rare (Prometheus asks for gzip) and never kept: decompressed as it is sent.
+        body = itertools.chain(exposition.plain(), (live,))
+        return Response(200, kind, b"", (VARY,), body, exposition.size + len(live))
+
+    def _own_metrics(self, openmetrics: bool) -> bytes:
+        """The exporter's own metrics, last in the answer: written again only after they changed, but for
+        the per-scrape ones; in OpenMetrics prometheus_client ends them with `# EOF`."""
+        generate = generate_openmetrics if openmetrics else generate_latest
+        version = self._telemetry.version  # read first: a change made while writing shows as a newer one
+        written = self._live_text.get(openmetrics)
+        if written is None or written[0] != version:
+            text = generate(self._live)
+            written = self._live_text[openmetrics] = (version, text.removesuffix(EOF) if openmetrics else text)
+        return written[1] + generate(self._telemetry.per_scrape)
 
     def _status_page(self) -> Page:
         # A look at the page starts a refresh when the data is stale (single flight, as for scrapes) but

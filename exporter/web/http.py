@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import re
 import socket
@@ -11,6 +12,7 @@ import socketserver
 import ssl
 import time
 import typing
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
@@ -258,7 +260,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         first = b"".join(self._headers_buffer)
         self._headers_buffer.clear()
-        self._write((first,) if head else (first, response.body, *response.more))
+        self._write((first,) if head else itertools.chain((first, response.body), response.more))
 
     def end_headers(self) -> None:
         # Every response, errors included, carries the web config's headers; writing starts the clock.
@@ -268,7 +270,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.set_phase(self.conn, Phase.WRITE, self.policy.web.write_timeout)
         self._headers_buffer.append(b"\r\n")
 
-    def _write(self, parts: tuple[bytes, ...]) -> None:
+    def _write(self, parts: Iterable[bytes]) -> None:
         """Send `parts` in writes of WRITE_CHUNK, joining small parts and slicing big ones (no big copies);
         each write that completes records progress. One sendall per write also suits TLS, which has no sendmsg."""
         pending: list[memoryview] = []

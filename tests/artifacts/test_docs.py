@@ -21,9 +21,9 @@ def documented(section: str) -> set[str]:
 
 def test_metric_reference_matches_the_code() -> None:
     registry = CollectorRegistry()
-    Telemetry(registry)
+    telemetry = Telemetry(registry)
     names = {f.name for f in FAMILIES}
-    for family in registry.collect():
+    for family in [*registry.collect(), *telemetry.per_scrape.collect()]:
         suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
         names.add(family.name + suffix)
     # The contract's derived series are documented under their family name.

@@ -24,5 +24,10 @@ def test_benchmark_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     om = results["openmetrics"]
     # The OpenMetrics view shares the sample runs: it keeps far less than the classic exposition does.
     assert 0 < om["openmetrics_view_kept_bytes"] < om["classic_kept_bytes"]
+    (warm,) = results["warm"].values()
+    assert warm["ratio"] > 0 and warm["exporter"][0] > 0
+    memory = results["memory"]
+    assert memory["idle_rss"] > 0 and memory["100"]["peak_rss"] >= memory["idle_rss"]
     printed = capsys.readouterr().out
+    assert "slope" in printed and "exporter vs floor" in printed
     assert "warm scrape" in printed and "kept-alive connection median" in printed and "OpenMetrics view" in printed
