@@ -2,4 +2,5 @@
 (import 'config.libsonnet') +
 (import 'alerts.libsonnet') +
 (import 'rules.libsonnet') +
+(import 'ratios.libsonnet') +
 (import 'dashboards.libsonnet')
