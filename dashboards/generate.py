@@ -67,6 +67,7 @@ from dashboards.panels import (
     value_mapping,
     with_organization,
 )
+from dashboards.report import report
 
 HERE = Path(__file__).resolve().parent
 
@@ -586,6 +587,7 @@ def build() -> dict[str, Json]:
         "avepoint-fleet.json": fleet(),
         "avepoint-customer.json": customer(),
         "avepoint-exporter.json": exporter(),
+        "avepoint-report.json": report(),
     }
 
 
