@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporter.codes import Outcome
 from exporter.errors import ApiError
@@ -21,6 +21,7 @@ GROUP_PROTECTED = "protected"
 GROUP_SERVICES = "services"
 
 __all__ = [
+    "FINISHED",
     "GROUP_CUSTOMERS",
     "GROUP_JOBS",
     "GROUP_PROTECTED",
@@ -35,6 +36,7 @@ __all__ = [
     "ModuleKey",
     "Outcome",
     "ProtectedData",
+    "Runs",
     "Snapshot",
     "Subscription",
     "Tenant",
@@ -99,6 +101,26 @@ class Job:
     @property
     def key(self) -> tuple[str, str]:
         return (self.job_type, self.job_module)
+
+
+# The outcomes of a finished run, in the order Runs counts them (running and not_run are not finished).
+FINISHED: tuple[Outcome, ...] = (Outcome.SUCCESS, Outcome.WARNING, Outcome.FAILED, Outcome.CANCELED, Outcome.UNKNOWN)
+
+
+class Runs(NamedTuple):
+    """The finished runs of one job this exporter counted, per outcome, since `since` (wall time of its first
+    sight). A tuple, replaced when a run is counted: one small object per job (see exporter/refresh/runs.py)."""
+
+    since: float
+    success: int = 0
+    warning: int = 0
+    failed: int = 0
+    canceled: int = 0
+    unknown: int = 0
+
+    def counted(self, outcome: Outcome) -> Runs:
+        """These counts with one more run of `outcome` (one of FINISHED)."""
+        return self._replace(**{outcome.value: getattr(self, outcome.value) + 1})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +213,9 @@ class CustomerState:
     protected: tuple[ProtectedData, ...] = ()
     protected_attempt: Attempt = field(default_factory=Attempt)
     subscriptions: tuple[Subscription, ...] = ()
+    # The runs counted per module, for the modules listed in `jobs` (exporter/refresh/runs.py). Last, so the
+    # positional fields before it keep their places.
+    runs: Mapping[ModuleKey, Runs] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

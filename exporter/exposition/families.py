@@ -3,7 +3,9 @@
 Dashboards, alert rules and users depend on these names and label sets (design.md, "Metric contract"). The
 families come in groups, one class each, in the order they are written; each group's docstring shows the
 exposition it produces, its lines taken from tests/golden/exposition-full.prom (test_families.py checks
-them against that file and this code). Every family is a gauge; a value the API sent as N/A is left out,
+them against that file and this code). Every family is a gauge but the run counter (RunHistory), whose
+`name` is its samples' name, `_total` included, as the classic format and the README write it (OpenMetrics
+names the family without `_total`, see `Family.openmetrics_name`). A value the API sent as N/A is left out,
 never written as 0. The encoders are in text.py.
 """
 
@@ -19,10 +21,16 @@ CACHE_NOTE = "Refreshed from the API at most once per cache.ttl."
 class Family:
     name: str
     help: str
+    type: str = "gauge"  # or "counter"
+
+    @property
+    def openmetrics_name(self) -> str:
+        """The family's name in OpenMetrics: a counter's without the `_total` its samples end in."""
+        return self.name.removesuffix("_total") if self.type == "counter" else self.name
 
 
-def _family(name: str, doc: str, cached: bool = True) -> Family:
-    return Family(name, f"{doc} {CACHE_NOTE}" if cached else doc)
+def _family(name: str, doc: str, cached: bool = True, kind: str = "gauge") -> Family:
+    return Family(name, f"{doc} {CACHE_NOTE}" if cached else doc, kind)
 
 
 class Group:
@@ -394,8 +402,46 @@ class Staleness(Group):
     FAMILIES = (LAST_SUCCESS, EXPECTED)
 
 
-GROUPS: tuple[type[Group], ...] = (Refresh, Customers, Protected, Subscriptions, Jobs, Staleness)
+class RunHistory(Group):
+    """The runs of each job this exporter has seen finish, counted per outcome (exporter/refresh/runs.py).
+
+    Every job has all five outcomes from its first sight, at 0 until a run is counted, so that increase()
+    sees the first run; the seen-since gauge tells from when the counts are complete.
+
+        # HELP avepoint_backup_job_runs_total Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often than the pause between one run's end and the next run's start. A finished run the first sight of a job shows is not counted; counts start at 0 when the exporter starts (use increase()).
+        # TYPE avepoint_backup_job_runs_total counter
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="success"} 3.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="warning"} 1.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="failed"} 2.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="canceled"} 0.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="unknown"} 0.0
+        # HELP avepoint_backup_job_runs_seen_since_timestamp_seconds Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept across restarts, so no run is lost or counted twice after it.
+        # TYPE avepoint_backup_job_runs_seen_since_timestamp_seconds gauge
+        avepoint_backup_job_runs_seen_since_timestamp_seconds{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365"} 1.7573e+09
+    """  # noqa: E501
+
+    RUNS = _family(
+        "avepoint_backup_job_runs_total",
+        "Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, "
+        "unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are "
+        "seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next "
+        "refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often "
+        "than the pause between one run's end and the next run's start. A finished run the first sight of a job "
+        "shows is not counted; counts start at 0 when the exporter starts (use increase()).",
+        cached=False,
+        kind="counter",
+    )
+    SEEN_SINCE = _family(
+        "avepoint_backup_job_runs_seen_since_timestamp_seconds",
+        "Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept "
+        "across restarts, so no run is lost or counted twice after it.",
+        cached=False,
+    )
+    FAMILIES = (RUNS, SEEN_SINCE)
+
+
+GROUPS: tuple[type[Group], ...] = (Refresh, Customers, Protected, Subscriptions, Jobs, Staleness, RunHistory)
 # Exposition order. Families a customer contributes to are split in two fragment kinds: the refresh state
 # changes every cycle and is tiny; the job families are large and change only when the jobs do.
 FAMILIES: tuple[Family, ...] = tuple(family for group in GROUPS for family in group.FAMILIES)
-JOB_FAMILIES: tuple[Family, ...] = (*Jobs.FAMILIES, *Staleness.FAMILIES)
+JOB_FAMILIES: tuple[Family, ...] = (*Jobs.FAMILIES, *Staleness.FAMILIES, *RunHistory.FAMILIES)

@@ -22,10 +22,12 @@ from exporter.exposition.families import (
     Jobs,
     Protected,
     Refresh,
+    RunHistory,
     Staleness,
     Subscriptions,
 )
 from exporter.model import (
+    FINISHED,
     GROUP_CUSTOMERS,
     GROUP_JOBS,
     GROUP_PROTECTED,
@@ -33,6 +35,7 @@ from exporter.model import (
     CustomerState,
     Job,
     ModuleKey,
+    Runs,
     Snapshot,
 )
 
@@ -42,8 +45,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # prometheus_client's own float formatting (Go's, as Prometheus parses it); it ships without annotations.
 _go_float = cast(Callable[[float], str], utils.floatToGoString)
 # OpenMetrics 1.0, for clients that ask for it (Prometheus does by default). Its sample lines are the
-# classic ones (every family is a gauge, and gauge samples carry the family's name), so only the headers
-# differ and the end: `# EOF`, written after the exporter's own metrics.
+# classic ones (a gauge's samples carry the family's name, a counter's the family's name and `_total` in both
+# formats), so only the headers differ and the end: `# EOF`, written after the exporter's own metrics.
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 EOF = b"# EOF\n"
 # Base units a family name can end in; OpenMetrics requires a UNIT's family name to end with `_<unit>`.
@@ -52,7 +55,7 @@ UNITS = ("seconds", "bytes")
 
 def header(family: Family) -> bytes:
     doc = family.help.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n".encode()
+    return f"# HELP {family.name} {doc}\n# TYPE {family.name} {family.type}\n".encode()
 
 
 def unit(family: Family) -> str | None:
@@ -62,10 +65,10 @@ def unit(family: Family) -> str | None:
 
 def openmetrics_header(family: Family) -> bytes:
     """HELP, TYPE and UNIT in OpenMetrics 1.0, which escapes `"` in HELP too (the classic format does not)."""
-    doc = _escape(family.help)
-    lines = f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n"
+    doc, name = _escape(family.help), family.openmetrics_name
+    lines = f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n"
     if (u := unit(family)) is not None:
-        lines += f"# UNIT {family.name} {u}\n"
+        lines += f"# UNIT {name} {u}\n"
     return lines.encode()
 
 
@@ -125,9 +128,14 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
 
 
 def job_lines(
-    customer_id: str, jobs: tuple[Job, ...], last_success: Mapping[ModuleKey, float], jobs_cfg: JobsConfig
+    customer_id: str,
+    jobs: tuple[Job, ...],
+    last_success: Mapping[ModuleKey, float],
+    jobs_cfg: JobsConfig,
+    runs: Mapping[ModuleKey, Runs] | None = None,
 ) -> dict[Family, str]:
-    """The job families of one customer. Pure: the same inputs give the same text."""
+    """The job families of one customer, the run counts included. Pure: the same inputs give the same text."""
+    runs = runs or {}
     parts: dict[Family, list[str]] = {family: [] for family in JOB_FAMILIES}
     for job in jobs:
         base = [("customer_id", customer_id), ("job_module", job.job_module), ("job_type", job.job_type)]
@@ -149,6 +157,12 @@ def job_lines(
             parts[Staleness.LAST_SUCCESS].append(_line(Staleness.LAST_SUCCESS.name, labels, seen))
         interval = jobs_cfg.expected_interval_for(customer_id, job.job_type, job.job_module)
         parts[Staleness.EXPECTED].append(_line(Staleness.EXPECTED.name, labels, interval))
+        counts = runs.get(job.key)
+        if counts is not None:
+            for outcome, count in zip(FINISHED, counts[1:], strict=True):
+                outcome_labels = _labels([*base, ("outcome", outcome.value)])
+                parts[RunHistory.RUNS].append(_line(RunHistory.RUNS.name, outcome_labels, float(count)))
+            parts[RunHistory.SEEN_SINCE].append(_line(RunHistory.SEEN_SINCE.name, labels, counts.since))
     return {family: "".join(lines) for family, lines in parts.items() if lines}
 
 
@@ -179,7 +193,7 @@ def encode(snap: Snapshot, openmetrics: bool = False) -> bytes:
     fragments = [global_lines(snap)]
     for cs in snap.customers:
         fragments.append(customer_lines(cs, snap.config.endpoints))
-        fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
+        fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs, cs.runs))
     return _join(fragments, openmetrics)
 
 
@@ -194,7 +208,7 @@ def customer_exposition(snap: Snapshot, customer_id: str, openmetrics: bool = Fa
     fragments = [
         {Refresh.UP: _line(Refresh.UP.name, "", 1.0 if snap.up else 0.0)},
         customer_lines(cs, snap.config.endpoints),
-        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs),
+        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs, cs.runs),
     ]
     return _join(fragments, openmetrics) + (EOF if openmetrics else b"")
 

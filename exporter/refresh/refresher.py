@@ -24,12 +24,14 @@ from exporter.model import (
     Job,
     ModuleKey,
     ProtectedData,
+    Runs,
     Snapshot,
 )
 from exporter.refresh import changes, fetch, records
 from exporter.refresh.fetch import ApiClient
 from exporter.refresh.last_success import LastSuccess
 from exporter.refresh.parse_log import ParseLog
+from exporter.refresh.runs import RunMemory
 from exporter.refresh.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class Refresher:
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
         self._memory = LastSuccess(config.state_file, on_state_file or (lambda ok, skipped: None), wall_clock)
+        self._runs = RunMemory(self._memory.take_saved_runs())
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -151,7 +154,11 @@ class Refresher:
             self._fresh.pop(SERVICES, None)
 
     def _remap_outcomes_locked(self, config: Config) -> None:
-        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
+        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean.
+
+        The run counts are left alone: a run counted stays counted at the outcome it had then, and a run that
+        the new mapping calls finished is counted by the next refresh, which parses with the new mapping.
+        """
         overrides = config.jobs.status_outcomes
         for cid, current in self._customers.items():
             jobs = tuple(replace(job, outcome=records.outcome(job, overrides)) for job in current.jobs)
@@ -198,7 +205,8 @@ class Refresher:
                 self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
                 entries = self._memory.prune(self._customers, config.state_retention)
-            self._memory.save(entries)
+                runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
+            self._memory.save(entries, runs)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -352,8 +360,10 @@ class Refresher:
             changes["attempt"] = current.attempt.after(jobs_error, now)
         if jobs is not None:
             seen: Mapping[ModuleKey, float] = self._memory.record(customer_id, jobs)
-            if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
-                changes.update(jobs=jobs, last_success=seen)
+            runs: Mapping[ModuleKey, Runs] = self._runs.record(customer_id, jobs, now)
+            # Else keep the cached objects: the exposition re-encodes a customer whose objects changed.
+            if jobs != current.jobs or seen != current.last_success or runs != current.runs:
+                changes.update(jobs=jobs, last_success=seen, runs=runs)
         if enabled.protected:
             changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
         if protected is not None and protected != current.protected:

@@ -30,6 +30,7 @@ from exporter.model import (
     Job,
     Outcome,
     ProtectedData,
+    Runs,
     Snapshot,
     Subscription,
     Tenant,
@@ -109,6 +110,11 @@ def snapshot(generation: int = 1) -> Snapshot:
                 Attempt(True, 1757562001.0),
                 # A module no longer listed keeps its time in the refresher, but is not exported.
                 {("Microsoft 365", "Exchange Online"): 1757561935.0, ("x", "gone"): 1.0},
+                runs={
+                    ("Microsoft 365", "Exchange Online"): Runs(1757300000.0, success=3, warning=1, failed=2),
+                    ("Microsoft 365", "SharePoint Online"): Runs(1757300000.0),  # never ran: every outcome at 0
+                    ("x", "gone"): Runs(1.0, success=9),  # not listed: not exported
+                },
             ),
             CustomerState(
                 Customer("c-2", "Fabrikam\nInc ✓", "", "N/A"),
