@@ -14,6 +14,7 @@ from dashboards.panels import (
     LAST_SUCCESS,
     SCOPE,
     SIZE,
+    STATUS,
     SUB_EXPIRY,
     Column,
     Json,
@@ -40,6 +41,7 @@ FINISHED = 'outcome=~"success|warning|failed|canceled|unknown"'
 JUDGED = 'outcome=~"success|warning|failed|unknown"'
 SUCCEEDED = 'outcome=~"success|warning"'
 FAILED = 'outcome="failed"'
+NOT_RUN = 'outcome="not_run"'
 # The resolution at which the longest time without a success is sampled: the exporter's usual refresh.
 GAP_STEP = "5m"
 NO_DATA = "no data"
@@ -69,9 +71,14 @@ def longest_without_success(by: str) -> str:
     return f"max by ({by}) ({backups_only(age)})"
 
 
+def backed_up(expr: str) -> str:
+    """`expr` without jobs that have not run (never, or skipped): their size of 0 is no backup's size."""
+    return f"({expr}) unless on({JOB}) {metric(STATUS, CUSTOMERS, NOT_RUN)}"
+
+
 def size_at_end(by: str) -> str:
     """The size of each job's latest backup at the end of the period (its last sample in the period)."""
-    return f"sum by ({by}) ({backups_only(f'last_over_time({metric(SIZE, CUSTOMERS)}[$__range])')})"
+    return f"sum by ({by}) ({backed_up(backups_only(f'last_over_time({metric(SIZE, CUSTOMERS)}[$__range])'))})"
 
 
 def _named(expr: str) -> str:
@@ -232,7 +239,8 @@ def report() -> Json:
             "or a backup was partial. Gaps are times the exporter did not report the job.",
             "bytes",
             target(
-                _named(f"sum by ({JOB}) ({backups_only(metric(SIZE, CUSTOMERS))})"), "{{organization}}: {{job_module}}"
+                _named(f"sum by ({JOB}) ({backed_up(backups_only(metric(SIZE, CUSTOMERS)))})"),
+                "{{organization}}: {{job_module}}",
             ),
             w=24,
         ),

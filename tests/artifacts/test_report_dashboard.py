@@ -1,0 +1,231 @@
+"""The "Backup report" dashboard against a month of history: every query, with the dashboard's variables
+substituted, run by real Prometheus on the backfilled month (tests/support/month.py) and compared with the
+truth the generator wrote. `pytest -s` prints what each query returned (the closing note quotes it)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from dashboards import generate
+from tests.support.month import DAY, Backfilled, CustomerTruth, JobTruth, Month, longest_without_success
+
+REPORT = generate.build()["avepoint-report.json"]
+FINISHED = ("success", "warning", "failed", "canceled", "unknown")
+JUDGED = ("success", "warning", "failed", "unknown")
+# The longest gap is sampled every 5 minutes; at the exporter's restart Prometheus' lookback finds the sample
+# before the gap for one more step.
+GAP_TOLERANCE = 300.0
+
+
+@dataclass(frozen=True)
+class Query:
+    panel: str
+    ref: str
+    expr: str  # as Grafana sends it for the chosen customer and the month
+    instant: bool
+    step: float
+
+
+def queries(values: dict[str, str], month: Month) -> Iterator[Query]:
+    span = f"{int(month.end - month.start) + 1}s"  # the whole month: its first scrape to its last
+    for p in generate.all_panels(REPORT):
+        for t in p.get("targets", []):
+            step = DAY if t.get("interval") == "1d" else 3600.0
+            expr = generate.substitute(t["expr"], values, range_=span)
+            yield Query(p["title"], t["refId"], expr, bool(t.get("instant")), step)
+
+
+def run(prom: Backfilled, q: Query) -> list[dict[str, Any]]:
+    month = prom.month
+    if q.instant:
+        return prom.query(q.expr, month.end)
+    start = month.start + DAY if q.step == DAY else month.start
+    return prom.query_range(q.expr, start, month.start + 30 * DAY if q.step == DAY else month.end, q.step)
+
+
+def show(label: str, q: Query, result: list[dict[str, Any]]) -> None:
+    """One line per series: what the lead quotes instead of a screenshot."""
+    print(f"\n[{label}] {q.panel} / {q.ref}: {len(result)} series")
+    for series in result:
+        m = series["metric"]
+        name = " ".join(str(m[k]) for k in ("organization", "job_module", "outcome", "service", "module") if k in m)
+        if "value" in series:
+            print(f"    {name or '(total)'}: {float(series['value'][1]):.6g}")
+        else:
+            values = [float(v) for _, v in series["values"]]
+            first = time.strftime("%Y-%m-%d", time.gmtime(float(series["values"][0][0])))
+            last, total = values[-1], sum(values)
+            print(f"    {name or '(total)'}: {len(values)} points from {first}, last {last:.6g}, sum {total:.6g}")
+
+
+def by_module(result: list[dict[str, Any]]) -> dict[str, float]:
+    return {s["metric"]["job_module"]: float(s["value"][1]) for s in result}
+
+
+def by_customer(result: list[dict[str, Any]]) -> dict[str, float]:
+    return {s["metric"]["customer_id"]: float(s["value"][1]) for s in result}
+
+
+def only(result: list[dict[str, Any]]) -> float:
+    [series] = result
+    return float(series["value"][1])
+
+
+def counted(jobs: list[JobTruth], outcomes: tuple[str, ...], month: Month) -> int:
+    return sum(j.counted(o, month.start, month.end) for j in jobs for o in outcomes)
+
+
+def ratio(jobs: list[JobTruth], month: Month) -> float | None:
+    judged = counted(jobs, JUDGED, month)
+    return counted(jobs, ("success", "warning"), month) / judged if judged else None
+
+
+def gap(jobs: list[JobTruth], month: Month) -> float | None:
+    gaps = [g for j in jobs if (g := longest_without_success(month, j, month.start, month.end)) is not None]
+    return max(gaps) if gaps else None
+
+
+def customer_value(ref: str, jobs: list[JobTruth], month: Month) -> float | None:
+    """What column `ref` of the "Customers" table must show for a customer with `jobs`."""
+    if ref == "A":
+        return float(counted(jobs, FINISHED, month))
+    if ref == "B":
+        return float(counted(jobs, ("failed",), month))
+    if ref == "C":
+        return ratio(jobs, month)
+    if ref == "D":
+        return gap(jobs, month)
+    return sum(j.size_bytes or 0.0 for j in jobs)  # E
+
+
+def job_value(ref: str, job: JobTruth, customer: CustomerTruth, month: Month) -> float | None:
+    """What column `ref` of the "Backup jobs" table must show for `job`."""
+    if ref == "A":
+        return float(counted([job], FINISHED, month))
+    if ref == "B":
+        return float(counted([job], ("failed",), month))
+    if ref == "C":
+        return ratio([job], month)
+    if ref == "D":
+        return longest_without_success(month, job, month.start, month.end)
+    if ref == "E":
+        return job.size_bytes
+    return 1000 * customer.first_exported  # F: counted since its first sight (the first exporter's)
+
+
+def check(q: Query, result: list[dict[str, Any]], month: Month, customers: list[CustomerTruth]) -> None:
+    """The number(s) a query returned against the truth of `customers` (one, or all for "All")."""
+    jobs = [j for c in customers for j in c.jobs.values()]
+    ran = [j for j in jobs if j.runs]
+    key = (q.panel, q.ref)
+    if key == ("Backup runs", "A"):
+        assert only(result) == counted(jobs, FINISHED, month)
+    elif key == ("Failed runs", "A"):
+        assert only(result) == counted(jobs, ("failed",), month)
+    elif key == ("Success ratio", "A"):
+        assert only(result) == pytest.approx(ratio(jobs, month))
+    elif key == ("Longest without a success", "A"):
+        assert only(result) == pytest.approx(gap(jobs, month), abs=GAP_TOLERANCE)
+    elif key == ("Backup size at the end", "A"):
+        assert only(result) == pytest.approx(sum(j.size_bytes or 0.0 for j in ran), rel=1e-6)
+    elif q.panel == "Customers":
+        want: dict[str, float | None] = {c.id: customer_value(q.ref, list(c.jobs.values()), month) for c in customers}
+        got = by_customer(result)
+        assert set(got) == {cid for cid, v in want.items() if v is not None}
+        for cid, value in got.items():
+            tolerance = GAP_TOLERANCE if q.ref == "D" else 1e-9 * max(1.0, abs(want[cid] or 0.0))
+            assert value == pytest.approx(want[cid], abs=tolerance), (q.ref, cid)
+        assert all(s["metric"]["organization"] for s in result)  # named, for the report's reader
+    elif q.panel == "Backup jobs":
+        for c in customers:
+            mine = {s["metric"]["job_module"]: s for s in result if s["metric"]["customer_id"] == c.id}
+            got = {module: float(s["value"][1]) for module, s in mine.items()}
+            for job in c.jobs.values():
+                expected = job_value(q.ref, job, c, month)
+                if expected is None:  # never ran, never judged, never succeeded: no data, not a 0
+                    assert job.job_module not in got, (q.ref, job.job_module)
+                    continue
+                tolerance = GAP_TOLERANCE if q.ref == "D" else 1e-6 * max(1.0, abs(expected))
+                assert got[job.job_module] == pytest.approx(expected, abs=tolerance), (q.ref, job.job_module)
+    elif q.panel == "Backup runs per day":
+        days = {s["metric"]["outcome"]: s["values"] for s in result}
+        assert set(days) <= set(FINISHED)
+        for outcome, points in days.items():
+            for at, value in points:
+                t = float(at)
+                want_day = sum(j.counted(outcome, t - DAY + 1, t) for j in jobs)
+                assert float(value) == want_day, (outcome, time.strftime("%Y-%m-%d", time.gmtime(t)))
+        total = sum(float(v) for points in days.values() for _, v in points)
+        assert total == counted(jobs, FINISHED, month)
+    elif q.panel == "Backup size":
+        assert {s["metric"]["job_module"] for s in result} == {j.job_module for j in ran}
+        for series in result:
+            first = float(series["values"][0][0])
+            cid = series["metric"]["customer_id"]
+            truth = next(c for c in customers if c.id == cid)
+            # A customer added mid-month has no points before it was (missing, not drawn as 0).
+            assert first >= truth.first_exported - 3600, (cid, first)
+    elif q.panel == "Subscriptions":
+        want_dates = {(c.id, service, date) for c in customers for service, date in c.expiry.items()}
+        got_dates = {
+            (
+                s["metric"]["customer_id"],
+                s["metric"]["service"],
+                time.strftime("%Y-%m-%d", time.gmtime(float(s["value"][1]) / 1000)),
+            )
+            for s in result
+        }
+        assert got_dates == want_dates
+    elif q.panel in ("Coverage", "Lowest coverage"):
+        # avepoint:protected_coverage_ratio is recorded by the coverage rule (another branch of issue 15); a
+        # backfilled month has recorded samples only where `promtool tsdb create-blocks-from rules` made them.
+        for series in result:
+            value = float(series["value"][1])
+            assert 0 <= value <= 1 and not math.isnan(value)
+    else:
+        raise AssertionError(f"no check for {key}: add one")
+
+
+@pytest.fixture(scope="module")
+def month(month_prometheus: Backfilled) -> Month:
+    return month_prometheus.month
+
+
+def test_every_report_query_agrees_with_the_month_for_each_customer(month_prometheus: Backfilled, month: Month) -> None:
+    for customer in month.customers.values():
+        values = {"organization": customer.organization, "customer_id": customer.id}
+        for q in queries(values, month):
+            result = run(month_prometheus, q)
+            show(customer.organization, q, result)
+            check(q, result, month, [customer])
+
+
+def test_every_report_query_agrees_with_the_month_for_the_fleet(month_prometheus: Backfilled, month: Month) -> None:
+    """ "All": the organization and customer variables at their allValue."""
+    for q in queries({"organization": ".+", "customer_id": ".+"}, month):
+        result = run(month_prometheus, q)
+        show("All", q, result)
+        check(q, result, month, list(month.customers.values()))
+
+
+def test_the_month_has_what_the_report_must_show(month: Month) -> None:
+    """Failures, an outage of days, a restart, a customer added mid-month, a job that never ran: else the
+    comparisons above prove little."""
+    jobs = list(month.jobs())
+    assert counted(jobs, ("failed",), month) >= 5
+    assert len(month.instances) == 2
+    assert any(not j.runs for j in jobs)
+    assert max(c.first_exported for c in month.customers.values()) > month.start + 5 * DAY
+    assert (gap(jobs, month) or 0) > 3 * DAY
+    # The restart: runs the first exporter counted, and runs the second counted after its first sight.
+    restart = month.instances[1][0]
+    assert any(r.counted and r.finished_seen and r.finished_seen > restart for j in jobs for r in j.runs)
+    assert any(r.counted and r.instance == 0 for j in jobs for r in j.runs)
+    # Seen by both exporters (the second's first sight), counted once.
+    assert any(1 in r.first_sight and r.instance == 0 for j in jobs for r in j.runs)
