@@ -33,7 +33,8 @@ from dashboards.panels import (
 
 RUNS = "avepoint_backup_job_runs_total"
 SEEN_SINCE = "avepoint_backup_job_runs_seen_since_timestamp_seconds"
-COVERAGE = "avepoint:protected_coverage_ratio"
+PROTECTED = "avepoint_protected_objects"
+SCANNED = "avepoint_protected_scanned_objects"
 CUSTOMERS = 'customer_id=~"$customer_id"'
 ORGANIZATIONS = 'organization=~"$organization"'
 # The outcomes of a finished run (the counters' contract); the ratio leaves canceled out (a person stopped it).
@@ -79,6 +80,15 @@ def backed_up(expr: str) -> str:
 def size_at_end(by: str) -> str:
     """The size of each job's latest backup at the end of the period (its last sample in the period)."""
     return f"sum by ({by}) ({backed_up(backups_only(f'last_over_time({metric(SIZE, CUSTOMERS)}[$__range])'))})"
+
+
+def coverage() -> str:
+    """Protected over scanned objects at the end of the period, per customer, service and module: the recording
+    rule avepoint:protected_coverage_ratio's expression, written out so that a month from before the rules
+    were loaded (or a backfilled one) has its coverage too. Nothing scanned: no coverage, not a division by 0."""
+    protected = f"last_over_time({metric(PROTECTED, CUSTOMERS)}[$__range])"
+    scanned = f"last_over_time({metric(SCANNED, CUSTOMERS)}[$__range])"
+    return f"{protected} / on (customer_id, service, module, job, instance) ({scanned} > 0)"
 
 
 def _named(expr: str) -> str:
@@ -160,7 +170,7 @@ def report() -> Json:
             "The lowest share of scanned objects that are protected, over the services and modules "
             "(protected data must be read: endpoints.protected).",
             "percentunit",
-            f"min(last_over_time({metric(COVERAGE, CUSTOMERS)}[$__range]))",
+            f"min({coverage()})",
             steps=RATIO_STEPS,
         ),
         table(
@@ -253,7 +263,7 @@ def report() -> Json:
                 Column("module", "Module"),
                 Column("Value", "Protected share", unit="percentunit", steps=RATIO_STEPS, colour="text"),
             ],
-            target(_named(f"last_over_time({metric(COVERAGE, CUSTOMERS)}[$__range])")),
+            target(_named(coverage())),
             keys=("customer_id", "organization", "service", "module"),
             sort_by="Organization",
             h=8,

@@ -51,11 +51,16 @@ local num(x) = if std.floor(x) == x then '%d' % x else '%g' % x;
         rules: [
           {
             alert: 'AvePointBackupSuccessRatioLow',
+            // The ratio computed here rather than read from avepoint_customer:...:7d: rule groups are evaluated
+            // independently, so a recorded sample may be a group interval late (or, in promtool, missing).
             expr: |||
-              (avepoint_customer:backup_job_success_ratio:7d < %(successRatioLow)s)
+              (
+                %(ratio)s
+                  < %(low)s
+              )
                 * on (customer_id) group_left (organization)
               max by (customer_id, organization) (avepoint_customer_info)
-            ||| % cfg,
+            ||| % { ratio: std.strReplace(std.rstripChars(ratio('customer_id', '7d'), '\n'), '\n', '\n  '), low: cfg.successRatioLow },
             'for': cfg.successRatioFor,
             labels: { severity: 'warning' },
             annotations: {

@@ -84,7 +84,7 @@ def test_config_drives_selector_thresholds_and_intervals() -> None:
     assert tuned["AvePointExporterAbsent"][0]["for"] == "30m"
     assert "[30m]" in tuned["AvePointApiThrottled"][0]["expr"]
     ratio = tuned["AvePointBackupSuccessRatioLow"][0]
-    assert "avepoint_customer:backup_job_success_ratio:7d < 0.8)" in ratio["expr"] and ratio["for"] == "3h"
+    assert "  < 0.8\n" in ratio["expr"] and ratio["for"] == "3h"
     assert "under 80% of" in ratio["annotations"]["summary"] and "80%" in ratio["annotations"]["description"]
     # Untouched settings leave their alerts as they were.
     assert tuned["AvePointBackupStale"] == default["AvePointBackupStale"]

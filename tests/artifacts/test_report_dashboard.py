@@ -4,7 +4,6 @@ truth the generator wrote. `pytest -s` prints what each query returned (the clos
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -183,11 +182,20 @@ def check(q: Query, result: list[dict[str, Any]], month: Month, customers: list[
         }
         assert got_dates == want_dates
     elif q.panel in ("Coverage", "Lowest coverage"):
-        # avepoint:protected_coverage_ratio is recorded by the coverage rule (another branch of issue 15); a
-        # backfilled month has recorded samples only where `promtool tsdb create-blocks-from rules` made them.
-        for series in result:
-            value = float(series["value"][1])
-            assert 0 <= value <= 1 and not math.isnan(value)
+        want_cover = {
+            (c.id, service, module): protected / scanned
+            for c in customers
+            for (service, module), (protected, scanned) in c.protected.items()
+            if scanned > 0
+        }
+        if q.panel == "Lowest coverage":
+            assert only(result) == pytest.approx(min(want_cover.values())) if want_cover else not result
+        else:
+            got_cover = {
+                (s["metric"]["customer_id"], s["metric"]["service"], s["metric"]["module"]): float(s["value"][1])
+                for s in result
+            }
+            assert got_cover == pytest.approx(want_cover)
     else:
         raise AssertionError(f"no check for {key}: add one")
 
