@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from dashboards import generate
+from tests.support import ROOT
 from tests.support.month import DAY, Backfilled, CustomerTruth, JobTruth, Month, longest_without_success
 
 REPORT = generate.build()["avepoint-report.json"]
@@ -237,3 +239,57 @@ def test_the_month_has_what_the_report_must_show(month: Month) -> None:
     assert any(r.counted and r.instance == 0 for j in jobs for r in j.runs)
     # Seen by both exporters (the second's first sight), counted once.
     assert any(1 in r.first_sight and r.instance == 0 for j in jobs for r in j.runs)
+
+
+def test_the_success_ratio_rules_agree_with_the_month(month_prometheus: Backfilled, month: Month) -> None:
+    """The six recording rules' expressions, run at the month's end, against the runs counted in each window
+    (increase() extrapolates a window's edges, by the same share for success and failure: within 1%)."""
+    groups = yaml.safe_load((ROOT / "alerts" / "avepoint-backup.rules.yml").read_text())["groups"]
+    rules = {r["record"]: r["expr"] for g in groups for r in g["rules"] if "success_ratio" in r.get("record", "")}
+    assert len(rules) == 6
+    for name, expr in rules.items():
+        window = {"1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}[name.rsplit(":", 1)[1]]
+        start = month.end - window
+        result = month_prometheus.query(expr, month.end)
+        print(
+            f"\n[rule] {name}: "
+            + ", ".join(
+                f"{s['metric'].get('job_module', s['metric']['customer_id'][:8])} {float(s['value'][1]):.4f}"
+                for s in result
+            )
+        )
+        for customer in month.customers.values():
+            groups_of = (
+                [[j] for j in customer.jobs.values()]
+                if name.startswith("avepoint:")
+                else [list(customer.jobs.values())]
+            )
+            for jobs in groups_of:
+                judged = sum(j.counted(o, start + 1, month.end) for j in jobs for o in JUDGED)
+                ok = sum(j.counted(o, start + 1, month.end) for j in jobs for o in ("success", "warning"))
+                mine = [
+                    s
+                    for s in result
+                    if s["metric"]["customer_id"] == customer.id
+                    and (not name.startswith("avepoint:") or s["metric"]["job_module"] == jobs[0].job_module)
+                ]
+                if not judged:
+                    assert not mine, (name, customer.organization)  # no run finished: no sample
+                    continue
+                assert float(mine[0]["value"][1]) == pytest.approx(ok / judged, rel=0.01), (name, customer.id)
+
+
+def test_the_ratio_alert_names_the_customers_under_the_threshold(month_prometheus: Backfilled, month: Month) -> None:
+    groups = yaml.safe_load((ROOT / "alerts" / "avepoint-backup.rules.yml").read_text())["groups"]
+    [expr] = [r["expr"] for g in groups for r in g["rules"] if r.get("alert") == "AvePointBackupSuccessRatioLow"]
+    firing = {s["metric"]["organization"]: float(s["value"][1]) for s in month_prometheus.query(expr, month.end)}
+    print(f"\n[alert] AvePointBackupSuccessRatioLow at the month's end: {firing}")
+    start = month.end - 7 * DAY + 1
+    want = set()
+    for c in month.customers.values():
+        judged = sum(j.counted(o, start, month.end) for j in c.jobs.values() for o in JUDGED)
+        ok = sum(j.counted(o, start, month.end) for j in c.jobs.values() for o in ("success", "warning"))
+        if judged and ok / judged < 0.9:
+            want.add(c.organization)
+    assert set(firing) == want and want  # the month has a customer under 90%, and one over
+    assert len(want) < len(month.customers)
