@@ -16,6 +16,8 @@ from dashboards import generate
 from tests.support import ROOT
 from tests.support.month import DAY, Backfilled, CustomerTruth, JobTruth, Month, longest_without_success
 
+# The first test to use the session's month waits for it to be generated and backfilled (some 20 s idle).
+pytestmark = pytest.mark.timeout(300)
 REPORT = generate.build()["avepoint-report.json"]
 FINISHED = ("success", "warning", "failed", "canceled", "unknown")
 JUDGED = ("success", "warning", "failed", "unknown")
