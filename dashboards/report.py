@@ -107,6 +107,9 @@ def _daily(query: Json) -> Json:
 
 
 def report() -> Json:
+    # Grafana's "All": the organization's allValue matches every organization; the hidden customer_id variable
+    # has none, so its All is the regex of the ids the chosen organization (or every one) has.
+    everything = {"selected": True, "text": "All", "value": "$__all"}
     variables = [
         {
             **query_variable(
@@ -114,9 +117,9 @@ def report() -> Json:
                 "Organization",
                 f"label_values({metric('avepoint_customer_info', *SCOPE)}, organization)",
             ),
-            # "All" is the fleet: every customer's runs together.
             "includeAll": True,
             "allValue": ".+",
+            "current": everything,
         },
         {
             **query_variable(
@@ -126,7 +129,7 @@ def report() -> Json:
                 hidden=True,
             ),
             "includeAll": True,
-            "allValue": ".+",
+            "current": everything,
         },
     ]
     panels = [
