@@ -19,6 +19,10 @@
     // AvePointSubscriptionExpiring: warning and critical lead times, in days.
     subscriptionWarningDays: 30,
     subscriptionCriticalDays: 7,
+    // AvePointBackupSuccessRatioLow: a customer's 7-day success ratio of finished backup runs under this
+    // share, for this long.
+    successRatioLow: 0.9,
+    successRatioFor: '1h',
     // AvePointCapacityNearlyFull: share of the purchased capacity consumed.
     capacityRatio: 0.9,
     // AvePointSeatsNearlyUsedUp: share of a tenant's user seats assigned.

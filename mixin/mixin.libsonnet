@@ -4,4 +4,5 @@
 (import 'alerts.libsonnet') +
 (import 'scan_profiles.libsonnet') +
 (import 'rules.libsonnet') +
+(import 'ratios.libsonnet') +
 (import 'dashboards.libsonnet')

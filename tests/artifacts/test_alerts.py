@@ -14,10 +14,12 @@ from tests.support import ROOT
 
 ALERTS = ROOT / "alerts"
 RULES = ALERTS / "avepoint-backup.rules.yml"
-# Every promtool unit-test file: one per area (the backup jobs and the exporter; the scan profiles).
+# Every promtool unit-test file: one per area (the backup jobs and the exporter; the scan profiles; the run
+# counters' success ratios).
 UNIT_TESTS = sorted((ALERTS / "tests").glob("*.test.yml"))
 # The alerts that fire when something is missing, so that no other alert can go silent unnoticed.
 ABSENCE_ALERTS = {"AvePointExporterAbsent", "AvePointBackupJobsAbsent"}
+WINDOWS = ("1d", "7d", "30d")
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -107,3 +109,34 @@ def test_failed_objects_are_judged_by_their_share() -> None:
     expr = {rule["alert"]: rule for rule in alert_rules()}["AvePointBackupJobFailedObjectsRatio"]["expr"]
     assert re.search(r"avepoint_backup_job_failed_objects\s*/ on \(.*?\)\s*avepoint_backup_job_objects > 0\.\d+", expr)
     assert re.search(r"avepoint_backup_job_objects >= \d+", expr)
+
+
+RATIO_RULES = tuple(
+    f"{level}:backup_job_success_ratio:{window}" for level in ("avepoint", "avepoint_customer") for window in WINDOWS
+)
+
+
+def test_success_ratio_rules_follow_the_shared_contract() -> None:
+    """The six names; success|warning over every finished outcome but canceled; backups only; kept per target."""
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    records = {rule["record"]: rule["expr"] for group in groups for rule in group["rules"] if "record" in rule}
+    assert set(RATIO_RULES) <= set(records)
+    for name in RATIO_RULES:
+        expr, window = records[name], name.rsplit(":", 1)[1]
+        by = "customer_id, job_type, job_module" if name.startswith("avepoint:") else "customer_id"
+        assert f"sum by (job, instance, {by}) (" in expr, name
+        assert f'increase(avepoint_backup_job_runs_total{{outcome=~"success|warning"}}[{window}])' in expr, name
+        assert (
+            f'increase(avepoint_backup_job_runs_total{{outcome=~"success|warning|failed|unknown"}}[{window}])' in expr
+        )
+        assert 'avepoint_backup_job_kind{kind!="backup"}' in expr and "> 0" in expr, name
+
+
+def test_every_success_ratio_rule_is_evaluated_by_a_unit_test() -> None:
+    tested = {
+        check["expr"].split("{")[0]
+        for path in UNIT_TESTS
+        for case in yaml.safe_load(path.read_text())["tests"]
+        for check in case.get("promql_expr_test", [])
+    }
+    assert set(RATIO_RULES) <= tested, set(RATIO_RULES) - tested

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dashboards import generate
+from dashboards import generate, panels
 
 promql = pytest.importorskip("promql_parser", reason="promql-parser is in the test extra")
 
@@ -78,12 +78,12 @@ def test_an_unscoped_selector_is_found() -> None:
         'x{job=~"$job"}',
         "up{}",
     ]
-    assert unscoped(generate.scoped('count(a{x="y"}) or time() - b offset 1h > 1.5 * max by (c) (d)')) == []
+    assert unscoped(panels.scoped('count(a{x="y"}) or time() - b offset 1h > 1.5 * max by (c) (d)')) == []
 
 
 def test_scoped_leaves_functions_aggregations_keywords_and_strings_alone() -> None:
     expr = 'sum by (le) (rate(b{l="or x"}[5m])) unless on(k) topk(5, c) > bool 1e3'
-    assert generate.scoped(expr, ('j="1"',)) == (
+    assert panels.scoped(expr, ('j="1"',)) == (
         'sum by (le) (rate(b{l="or x", j="1"}[5m])) unless on(k) topk(5, c{j="1"}) > bool 1e3'
     )
-    assert generate.scoped('a{job="x"}', ('job=~"$job"', 'i="2"')) == 'a{job="x", i="2"}'
+    assert panels.scoped('a{job="x"}', ('job=~"$job"', 'i="2"')) == 'a{job="x", i="2"}'

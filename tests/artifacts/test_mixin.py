@@ -66,6 +66,8 @@ def test_config_drives_selector_thresholds_and_intervals() -> None:
         "subscriptionWarningDays": 45,
         "exporterAbsentFor": "30m",
         "apiRateWindow": "30m",
+        "successRatioLow": 0.8,
+        "successRatioFor": "3h",
     }
     default = alerts_by_name(render.rules_document())
     tuned = alerts_by_name(render.rules_document(overrides))
@@ -81,6 +83,9 @@ def test_config_drives_selector_thresholds_and_intervals() -> None:
     assert "< 45 * 86400" in warning["expr"] and "45 days" in warning["annotations"]["summary"]
     assert tuned["AvePointExporterAbsent"][0]["for"] == "30m"
     assert "[30m]" in tuned["AvePointApiThrottled"][0]["expr"]
+    ratio = tuned["AvePointBackupSuccessRatioLow"][0]
+    assert "  < 0.8\n" in ratio["expr"] and ratio["for"] == "3h"
+    assert "under 80% of" in ratio["annotations"]["summary"] and "80%" in ratio["annotations"]["description"]
     # Untouched settings leave their alerts as they were.
     assert tuned["AvePointBackupStale"] == default["AvePointBackupStale"]
 

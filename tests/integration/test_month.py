@@ -14,6 +14,8 @@ from tests.support import free_port
 from tests.support.harness import stop_processes
 from tests.support.month import DAY, Backfilled, Month, Plan, backfill, generate
 
+# The first test to use the session's month waits for it to be generated and backfilled (some 20 s idle).
+pytestmark = pytest.mark.timeout(300)
 # Four days with everything the month has: an outage on day 1, the new customer from day 1.5, the restart at 2.5.
 SMALL = Plan(days=4, restart_day=2.5, added_day=1.5, outage=(0, 0, 0.5, 1.5))
 

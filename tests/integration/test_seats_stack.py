@@ -66,13 +66,13 @@ def v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_the_v3_only_panels_and_the_coverage_panel_show_data(v3: Stack) -> None:
-    from dashboards import generate
+    from dashboards import generate, panels
 
     eventually(lambda: bool(v3.query("avepoint:protected_coverage_ratio")), 60, "the coverage rule's first samples")
     instance = v3.query('avepoint_exporter_build_info{job="avepoint-backup-exporter"}')[0]["metric"]["instance"]
     # Seats are looked at for the customer with a tenant nearly out of them, coverage for one with protected data.
     covered = next(cid for cid in v3.sim.customer_ids if any(r["totalScannedObjects"] for r in v3.sim.protected(cid)))
-    shown = {generate.SEATS_PANEL: v3.sim.customer_ids[0], "Coverage per module": covered}
+    shown = {panels.SEATS_PANEL: v3.sim.customer_ids[0], "Coverage per module": covered}
 
     def values(title: str) -> dict[str, str]:
         customer_id = shown[title]
@@ -85,7 +85,7 @@ def test_the_v3_only_panels_and_the_coverage_panel_show_data(v3: Stack) -> None:
             "datasource": "prometheus",
         }
 
-    wanted = generate.V3_ONLY | {"Coverage per module"}
+    wanted = panels.V3_ONLY | {"Coverage per module"}
     queries = [
         (title, generate.substitute(expr, values(title), rate_interval="30s", interval="15s", range_="5m"))
         for dashboard in generate.build().values()
@@ -96,7 +96,7 @@ def test_the_v3_only_panels_and_the_coverage_panel_show_data(v3: Stack) -> None:
     empty = [f"{title}: {query}" for title, query in queries if not v3.query(query)]
     assert not empty, "queries with no series:\n" + "\n".join(empty)
     # The seats table's share column: the simulator's first customer has its tenant nearly out of seats.
-    (share_query,) = [q for title, q in queries if title in generate.V3_ONLY and " / on(" in q]
+    (share_query,) = [q for title, q in queries if title in panels.V3_ONLY and " / on(" in q]
     shares = [float(r["value"][1]) for r in v3.query(share_query)]
     assert len([share for share in shares if share > 0.9]) == 1
 

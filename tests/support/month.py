@@ -47,6 +47,11 @@ OUTCOMES: Final = {
     "Canceled": "canceled",
     "Skipped": "not_run",
 }
+# The labels of the scrape target, as Prometheus' scrape config in the README names the job.
+JOB: Final = "avepoint-backup-exporter"
+INSTANCE: Final = "exporter:9877"
+TARGET_LABELS: Final = f'job="{JOB}",instance="{INSTANCE}"'
+COUNTED: Final = ("success", "warning", "failed", "canceled", "unknown")  # the run counters' outcomes
 _UNITS: Final = {"KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 # A module no simulated customer has in this fleet: pinned onto the first customer as a job that never ran.
 NEVER_RUN: Final = ("Microsoft 365", "Power Apps")
@@ -98,6 +103,10 @@ class Run:
     # The instances for which it was the row of their first sight of the job: no run before it is known to
     # them, and a restart without a state file must not count it again (issue 15 point 1).
     first_sight: set[int] = field(default_factory=set)
+    # When a refresh first saw it finished, and whether that counted it: the run counters count a run once,
+    # when first seen finished, unless it is the finished run of a first sight (README, "Run history").
+    finished_seen: float | None = None
+    counted: bool = False
 
     @property
     def outcome(self) -> str:
@@ -120,6 +129,14 @@ class JobTruth:
 
     def count(self, outcome: str, start: float = float("-inf"), end: float = float("inf")) -> int:
         return sum(1 for r in self.finished(start, end) if r.outcome == outcome)
+
+    def counted(self, outcome: str, start: float = float("-inf"), end: float = float("inf")) -> int:
+        """What the run counters added for `outcome` in refreshes within [start, end]."""
+        return sum(
+            1
+            for r in self.runs
+            if r.counted and r.outcome == outcome and r.finished_seen is not None and start <= r.finished_seen <= end
+        )
 
     def last_success(self, at: float = float("inf")) -> float | None:
         """End of the newest success or warning that had finished by `at`."""
@@ -290,6 +307,9 @@ class _Upstream:
         last.status, last.end = status, end
         if first_sight:
             last.first_sight.add(self.instance)
+        if end is not None and last.finished_seen is None:
+            last.finished_seen = now
+            last.counted = not first_sight and last.outcome in COUNTED
 
 
 class _Clock:
@@ -324,7 +344,8 @@ class _Families:
 
     @staticmethod
     def split(body: str) -> list[tuple[str, str, list[str]]]:
-        """One scrape's families: (name, header lines, sample lines), from the encoder's `# HELP` lines."""
+        """One scrape's families: (name, header lines, sample lines), from the encoder's `# HELP` lines, each
+        sample with the target labels Prometheus adds when it scrapes (dashboards select on them)."""
         out: list[tuple[str, str, list[str]]] = []
         for line in body.splitlines():
             if line.startswith("# HELP "):
@@ -333,7 +354,13 @@ class _Families:
                 name, header, lines = out[-1]
                 out[-1] = (name, header + line + "\n", lines)
             else:
-                out[-1][2].append(line)
+                name, brace, rest = line.partition("{")
+                if brace:
+                    sample = f"{name}{{{TARGET_LABELS},{rest}"
+                else:
+                    name, _, value = line.partition(" ")
+                    sample = f"{name}{{{TARGET_LABELS}}} {value}"
+                out[-1][2].append(sample)
         return out
 
     def write(self, families: list[tuple[str, str, list[str]]], stamp: str) -> None:
@@ -491,3 +518,36 @@ def backfill(month: Month, tmp: Path, procs: list[subprocess.Popen[bytes]], port
         tmp, {"global": {"evaluation_interval": "1m"}}, port, procs, ("--storage.tsdb.retention.time=1y",)
     )
     return Backfilled(month, url)
+
+
+def known_last_success(month: Month, job: JobTruth, at: float) -> float | None:
+    """The last success the exporter exported for `job` at scrape time `at`: the newest success or warning run
+    the running instance has seen finished by then (a new instance without a state file knows only what it has
+    seen since its start, the run of its first sight included)."""
+    life = next(((a, b) for a, b in month.instances if a <= at <= b), None)
+    if life is None:
+        return None
+    index = month.instances.index(life)
+    ends = [
+        r.end
+        for r in job.runs
+        if r.outcome in ("success", "warning")
+        and r.end is not None
+        and r.finished_seen is not None
+        and (
+            life[0] <= r.finished_seen <= at
+            # the finished run of this instance's first sight: known from its first refresh on
+            or (index in r.first_sight and r.finished_seen <= life[0])
+        )
+    ]
+    return max(ends) if ends else None
+
+
+def longest_without_success(month: Month, job: JobTruth, start: float, end: float) -> float | None:
+    """The longest age of the exported last success at any scrape in [start, end]; None if none was known."""
+    ages = [
+        at - known
+        for at in month.scrapes
+        if start <= at <= end and (known := known_last_success(month, job, at)) is not None
+    ]
+    return max(ages) if ages else None
