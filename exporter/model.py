@@ -121,8 +121,11 @@ def module_key(job_type: str, job_module: str) -> ModuleKey:
     shared = _MODULE_KEYS.get(key)
     if shared is not None:
         return shared
-    if len(_MODULE_KEYS) < _MAX_MODULE_KEYS:
-        _MODULE_KEYS[key] = key  # a lost race stores an equal tuple: harmless
+    if len(_MODULE_KEYS) >= _MAX_MODULE_KEYS:
+        # Start again rather than stop sharing for the process's life: keys made before stay valid (equal
+        # tuples), they are only no longer the one object.
+        _MODULE_KEYS.clear()
+    _MODULE_KEYS[key] = key  # a lost race stores an equal tuple: harmless
     return key
 
 

@@ -262,6 +262,10 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
         for title, expr in generate.panel_queries(dashboard):
             if title in panels.V3_ONLY:  # legacy has no such data: tests/integration/test_seats_stack.py
                 continue
+            if name == "avepoint-report.json":
+                # A month's runs and gaps, which a stack up for a minute does not have (a ratio of no finished
+                # runs is no number): tests/artifacts/test_report_dashboard.py runs it on a backfilled month.
+                continue
             query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
             checked += 1
             if not stack.query(query):

@@ -46,3 +46,15 @@ def test_status_overrides_are_normalized_once_per_mapping(monkeypatch: pytest.Mo
     assert calls[0] <= 100 + len(overrides)  # one per row, plus the mapping's keys once
     assert rows_module.outcome("custom STATUS 3", overrides) is Outcome.FAILED
     assert rows_module.outcome("finished well", {}) is Outcome.UNKNOWN
+
+
+def test_module_keys_are_shared_again_after_the_table_filled() -> None:
+    # A hostile upstream sending a new module name per row fills the table; later modules must still share.
+    from exporter import model
+
+    for i in range(model._MAX_MODULE_KEYS + 5):
+        model.module_key("Flood", f"module {i}")
+    late = [{**row(i), "jobModule": "".join(["Late", " module"])} for i in range(2)]
+    first, second = (parse.job(r)[0] for r in late)
+    assert first is not None and second is not None
+    assert first.key is second.key
