@@ -187,7 +187,7 @@ class Refresher:
                 seen = self._memory.record(cid, jobs)
                 self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
 
-    def close(self, wait: float = 2.0) -> None:
+    def close(self, wait: float = 0.0) -> None:
         """Start no more requests; wait up to `wait` seconds for those in flight (their timeouts bound them)."""
         with self._lock:
             self._closed = True
