@@ -1,4 +1,9 @@
-"""The page cache: one generation's page, rendered and gzipped once, in the parts each request needs."""
+"""The page cache: one generation's page, rendered and gzipped once, in the parts each request needs.
+
+The head (facts) is one per generation; the tail (controls, pager, rows) one per query of the page
+(paging.py), the default view's and a few others' kept, so paging through a large fleet costs a
+filter pass and a hundred rows per new view, not the whole fleet.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,12 @@ from exporter import safe
 from exporter.exposition import deflate
 from exporter.model import Snapshot
 from exporter.web.status.document import render_json
-from exporter.web.status.html import live_line, render_html
+from exporter.web.status.html import live_line, render_head, render_tail
+from exporter.web.status.paging import Query, haystack
 from exporter.web.status.view import Process, Status, build
+
+# Tails kept per generation besides the default view's: people paging or filtering the same page.
+KEPT_VIEWS = 32
 
 
 class Page:
@@ -21,21 +30,33 @@ class Page:
     def __init__(self, status: Status) -> None:
         self.status = status
         self._lock = threading.Lock()
-        self._html: tuple[bytes, bytes] | None = None
-        self._gzip: tuple[bytes, bytes, int, int, int, int] | None = None
+        self._head: bytes | None = None
+        self._tails: dict[Query, bytes] = {}
+        self._haystacks: tuple[str, ...] | None = None
+        self._gzip: dict[Query, tuple[bytes, bytes, int, int, int, int]] = {}
         self._json: bytes | None = None
 
     @property
     def generation(self) -> int:
         return self.status.generation
 
-    def html(self) -> tuple[bytes, bytes]:
+    def html(self, query: Query | None = None) -> tuple[bytes, bytes]:
+        """Head and tail of the page for `query` (the default view when None)."""
+        query = query or Query()
         with self._lock:
-            if self._html is None:
-                head, tail = render_html(self.status)
+            if self._head is None:
                 # safe.encode: a text that cannot be encoded costs one character, never the page.
-                self._html = (safe.encode(head), safe.encode(tail))
-            return self._html
+                self._head = safe.encode(render_head(self.status))
+            tail = self._tails.get(query)
+            if tail is None:
+                if self._haystacks is None:
+                    self._haystacks = tuple(haystack(row) for row in self.status.rows)
+                tail = safe.encode(render_tail(self.status, query, self._haystacks))
+                if len(self._tails) > KEPT_VIEWS:
+                    self._tails = {q: t for q, t in self._tails.items() if q == Query()}
+                    self._gzip = {q: g for q, g in self._gzip.items() if q == Query()}
+                self._tails[query] = tail
+            return self._head, tail
 
     def json(self) -> bytes:
         with self._lock:
@@ -43,16 +64,18 @@ class Page:
                 self._json = render_json(self.status)
             return self._json
 
-    def html_parts(self, now: float, gzip: bool) -> tuple[bytes, ...]:
+    def html_parts(self, now: float, gzip: bool, query: Query | None = None) -> tuple[bytes, ...]:
         """The body: cached head, the live line, cached tail; gzip as one stream of separately compressed runs."""
-        head, tail = self.html()
+        query = query or Query()
+        head, tail = self.html(query)
         live = safe.encode(live_line(self.status, now))
         if not gzip:
             return head, live, tail
         with self._lock:
-            if self._gzip is None:
+            packed = self._gzip.get(query)
+            if packed is None:
                 # The gzip header goes with the head and the end of the stream with the tail.
-                self._gzip = (
+                packed = self._gzip[query] = (
                     deflate.HEADER + deflate.compress(head),
                     deflate.compress(tail) + deflate.FINAL,
                     zlib.crc32(head),
@@ -60,7 +83,7 @@ class Page:
                     zlib.crc32(tail),
                     len(tail),
                 )
-            packed_head, packed_tail, crc_head, len_head, crc_tail, len_tail = self._gzip
+            packed_head, packed_tail, crc_head, len_head, crc_tail, len_tail = packed
         crc = deflate.crc32_combine(zlib.crc32(live, crc_head), crc_tail, len_tail)
         size = len_head + len(live) + len_tail
         return packed_head, deflate.compress(live), packed_tail + deflate.trailer(crc, size)
