@@ -210,6 +210,19 @@ class Refresher:
             lifetime = self._slots.until_slot(key, self._clock(), ttl)
         self._fresh[key] = lifetime
 
+    def _restart_slots(self, refreshed: list[str]) -> None:
+        """After a pass that refreshed every customer (the first, or after a reload or an idle spell): the
+        slots start at its end, so that the customers it refreshed come due evenly over the next TTL rather
+        than at once for those whose slots passed during it. Each is then at most a TTL plus the pass old.
+        """
+        with self._lock:
+            if not self._spreading_locked():
+                return
+            self._slots.epoch = self._clock()
+            for cid in refreshed:
+                if cid in self._customers:
+                    self._mark_fresh_locked(cid)
+
     def _spreading_locked(self) -> bool:
         """Spread when a full refresh would wait for the rate limiter (past its burst of api.max_concurrency).
 
@@ -277,11 +290,14 @@ class Refresher:
             with self._lock:
                 due = [cid for cid in self._customers if cid not in self._fresh]
                 services_due = config.endpoints.services and SERVICES not in self._fresh
+                everyone = bool(due) and len(due) == len(self._customers)
             if services_due:
                 self._refresh_services(config, client)
             futures = [self._pool.submit(self._guarded_refresh, config, client, cid) for cid in due]
             for future in futures:
                 future.result()
+            if everyone:
+                self._restart_slots(due)
         except Exception:  # a bug must not kill the cycle thread silently, nor pass for a good cycle
             log.exception("refresh cycle failed unexpectedly")
             self._cycle_failed()

@@ -3,11 +3,12 @@
 Each customer has a phase in the TTL: the customers, ordered by a hash of their id, take evenly spaced
 phases ((rank + 1/2) / count), so every tenth of the TTL holds a tenth of them, and a customer listed or gone
 moves the others' phases by a share of 1/count of the TTL each, not more. Its slots are the times
-phase * ttl + k * ttl on the refresher's clock. A customer refreshed at t stays fresh until its next slot
-after t, at most a TTL later, so its data is never older than a TTL plus the wait for the next tick
-and its own refresh. The first refresh of every customer comes at once (the first cycle after start,
-bounded by the rate limiter); each customer's next one comes in its slot, and from then on once per
-TTL, so a TTL holds as many requests as without slots, only evenly spread.
+epoch + phase * ttl + k * ttl on the refresher's clock. A customer refreshed at t stays fresh until its
+next slot after t, at most a TTL later, so its data is never older than a TTL plus the wait for the next
+tick and its own refresh. The first refresh of every customer comes at once (the first cycle after
+start, bounded by the rate limiter); the epoch is then set to that cycle's end, so each customer's next
+refresh comes in its slot of the TTL after it (at most a TTL plus that cycle after its first), and from
+then on once per TTL: a TTL holds as many requests as without slots, only evenly spread.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Slots:
 
     def __init__(self) -> None:
         self._phases: dict[str, float] = {}
+        self.epoch = 0.0  # when phase 0 was, on the refresher's clock (the end of the last full refresh)
 
     def assign(self, ids: Collection[str]) -> None:
         """Take the customers now listed; a no-op when they are the same."""
@@ -49,7 +51,7 @@ class Slots:
 
     def until_slot(self, key: str, now: float, ttl: float) -> float:
         """Seconds from `now` to `key`'s next slot, in (0, ttl]."""
-        left = (self.phase(key) * ttl - now) % ttl
+        left = (self.epoch + self.phase(key) * ttl - now) % ttl
         # Refreshed at its slot, give or take float noise: the next slot is a TTL on, not a rounding away.
         return left if left > ttl * 1e-9 else ttl
 

@@ -107,6 +107,9 @@ class DevTools:
     def load_timings(self) -> dict[str, float]:
         """Milliseconds from the navigation's start: response end, DOMContentLoaded, load event, first paint."""
         self.wait("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
+        # The paint entry may come a frame after the load event.
+        with contextlib.suppress(TimeoutError):
+            self.wait("performance.getEntriesByName('first-contentful-paint').length > 0", seconds=5)
         return dict(
             self.eval(
                 "(n => ({response: n.responseEnd, dom: n.domContentLoadedEventEnd, load: n.loadEventEnd,"

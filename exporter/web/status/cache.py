@@ -22,6 +22,11 @@ from exporter.web.status.view import Process, Status, build
 
 # Tails kept per generation besides the default view's: people paging or filtering the same page.
 KEPT_VIEWS = 32
+# A page that took at least SLOW_BUILD seconds to build serves later generations for REUSE times its
+# build time: a large fleet refreshed customer by customer (refresh slots) has a new generation every
+# tick, and the page would otherwise be rebuilt for nearly every request. The page says how old it is.
+SLOW_BUILD = 0.05
+REUSE = 5.0
 
 
 class Page:
@@ -97,15 +102,24 @@ class StatusCache:
         self._wall = wall_clock
         self._lock = threading.Lock()
         self._page: Page | None = None
+        self._build_seconds = self._built_at = 0.0
         self.builds = 0
 
     def get(self, snap: Snapshot) -> Page:
         with self._lock:
             page = self._page
-            if page is None or page.generation != snap.generation:
+            if page is None or (page.generation != snap.generation and not self._reusable()):
+                started = time.perf_counter()
                 page = self._page = Page(build(snap, self._process, self._wall()))
+                self._built_at = time.perf_counter()
+                self._build_seconds = self._built_at - started
                 self.builds += 1
             return page
+
+    def _reusable(self) -> bool:
+        """Whether the slow page of an older generation is still young enough to serve (see REUSE)."""
+        took = self._build_seconds
+        return took >= SLOW_BUILD and time.perf_counter() - self._built_at < REUSE * took
 
 
 __all__ = ["Page", "StatusCache"]
