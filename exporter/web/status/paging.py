@@ -27,7 +27,10 @@ class Query:
     @classmethod
     def parse(cls, query: str) -> Query:
         """From a URL's query string; anything malformed means its default, never an error page."""
-        params = parse_qs(query, keep_blank_values=True, max_num_fields=20)
+        try:
+            params = parse_qs(query, keep_blank_values=True, max_num_fields=20)
+        except ValueError:  # more fields than any view has: not a view of this page
+            return cls()
         text = safe.repair((params.get("filter") or [""])[0]).strip()[:MAX_FILTER]
         page_text = (params.get("page") or ["1"])[0]
         page = int(page_text) if page_text.isascii() and page_text.isdigit() and len(page_text) < 7 else 1

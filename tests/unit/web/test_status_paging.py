@@ -36,6 +36,7 @@ def fleet(count: int, failed_every: int = 0, generation: int = 1) -> Snapshot:
         ("filter=" + "x" * 500, Query("x" * paging.MAX_FILTER)),
         ("filter=%ED%A0%80", Query("\ufffd" * 3)),  # a lone surrogate's UTF-8: replaced, never an error
         ("page=2&page=5", Query(page=2)),
+        ("&".join(["a=1"] * 50) + "&page=2", Query()),  # past parse_qs's field limit: the default view
     ],
 )
 def test_query_parse_is_lenient(query: str, expected: Query) -> None:
@@ -97,3 +98,11 @@ def test_a_slow_page_serves_newer_generations_for_a_while(monkeypatch: pytest.Mo
     assert kept.generation == 2 and pages.get(fleet(3, generation=4)) is kept and pages.builds == 2
     monkeypatch.setattr(cache, "REUSE", 0.0)  # its time is up
     assert pages.get(fleet(3, generation=5)).generation == 5 and pages.builds == 3
+
+
+def test_a_hostile_filter_is_reflected_as_text() -> None:
+    hostile = '"><script>alert(1)</script>'
+    _, tail = render_html(build(fleet(PAGE_SIZE + 1), PROCESS, NOW), Query(hostile, page=1))
+    assert hostile not in tail and 'value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in tail
+    _, paged = render_html(build(fleet(2 * PAGE_SIZE + 1), PROCESS, NOW), Query("<b>", page=1))
+    assert "<b>" not in paged.split("<script>")[0]
