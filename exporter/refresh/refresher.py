@@ -276,7 +276,7 @@ class Refresher:
 
     def _run_cycle(self, saving: bool = True) -> None:
         started = self._clock()
-        save, entries = False, {}
+        save, entries, everyone = False, {}, False
         try:
             with self._lock:
                 config, client = self._config, self._client
@@ -304,7 +304,10 @@ class Refresher:
         finally:
             with self._lock:
                 self._refreshed = True
-                self._last_refresh_seconds = self._clock() - started
+                if everyone or not self._spreading_locked():
+                    # While spreading, a pass refreshes the few customers whose slot came: the figure
+                    # stays that of the last pass that refreshed everyone, a full refresh.
+                    self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
                 # Spread passes come every tick: the state file is written after a pass a scrape
                 # waited for, or at most every SAVE_EVERY seconds.
