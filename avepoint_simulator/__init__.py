@@ -22,6 +22,7 @@ from avepoint_simulator.routes import (
     ROUTE_V3_CUSTOMERS,
     ROUTE_V3_JOBS,
     ROUTE_V3_PROTECTED,
+    ROUTE_V3_SEATS,
     ROUTE_V3_SERVICES,
     V3_MAX_PAGE_SIZE,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "ROUTE_V3_CUSTOMERS",
     "ROUTE_V3_JOBS",
     "ROUTE_V3_PROTECTED",
+    "ROUTE_V3_SEATS",
     "ROUTE_V3_SERVICES",
     "V3_MAX_PAGE_SIZE",
     "V3_NEVER_RUN_STATUS",

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from avepoint_simulator.answers import Response, dumps, error_response, oauth_error, ok
@@ -20,6 +21,8 @@ from avepoint_simulator.routes import (
     ROUTE_JOBS,
     ROUTE_JOBS_BY_MODULE,
     ROUTE_METHOD,
+    ROUTE_SCAN_PROFILE_SUMMARY,
+    ROUTE_SCAN_PROFILES,
     ROUTE_SCOPE,
     ROUTE_SERVICES,
     ROUTE_TOKEN,
@@ -27,6 +30,9 @@ from avepoint_simulator.routes import (
     ROUTE_V3_CUSTOMERS,
     ROUTE_V3_JOBS,
     ROUTE_V3_PROTECTED,
+    ROUTE_V3_SCAN_PROFILE_CHANGES,
+    ROUTE_V3_SCAN_PROFILES,
+    ROUTE_V3_SEATS,
     V3_PREFIX,
     id_filter,
     int_filter,
@@ -35,7 +41,8 @@ from avepoint_simulator.routes import (
     match,
     v3_page,
 )
-from avepoint_simulator.rows import protected_rows, service_row
+from avepoint_simulator.rows import protected_rows, seat_rows, service_row
+from avepoint_simulator.scan_profiles import Profile, listing_row, profiles, summary_row
 from avepoint_simulator.scenario import Scenario
 
 
@@ -242,6 +249,9 @@ class Api(Scenario):
                 faults,
                 ("WWW-Authenticate", 'Bearer error="insufficient_scope"'),
             )
+        if template in faults.forbidden_routes:
+            # As a gateway answers a route the app registration was not granted (whatever its scopes say).
+            return error_response(rid, 403, "The application may not call this route", faults)
         now = self._clock()
         # Every route with a parameter names a customer first.
         customer: Customer | None = None
@@ -254,16 +264,38 @@ class Api(Scenario):
             if customer.id in faults.failing_customers:
                 return error_response(rid, 500, "Internal server error", faults)
         payload: object
+        if template in (ROUTE_SCAN_PROFILE_SUMMARY, ROUTE_V3_SCAN_PROFILE_CHANGES):
+            assert customer is not None
+            profile = self._profile(customer, params[1])
+            if profile is None:
+                return error_response(rid, 404, f"Scan profile {params[1]} not found", faults)
+            summary = summary_row(profile, now, v3=template == ROUTE_V3_SCAN_PROFILE_CHANGES)
+            if template == ROUTE_SCAN_PROFILE_SUMMARY:
+                summary = {
+                    "@odata.context": f"{base}/partner/api/V1.1/$metadata#Portal.Api.Model.ProfileDailyNewDetailInfo",
+                    **summary,
+                }
+            return ok(dumps(summary), faults)
         try:
             if template.startswith(V3_PREFIX):
                 payload = self._v3_payload(
-                    template, customer, query=query, content_type=content_type, body=body, now=now, faults=faults
+                    template,
+                    customer,
+                    params,
+                    query=query,
+                    content_type=content_type,
+                    body=body,
+                    now=now,
+                    faults=faults,
                 )
             else:
                 payload = self._legacy_payload(template, customer, params, query=query, base=base, now=now)
         except ValueError as exc:
             return error_response(rid, 400, str(exc), faults)
         return ok(dumps(payload), faults)
+
+    def _profile(self, customer: Customer, profile_id: str) -> Profile | None:
+        return next((p for p in profiles(customer, self.fleet.seed) if p.profile_id == profile_id.lower()), None)
 
     def _legacy_payload(
         self, template: str, customer: Customer | None, params: tuple[str, ...], *, query: str, base: str, now: float
@@ -290,6 +322,12 @@ class Api(Scenario):
                 "@odata.context": context + "Collection(Portal.Api.Model.BackUpJob)",
                 "value": [legacy_job_row(row) for row in self._job_rows(customer, now)],
             }
+        if template == ROUTE_SCAN_PROFILES:
+            rows = [listing_row(p) for p in profiles(customer, self.fleet.seed)]
+            path = f"/partner/customers/{customer.id}/scanProfiles"
+            return legacy_page(
+                rows, query, base, "Collection(Portal.Api.Model.ProfileInfo)", path, page_size=self.page_size
+            )
         if template == ROUTE_JOBS_BY_MODULE:
             # The path names the job in the legacy spelling, as the legacy rows do.
             wanted = (params[1].lower(), params[2].lower())
@@ -308,6 +346,7 @@ class Api(Scenario):
         self,
         template: str,
         customer: Customer | None,
+        params: tuple[str, ...],
         *,
         query: str,
         content_type: str | None,
@@ -316,10 +355,20 @@ class Api(Scenario):
         faults: Faults,
     ) -> object:
         request = json_body(body, content_type)
+        if template == ROUTE_V3_SEATS:
+            assert customer is not None
+            return v3_page(self._seat_rows(customer, params[1], request), query, self.page_size, faults)
         if template == ROUTE_V3_PROTECTED:
             assert customer is not None
             # Paged since December 2025 (AvePoint/cloud-api docs/elements/change-log.md).
             return v3_page(protected_rows(customer, now), query, self.page_size, faults)
+        if template == ROUTE_V3_SCAN_PROFILES:
+            assert customer is not None
+            ids = request.get("scanProfileIds")
+            if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+                raise ValueError("scanProfileIds must be a list of strings")
+            listed = [listing_row(p) for p in profiles(customer, self.fleet.seed) if ids is None or p.profile_id in ids]
+            return v3_page(listed, query, self.page_size, faults)
         if template == ROUTE_V3_JOBS:
             assert customer is not None
             job_type, job_module = int_filter(request, "jobType"), int_filter(request, "jobModule")
@@ -336,3 +385,19 @@ class Api(Scenario):
         if template == ROUTE_V3_CUSTOMERS:
             return v3_page([v3_customer(c) for c in chosen], query, self.page_size, faults)
         return v3_page([service_row(c, now, v3=True) for c in chosen], query, self.page_size, faults)
+
+    def _seat_rows(self, customer: Customer, raw_type: str, request: dict[str, Any]) -> list[dict[str, object]]:
+        """The seats route's rows: {type} one of the documented 0-3, `tenantIds` an optional filter
+        (docs/elements/general/tenant/get-3rd-party-products-tenant-type.md)."""
+        try:
+            tenant_type = int(raw_type)
+        except ValueError:
+            raise ValueError(f"type must be an integer, got {raw_type!r}") from None
+        rows = seat_rows(customer, tenant_type, nearly_full=customer.id == self._customers[0].id)
+        wanted = request.get("tenantIds")
+        if wanted is None:
+            return rows
+        if not isinstance(wanted, list) or not all(isinstance(i, str) for i in wanted):
+            raise ValueError("tenantIds must be a list of strings")
+        ids = {i.lower() for i in wanted}
+        return [row for row in rows if str(row["tenantId"]).lower() in ids]

@@ -111,3 +111,14 @@ CUSTOMER_STATUS_CODES: Final[Mapping[str, int]] = MappingProxyType(
 # table lacks; v3 sends 0 ("None") for it, the value a .NET enum has when nothing set it.
 # Both give the outcome not_run: this is the one field where the two backends differ.
 V3_NEVER_RUN_STATUS: Final = 0
+
+# The tenant types of the user-seats route, path {type} and answer `type` (docs/elements/general/tenant/
+# get-3rd-party-products-tenant-type.md).
+TENANT_TYPE_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "Microsoft 365": 0,
+        "Salesforce": 1,
+        "Google": 2,
+        "Dynamics 365": 3,
+    }
+)

@@ -35,6 +35,7 @@ class Faults:
     token_status: int | None = None  # the token endpoint answers this status
     failing_customers: set[str] = field(default_factory=set)  # their routes answer 500
     forbidden_customers: set[str] = field(default_factory=set)  # their routes answer 403
+    forbidden_routes: set[str] = field(default_factory=set)  # these route templates answer 403, for every customer
     v3_total_count_offset: int = 0  # v3 metadata.totalCount claims this many more rows than exist
     v3_stuck_page_index: bool = False  # v3 paging ignores pageIndex: page 1, forever
     v3_page_cap: int | None = None  # v3 pages hold at most this many rows, whatever pageSize asks

@@ -30,6 +30,7 @@ PARTNER_SCOPES: Final = (
     "partner.jobs.read.all",
     "partner.cbprotected.read.all",
     "partner.license.read.all",
+    "partner.scanprofiles.read.all",
 )
 # One app registration can hold both families; anything else is refused like IdentityServer
 # refuses a scope the client was not granted.
@@ -38,6 +39,7 @@ ELEMENTS_SCOPES: Final = (
     "elements.jobs.read.all",
     "elements.cbprotected.read.all",
     "elements.license.read.all",
+    "elements.scanprofiles.read.all",
 )
 _KNOWN_SCOPES: Final = frozenset(PARTNER_SCOPES + ELEMENTS_SCOPES)
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -15,12 +15,18 @@ ROUTE_JOBS: Final = "/partner/customers/{id}/jobs"
 ROUTE_JOBS_BY_MODULE: Final = "/partner/customers/{id}/jobs/jobType/{jobType}/jobModule/{jobModule}"
 ROUTE_PROTECTED: Final = "/partner/customers/{id}/protected"
 ROUTE_SERVICES: Final = "/partner/services"
+ROUTE_SCAN_PROFILES: Final = "/partner/customers/{id}/scanProfiles"
+ROUTE_SCAN_PROFILE_SUMMARY: Final = "/partner/customers/{id}/scanProfiles/{ProfileId}/dailyNewSummary"
 ROUTE_UNKNOWN: Final = "unknown"
 V3_PREFIX: Final = "/partner/external/v3/general"
 ROUTE_V3_CUSTOMERS: Final = f"{V3_PREFIX}/customers/batch"
 ROUTE_V3_JOBS: Final = f"{V3_PREFIX}/customers/{{customerId}}/avpt-products/jobs/batch"
 ROUTE_V3_SERVICES: Final = f"{V3_PREFIX}/customers/services/batch"
 ROUTE_V3_PROTECTED: Final = f"{V3_PREFIX}/customers/{{customerId}}/cloud-backup-m365/overview"
+ROUTE_V3_SCAN_PROFILES: Final = f"{V3_PREFIX}/customers/{{customerId}}/scan-profiles/batch"
+ROUTE_V3_SCAN_PROFILE_CHANGES: Final = f"{V3_PREFIX}/customers/{{customerId}}/scan-profiles/{{scanProfileId}}/changes"
+# docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: POST, scope elements.license.read.all.
+ROUTE_V3_SEATS: Final = f"{V3_PREFIX}/customers/{{customerId}}/3rd-party-products/type/{{type}}/tenants/batch"
 
 ROUTE_SCOPE: Final = {
     ROUTE_CUSTOMERS: "partner.customers.read.all",
@@ -33,16 +39,35 @@ ROUTE_SCOPE: Final = {
     ROUTE_V3_JOBS: "elements.jobs.read.all",
     ROUTE_V3_SERVICES: "elements.license.read.all",
     ROUTE_V3_PROTECTED: "elements.cbprotected.read.all",
+    # The scan-profile pages' permission tables (see scan_profiles.py).
+    ROUTE_SCAN_PROFILES: "partner.scanprofiles.read.all",
+    ROUTE_SCAN_PROFILE_SUMMARY: "partner.scanprofiles.read.all",
+    ROUTE_V3_SCAN_PROFILES: "elements.scanprofiles.read.all",
+    ROUTE_V3_SCAN_PROFILE_CHANGES: "elements.scanprofiles.read.all",
+    ROUTE_V3_SEATS: "elements.license.read.all",
 }
 # The legacy family reads with GET; v3 reads with POST "batch" routes, except the overview.
 ROUTE_METHOD: Final = {
     **dict.fromkeys(
-        (ROUTE_CUSTOMERS, ROUTE_CUSTOMER, ROUTE_JOBS, ROUTE_JOBS_BY_MODULE, ROUTE_PROTECTED, ROUTE_SERVICES), "GET"
+        (
+            ROUTE_CUSTOMERS,
+            ROUTE_CUSTOMER,
+            ROUTE_JOBS,
+            ROUTE_JOBS_BY_MODULE,
+            ROUTE_PROTECTED,
+            ROUTE_SERVICES,
+            ROUTE_SCAN_PROFILES,
+            ROUTE_SCAN_PROFILE_SUMMARY,
+        ),
+        "GET",
     ),
     ROUTE_V3_CUSTOMERS: "POST",
     ROUTE_V3_JOBS: "POST",
     ROUTE_V3_SERVICES: "POST",
     ROUTE_V3_PROTECTED: "GET",
+    ROUTE_V3_SCAN_PROFILES: "POST",
+    ROUTE_V3_SCAN_PROFILE_CHANGES: "GET",
+    ROUTE_V3_SEATS: "POST",
 }
 V3_DEFAULT_PAGE_SIZE: Final = 50
 V3_MAX_PAGE_SIZE: Final = 100
@@ -70,6 +95,10 @@ def match(path: str) -> tuple[str, tuple[str, ...]]:
         return ROUTE_JOBS, (parts[2],)
     if len(parts) == 4 and lower[3] == "protected":
         return ROUTE_PROTECTED, (parts[2],)
+    if len(parts) == 4 and lower[3] == "scanprofiles":
+        return ROUTE_SCAN_PROFILES, (parts[2],)
+    if len(parts) == 6 and (lower[3], lower[5]) == ("scanprofiles", "dailynewsummary"):
+        return ROUTE_SCAN_PROFILE_SUMMARY, (parts[2], parts[4])
     if len(parts) == 8 and (lower[3], lower[4], lower[6]) == ("jobs", "jobtype", "jobmodule"):
         return ROUTE_JOBS_BY_MODULE, (parts[2], parts[5], parts[7])
     return ROUTE_UNKNOWN, ()
@@ -84,6 +113,17 @@ def _match_v3(parts: list[str], lower: list[str]) -> tuple[str, tuple[str, ...]]
         return ROUTE_V3_JOBS, (parts[0],)
     if len(parts) == 3 and lower[1:] == ["cloud-backup-m365", "overview"]:
         return ROUTE_V3_PROTECTED, (parts[0],)
+    if len(parts) == 3 and lower[1:] == ["scan-profiles", "batch"]:
+        return ROUTE_V3_SCAN_PROFILES, (parts[0],)
+    if len(parts) == 4 and (lower[1], lower[3]) == ("scan-profiles", "changes"):
+        return ROUTE_V3_SCAN_PROFILE_CHANGES, (parts[0], parts[2])
+    if len(parts) == 6 and (lower[1], lower[2], lower[4], lower[5]) == (
+        "3rd-party-products",
+        "type",
+        "tenants",
+        "batch",
+    ):
+        return ROUTE_V3_SEATS, (parts[0], parts[3])
     return ROUTE_UNKNOWN, ()
 
 

@@ -1,4 +1,5 @@
-"""The rows of a customer at a moment, in the catalog's names: job runs, never-run rows, protected data, services.
+"""The rows of a customer at a moment, in the catalog's names: job runs, never-run rows, protected data, services,
+user seats.
 
 Everything here is a pure function of the fleet, the time and the job period: rows are computed on
 every request, never stored. How each API generation spells these rows is dialects.py's.
@@ -10,6 +11,7 @@ import math
 import time
 from typing import Final
 
+from avepoint_simulator.codes import TENANT_TYPE_CODES
 from avepoint_simulator.dialects import LEGACY_MODULE
 from avepoint_simulator.fleet import GIB, M365, SERVICE_NAMES, Customer, Module, uniforms
 
@@ -283,3 +285,52 @@ def service_row(customer: Customer, now: float, *, v3: bool = False) -> dict[str
         # v3 services carry no tenantId (docs/elements/general/service subscription/get-all-services.md).
         del service["tenantId"]
     return service
+
+
+# The job types whose tenants hold user seats, by the seats route's tenant type (Microsoft 365 is every
+# customer's: the v3 customer listing gives each its Microsoft 365 tenants).
+_SEAT_JOB_TYPES: Final = {"Salesforce": "Salesforce", "Google": "Google Workspace", "Dynamics 365": "Dynamics 365"}
+_SEAT_TOTALS: Final = (25, 50, 100, 250, 500, 1000)
+
+
+def seat_rows(customer: Customer, tenant_type: int, *, nearly_full: bool = False) -> list[dict[str, object]]:
+    """A customer's tenants of one type with their user seats, as v3's `3rd-party-products/type/{type}/tenants/batch`
+    answers (docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: `type` an integer, `tenantId`,
+    `tenantName`, `availableUserSeat`, `assignedUserSeat` integers). `available` is what is left to assign.
+
+    Seats are drawn from a hash, so every request agrees; `nearly_full` leaves the first Microsoft 365 tenant 2%
+    of its seats (one tenant in the fleet, for the seats alert).
+    """
+    name = next((n for n, code in TENANT_TYPE_CODES.items() if code == tenant_type), None)
+    if name is None:
+        raise ValueError(f"type must be one of {sorted(TENANT_TYPE_CODES.values())}, got {tenant_type}")
+    if name == "Microsoft 365":
+        tenants = list(zip(customer.tenant_ids, customer.tenant_names or customer.tenant_ids, strict=False))
+    elif any(m.job_type == _SEAT_JOB_TYPES[name] for m in customer.modules):
+        _, spare = uniforms(f"{customer.id}|seats|{name}".encode())
+        slug = customer.email.split("@", 1)[1].split(".", 1)[0]
+        tenants = [(_uuid_from(spare), f"{slug} {name}")]
+    else:
+        tenants = []
+    rows: list[dict[str, object]] = []
+    for index, (tenant_id, tenant_name) in enumerate(tenants):
+        (u_total, u_share, *_), _ = uniforms(f"{customer.id}|seats|{tenant_id}".encode())
+        total = _SEAT_TOTALS[int(u_total * len(_SEAT_TOTALS))]
+        # At most 90% assigned, below the mixin's seatsRatio, unless this is the tenant left nearly full.
+        full = nearly_full and tenant_type == TENANT_TYPE_CODES["Microsoft 365"] and index == 0
+        assigned = total - max(1, total // 50) if full else int(total * (0.45 + 0.45 * u_share))
+        rows.append(
+            {
+                "type": tenant_type,
+                "tenantId": tenant_id,
+                "tenantName": tenant_name,
+                "availableUserSeat": total - assigned,
+                "assignedUserSeat": assigned,
+            }
+        )
+    return rows
+
+
+def _uuid_from(spare: bytes) -> str:
+    hexed = spare.hex()
+    return f"{hexed[:8]}-{hexed[8:12]}-4{hexed[13:16]}-8{hexed[17:20]}-{hexed[20:32]}"

@@ -10,7 +10,8 @@ from typing import Final
 
 from avepoint_simulator.dialects import internal, legacy_job_row, v3_customer, v3_job_row
 from avepoint_simulator.fleet import Customer, FleetSpec, build_fleet
-from avepoint_simulator.rows import job_row, never_run_row, protected_rows, run, service_row
+from avepoint_simulator.rows import job_row, never_run_row, protected_rows, run, seat_rows, service_row
+from avepoint_simulator.scan_profiles import Profile, profiles
 
 
 class _Missing:
@@ -79,10 +80,25 @@ class Scenario:
             raise KeyError(customer_id)
         return protected_rows(customer, self._clock() if at is None else at)
 
+    def scan_profiles(self, customer_id: str) -> tuple[Profile, ...]:
+        """The customer's scan profiles (with which fail and which are silent); their rows are scan_profiles.py's."""
+        customer = self._served_customer(customer_id)
+        if customer is None:
+            raise KeyError(customer_id)
+        return profiles(customer, self.fleet.seed)
+
     def services(self, at: float | None = None) -> list[dict[str, object]]:
         now = self._clock() if at is None else at
         removed = self._removed
         return [service_row(c, now) for c in self._customers if c.id not in removed]
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[dict[str, object]]:
+        """The user seats of a customer's tenants of one type, as v3's `3rd-party-products/.../tenants/batch`
+        serves them (all pages). The fleet's first customer has a tenant nearly out of seats."""
+        customer = self._served_customer(customer_id)
+        if customer is None:
+            raise KeyError(customer_id)
+        return seat_rows(customer, tenant_type, nearly_full=customer.id == self._customers[0].id)
 
     @property
     def customers_v3(self) -> list[dict[str, object]]:

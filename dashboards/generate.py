@@ -27,12 +27,24 @@ SUB_SEATS = "avepoint_subscription_purchased_seats"
 SUB_ASSIGNED = "avepoint_subscription_licenses_assigned"
 SUB_CONSUMED = "avepoint_subscription_capacity_consumed_bytes"
 SUB_PURCHASED = "avepoint_subscription_capacity_purchased_bytes"
+PROTECTED_OBJECTS = "avepoint_protected_objects"
+PROTECTED_SCANNED = "avepoint_protected_scanned_objects"
+SEATS_ASSIGNED = "avepoint_tenant_user_seats_assigned"
+SEATS_AVAILABLE = "avepoint_tenant_user_seats_available"
+SEATS_PANEL = "User seats per tenant"
+# Panels whose data only api.version v3 gives (the legacy API has no seats route).
+V3_ONLY = frozenset({SEATS_PANEL})
 LAST_SUCCESS = "avepoint_backup_job_last_success_timestamp_seconds"
 EXPECTED = "avepoint_backup_job_expected_interval_seconds"
 REFRESH_OK = "avepoint_refresh_success"
 REFRESH_LAST = "avepoint_refresh_last_success_timestamp_seconds"
 JOB = "customer_id, job_type, job_module"  # the labels that name one backup job
 KIND = "avepoint_backup_job_kind"
+SCAN_STATUS = "avepoint_scan_profile_status"
+SCAN_INFO = "avepoint_scan_profile_info"
+SCAN_UPDATE = "avepoint_scan_profile_last_update_timestamp_seconds"
+# The mixin's default scanProfileSilentDays (AvePointScanProfileSilent), in seconds.
+SCAN_SILENT_SECONDS = 2 * 86400
 
 # Selectors that the dashboard variables fill in.
 THIS_CUSTOMER = 'customer_id="$customer_id"'
@@ -157,6 +169,8 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 OK = thresholds((None, "green"))
 BAD_FROM_1 = thresholds((None, "green"), (1, "red"))
 CAPACITY_STEPS = thresholds((None, "green"), (0.8, "orange"), (0.9, "red"))
+# Coverage: the share of scanned objects protected; below 90% something is left out of the backup.
+COVERAGE_STEPS = thresholds((None, "red"), (0.9, "orange"), (0.99, "green"))
 
 
 def value_mapping(*entries: tuple[str | int, str, str]) -> Json:
@@ -791,6 +805,54 @@ def customer() -> Json:
                 target(last_success_ms(c)),
                 sort_by="Job type",
             ),
+            # Coverage (issue 15, point 4): the recording rule avepoint:protected_coverage_ratio's expression,
+            # written out so that the panel works without the rules loaded.
+            table(
+                "Coverage per module",
+                "Objects Cloud Backup for Microsoft 365 protects against those it scanned, per service and module "
+                "(endpoints.protected); no coverage where nothing was scanned.",
+                [
+                    Column("service", "Service"),
+                    Column("module", "Module"),
+                    Column("Value #A", "Protected objects", unit="short"),
+                    Column("Value #B", "Scanned objects", unit="short"),
+                    Column("Value #C", "Coverage", unit="percentunit", steps=COVERAGE_STEPS, colour="text"),
+                ],
+                target(metric(PROTECTED_OBJECTS, c)),
+                target(metric(PROTECTED_SCANNED, c)),
+                target(
+                    f"{metric(PROTECTED_OBJECTS, c)} / on(customer_id, service, module) "
+                    f"({metric(PROTECTED_SCANNED, c)} > 0)"
+                ),
+                keys=["customer_id", "service", "module"],
+                sort_by="Coverage",
+                h=8,
+            ),
+            # Seats (issue 15, point 6): v3 only, so the legacy stacks' "every panel shows data" leaves it out
+            # (V3_ONLY) and tests/integration/test_seats_stack.py runs it against a v3 exporter.
+            table(
+                SEATS_PANEL,
+                "User seats of each of the customer's tenants (v3 with endpoints.services): assigned, still "
+                "available, and the share assigned that AvePointSeatsNearlyUsedUp judges.",
+                [
+                    Column("tenant_type", "Tenant type"),
+                    Column("tenant_name", "Tenant"),
+                    Column("tenant_id", "Tenant id"),
+                    Column("Value #A", "Assigned", unit="short"),
+                    Column("Value #B", "Available", unit="short"),
+                    Column("Value #C", "Assigned share", unit="percentunit", steps=CAPACITY_STEPS, colour="text"),
+                ],
+                target(metric(SEATS_ASSIGNED, c)),
+                target(metric(SEATS_AVAILABLE, c)),
+                target(
+                    f"{metric(SEATS_ASSIGNED, c)} / on(customer_id, tenant_type, tenant_id, tenant_name) "
+                    f"({metric(SEATS_ASSIGNED, c)} + {metric(SEATS_AVAILABLE, c)} > 0)"
+                ),
+                keys=["customer_id", "tenant_type", "tenant_id", "tenant_name"],
+                sort_by="Assigned share",
+                descending=True,
+                h=6,
+            ),
             state_timeline(
                 "Status history",
                 "Outcome of the latest job of every module over time.",
@@ -823,7 +885,68 @@ def customer() -> Json:
                 "s",
                 target(f"time() - {metric(LAST_SUCCESS, c)}", per_module),
             ),
+            scan_profiles_row(c),
         ],
+    )
+
+
+def scan_profiles_row(c: str) -> Json:
+    """The customer's scan profiles (endpoints.scan_profiles): last scan status, last report, daily counts."""
+    profile = "customer_id, profile_id"
+    named = (
+        f"{metric(SCAN_STATUS, c)} * on ({profile}) group_left (profile_name) "
+        f"max by ({profile}, profile_name) ({metric(SCAN_INFO, c)})"
+    )
+    return row(
+        "Scan profiles",
+        stat(
+            "Failing scan profiles",
+            "Scan profiles whose last scan failed (alert AvePointScanProfileFailing).",
+            "short",
+            f"count({metric(SCAN_STATUS, c, FAILED)}) or vector(0)",
+            steps=BAD_FROM_1,
+        ),
+        stat(
+            "Silent scan profiles",
+            "Scan profiles whose daily report is over 2 days old (alert AvePointScanProfileSilent).",
+            "short",
+            f"count(time() - {metric(SCAN_UPDATE, c)} > {SCAN_SILENT_SECONDS}) or vector(0)",
+            steps=BAD_FROM_1,
+        ),
+        timeseries(
+            "Daily report counts",
+            "Objects in the scan profiles' latest daily reports, summed: newly registered, moved to another "
+            "container, removed from Microsoft 365 or out of policy.",
+            "short",
+            *(
+                target(f"sum({metric(f'avepoint_scan_profile_{name}_objects', c)})", legend)
+                for name, legend in (("new", "new"), ("moved", "moved"), ("out_of_policy", "out of policy"))
+            ),
+            w=16,
+            h=4,
+        ),
+        table(
+            "Scan profile status",
+            "Every scan profile of this customer: its last scan's status and outcome, when its daily report was "
+            "last generated, and that report's counts.",
+            [
+                Column("profile_name", "Profile"),
+                Column("status", "Last scan"),
+                Column("outcome", "Outcome", mappings=(OUTCOME_NAMES,), colour="background"),
+                Column("Value #B", "Last report", unit="dateTimeFromNow"),
+                Column("Value #C", "New", unit="short"),
+                Column("Value #D", "Moved", unit="short"),
+                Column("Value #E", "Out of policy", unit="short", steps=BAD_FROM_1, colour="text"),
+            ],
+            target(named),
+            target(f"1000 * {metric(SCAN_UPDATE, c)}"),
+            target(metric("avepoint_scan_profile_new_objects", c)),
+            target(metric("avepoint_scan_profile_moved_objects", c)),
+            target(metric("avepoint_scan_profile_out_of_policy_objects", c)),
+            keys=["customer_id", "profile_id"],
+            sort_by="Profile",
+            h=8,
+        ),
     )
 
 

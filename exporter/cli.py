@@ -138,7 +138,10 @@ def _demo(config_file: str | None, env: Mapping[str, str]) -> tuple[Simulator, c
         else config.from_mapping(
             {
                 "auth": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
-                "endpoints": {"protected": True, "services": True},
+                "endpoints": {"protected": True, "services": True, "scan_profiles": True},
+                # The upstream is the simulator on loopback, not AvePoint: the default 10 requests/s would make
+                # the first refresh (with a summary request per scan profile) outlast a first scrape.
+                "api": {"max_requests_per_second": 100},
             },
             env=env,
         )

@@ -19,6 +19,7 @@ __all__ = [
     "LEGACY_JOB_TYPES",
     "MANAGEMENT_MODES",
     "MAX_CODE",
+    "SCAN_STATUSES",
     "Outcome",
     "canonical_job_module",
     "canonical_job_type",
@@ -111,6 +112,14 @@ JOB_STATUSES: Mapping[int, str] = MappingProxyType(
     }
 )
 
+# `lastScanStatus` of a scan profile, in both generations an integer: the v3 page's list
+# (AvePoint/cloud-api docs/elements/general/job/get-customer-scan-profile-changes.md; the legacy
+# docs/docs/services-and-features/elements/scan-profiles/daily-scan-profile-changes.md lists 1-5 and 10 with
+# the same meanings, "In progress" for 1). The codes are the job statuses' and so are the names, which the
+# page spells alike but for 7 "Failed to tart" (a typo) and 14 "Wait for configuration": both are given the
+# job table's names, so that one status reads one way in every series and maps to one outcome.
+SCAN_STATUSES: Mapping[int, str] = JOB_STATUSES
+
 # The `jobStatus` of a customer: a summary over its jobs, with its own table.
 CUSTOMER_STATUSES: Mapping[int, str] = MappingProxyType(
     {
@@ -130,6 +139,17 @@ MANAGEMENT_MODES: Mapping[int, str] = MappingProxyType(
         0: "Customer management of tenant",
         1: "Partner management of tenant",
         2: "To be configured",
+    }
+)
+
+# The `type` of a tenant on the user-seats route, as the reference spells it (AvePoint/cloud-api
+# docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: the path's {type} and the answer's `type`).
+TENANT_TYPES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "Microsoft 365",
+        1: "Salesforce",
+        2: "Google",
+        3: "Dynamics 365",
     }
 )
 

@@ -1,11 +1,11 @@
-"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, and
-the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
+"""The typed records the exporter passes between layers: customers, jobs, protected data, subscriptions, scan
+profiles, and the snapshot of all of them that the refresher publishes for the exposition and the web layer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporter.codes import Outcome
 from exporter.errors import ApiError
@@ -19,11 +19,17 @@ GROUP_CUSTOMERS = "customers"
 GROUP_JOBS = "jobs"
 GROUP_PROTECTED = "protected"
 GROUP_SERVICES = "services"
+GROUP_SCAN_PROFILES = "scan_profiles"
+# The user seats of each tenant (v3 only), read per customer with the subscriptions (endpoints.services).
+GROUP_SEATS = "seats"
 
 __all__ = [
+    "FINISHED",
     "GROUP_CUSTOMERS",
     "GROUP_JOBS",
     "GROUP_PROTECTED",
+    "GROUP_SCAN_PROFILES",
+    "GROUP_SEATS",
     "GROUP_SERVICES",
     "INTERNAL",
     "Attempt",
@@ -35,9 +41,12 @@ __all__ = [
     "ModuleKey",
     "Outcome",
     "ProtectedData",
+    "Runs",
+    "ScanProfile",
     "Snapshot",
     "Subscription",
     "Tenant",
+    "TenantSeats",
 ]
 
 ModuleKey = tuple[str, str]  # job type, job module
@@ -101,6 +110,26 @@ class Job:
         return (self.job_type, self.job_module)
 
 
+# The outcomes of a finished run, in the order Runs counts them (running and not_run are not finished).
+FINISHED: tuple[Outcome, ...] = (Outcome.SUCCESS, Outcome.WARNING, Outcome.FAILED, Outcome.CANCELED, Outcome.UNKNOWN)
+
+
+class Runs(NamedTuple):
+    """The finished runs of one job this exporter counted, per outcome, since `since` (wall time of its first
+    sight). A tuple, replaced when a run is counted: one small object per job (see exporter/refresh/runs.py)."""
+
+    since: float
+    success: int = 0
+    warning: int = 0
+    failed: int = 0
+    canceled: int = 0
+    unknown: int = 0
+
+    def counted(self, outcome: Outcome) -> Runs:
+        """These counts with one more run of `outcome` (one of FINISHED)."""
+        return self._replace(**{outcome.value: getattr(self, outcome.value) + 1})
+
+
 @dataclass(frozen=True, slots=True)
 class ProtectedData:
     """What Cloud Backup for Microsoft 365 protects of one service module of a customer.
@@ -114,6 +143,27 @@ class ProtectedData:
     protected_objects: int | None = None
     bytes_avepoint: float | None = None
     bytes_byos: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProfile:
+    """One scan profile of a customer: its listing row and its daily summary (endpoints.scan_profiles).
+
+    `status` is the last scan's status as sent (a code as its documented name), `outcome` what it means,
+    as for jobs. Every time and count is None where the API sent `N/A`, nothing or something unparseable.
+    The counts are those of the profile's latest daily report: objects newly registered, moved to another
+    container, and removed from Microsoft 365 or out of policy.
+    """
+
+    profile_id: str
+    name: str
+    status: str = ""
+    outcome: Outcome = Outcome.UNKNOWN
+    last_update: float | None = None
+    modified: float | None = None
+    new_objects: int | None = None
+    moved_objects: int | None = None
+    out_of_policy_objects: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +189,24 @@ class Subscription:
     capacity_purchased_bytes: float | None = None
     capacity_protected_bytes: float | None = None
     consumed_bytes: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSeats:
+    """The user seats of one tenant of a customer, from v3's
+    `customers/{customerId}/3rd-party-products/type/{type}/tenants/batch` (AvePoint/cloud-api
+    docs/elements/general/tenant/get-3rd-party-products-tenant-type.md); the legacy routes have none.
+
+    `tenant_type` is the type's name ("Microsoft 365", "Salesforce", "Google", "Dynamics 365"). The
+    counts are None where the API sent nothing usable. `available` is read as the seats not yet
+    assigned (the page says only "the number of available user seats"; see the README's open questions).
+    """
+
+    tenant_type: str
+    tenant_id: str
+    tenant_name: str = ""
+    assigned: int | None = None
+    available: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +259,14 @@ class CustomerState:
     protected: tuple[ProtectedData, ...] = ()
     protected_attempt: Attempt = field(default_factory=Attempt)
     subscriptions: tuple[Subscription, ...] = ()
+    seats: tuple[TenantSeats, ...] = ()
+    # None while the seats route was never asked for this customer (legacy, or endpoints.services off).
+    seats_attempt: Attempt | None = None
+    # The runs counted per module, for the modules listed in `jobs` (exporter/refresh/runs.py). Last, so the
+    # positional fields before it keep their places.
+    runs: Mapping[ModuleKey, Runs] = field(default_factory=dict)
+    scan_profiles: tuple[ScanProfile, ...] = ()
+    scan_profiles_attempt: Attempt = field(default_factory=Attempt)
 
 
 @dataclass(frozen=True, slots=True)

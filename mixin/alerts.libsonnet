@@ -187,6 +187,26 @@ local num(x) = if std.floor(x) == x then '%d' % x else '%g' % x;
             'An AvePoint subscription has used over %d%% of its purchased capacity.' % std.round($._config.capacityRatio * 100),
             'The {{ $labels.service }} subscription "{{ $labels.subscription }}" of {{ $labels.organization }} (customer {{ $labels.customer_id }}) has used {{ $value | humanizePercentage }} of its purchased capacity.',
           ),
+          // The capacity alert's sibling for seats (v3's user seats per tenant). availableUserSeat is read as
+          // the seats still free (README, "What the documentation does not settle"), so the share used is
+          // assigned / (assigned + available).
+          alert(
+            'AvePointSeatsNearlyUsedUp', 'warning',
+            |||
+              (
+                avepoint_tenant_user_seats_assigned
+                  / on (customer_id, tenant_type, tenant_id, tenant_name, job, instance)
+                (avepoint_tenant_user_seats_assigned + avepoint_tenant_user_seats_available) > %(seatsRatio)s
+                and
+                (avepoint_tenant_user_seats_assigned + avepoint_tenant_user_seats_available) > 0
+              )
+                * on (customer_id) group_left (organization)
+              max by (customer_id, organization) (avepoint_customer_info)
+            ||| % cfg,
+            '1h',
+            'An AvePoint customer tenant has assigned over %d%% of its user seats.' % std.round($._config.seatsRatio * 100),
+            'The {{ $labels.tenant_type }} tenant "{{ $labels.tenant_name }}" ({{ $labels.tenant_id }}) of {{ $labels.organization }} (customer {{ $labels.customer_id }}) has assigned {{ $value | humanizePercentage }} of its user seats.',
+          ),
         ],
       },
       {

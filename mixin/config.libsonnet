@@ -21,10 +21,16 @@
     subscriptionCriticalDays: 7,
     // AvePointCapacityNearlyFull: share of the purchased capacity consumed.
     capacityRatio: 0.9,
+    // AvePointSeatsNearlyUsedUp: share of a tenant's user seats assigned.
+    seatsRatio: 0.9,
     // AvePointApiThrottled: share of API requests answered 429.
     throttledRatio: 0.1,
     // AvePointDataStale: a customer's jobs last fetched longer ago than this, in seconds.
     dataStaleSeconds: 3600,
+    // AvePointScanProfileSilent: no daily report for longer than this many days (scans run daily);
+    // AvePointScanProfileFailing waits this long, since a status stays until the next daily scan.
+    scanProfileSilentDays: 2,
+    scanProfileFailingFor: '30m',
 
     // Intervals: the window of the API request rates, and how long the exporter alerts wait.
     apiRateWindow: '15m',

@@ -1,4 +1,4 @@
-// The recording rules (prometheusRules): the completed backup size the size-drop alert compares.
+// The recording rules (prometheusRules): the completed backup size the size-drop alert compares; coverage.
 {
   prometheusRules+:: {
     groups+: [
@@ -19,6 +19,22 @@
               )
                 unless on (customer_id, job_type, job_module)
               avepoint_backup_job_kind{kind!="backup"}
+            |||,
+          },
+        ],
+      },
+      // Coverage (issue 15, point 4): the share of scanned objects that Cloud Backup for Microsoft 365
+      // protects, per customer, service and module (endpoints.protected). A module with nothing scanned has
+      // no coverage to speak of: no sample, rather than a division by zero.
+      {
+        name: 'avepoint-backup.coverage',
+        rules: [
+          {
+            record: 'avepoint:protected_coverage_ratio',
+            expr: |||
+              avepoint_protected_objects
+                / on (customer_id, service, module, job, instance)
+              (avepoint_protected_scanned_objects > 0)
             |||,
           },
         ],

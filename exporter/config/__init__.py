@@ -13,6 +13,7 @@ from exporter.config.schema import (
     IntervalOverride,
     JobsConfig,
     JobSelector,
+    ScanProfilesConfig,
     WebConfig,
 )
 from exporter.config.scopes import API_VERSIONS, ENDPOINT_SCOPES, LEGACY_SCOPES, V3_SCOPES, default_scopes
@@ -35,6 +36,7 @@ __all__ = [
     "IntervalOverride",
     "JobSelector",
     "JobsConfig",
+    "ScanProfilesConfig",
     "Secret",
     "WebConfig",
     "WebSecurity",

@@ -65,6 +65,7 @@ def _apply_version(config: Config, *, scopes_given: bool) -> Config:
     """Check `api.version`, pick default scopes for it, and check v3 job selectors against its codes."""
     version = document.choice(config.api.version, "api.version", API_VERSIONS)
     config = _canonical_jobs(config)
+    config = _canonical_seat_types(config)
     if version == "v3":
         # v3 filters jobs by code: a name without one would select nothing, silently.
         for index, selector in enumerate(config.jobs.select):
@@ -81,6 +82,22 @@ def _apply_version(config: Config, *, scopes_given: bool) -> Config:
         return config
     auth = dataclasses.replace(config.auth, scopes=default_scopes(version, config.endpoints))
     return dataclasses.replace(config, auth=auth)
+
+
+def _canonical_seat_types(config: Config) -> Config:
+    """`endpoints.seat_tenant_types` as the seats route's type names, each once, in the order given."""
+    names: list[str] = []
+    for index, given in enumerate(config.endpoints.seat_tenant_types):
+        number = codes.code(codes.TENANT_TYPES, given)
+        if number is None or number not in codes.TENANT_TYPES:
+            known = ", ".join(f"{n} ({name})" for n, name in codes.TENANT_TYPES.items())
+            raise ConfigError(f"endpoints.seat_tenant_types[{index}]: {given!r} is no tenant type; use one of: {known}")
+        if codes.TENANT_TYPES[number] not in names:
+            names.append(codes.TENANT_TYPES[number])
+    if tuple(names) == config.endpoints.seat_tenant_types:
+        return config
+    endpoints = dataclasses.replace(config.endpoints, seat_tenant_types=tuple(names))
+    return dataclasses.replace(config, endpoints=endpoints)
 
 
 def _canonical_jobs(config: Config) -> Config:
@@ -289,6 +306,7 @@ def _check_values(config: Config) -> None:
         ("api.max_json_values", api.max_json_values, 1),
         ("api.max_pages", api.max_pages, 1),
         ("jobs.max_per_customer", config.jobs.max_per_customer, 1),
+        ("scan_profiles.max_per_customer", config.scan_profiles.max_per_customer, 1),
     ):
         _at_least(key, value, low)
     if api.max_requests_per_second <= 0:

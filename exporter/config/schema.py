@@ -137,6 +137,19 @@ class EndpointsConfig:
     jobs: bool = True
     protected: bool = False
     services: bool = False
+    scan_profiles: bool = False
+    # Under v3 with `services`: the tenant types whose user seats are read, one request per type and customer
+    # (AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md). Names or codes
+    # 0-3 in the file; the loader stores the names. Empty: no seats.
+    seat_tenant_types: tuple[str, ...] = ("Microsoft 365", "Salesforce", "Google", "Dynamics 365")
+
+
+@dataclass(frozen=True)
+class ScanProfilesConfig:
+    # Scan profiles one customer may list (endpoints.scan_profiles); more fail its scan-profile refresh.
+    # Each profile costs one more request per refresh (its daily summary), so this also bounds the
+    # requests one customer adds to every cache.ttl.
+    max_per_customer: int = 100
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,7 @@ class Config:
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
+    scan_profiles: ScanProfilesConfig = field(default_factory=ScanProfilesConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state_file: str = ""

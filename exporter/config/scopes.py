@@ -22,6 +22,8 @@ ENDPOINT_SCOPES: Mapping[str, Mapping[str, str]] = types.MappingProxyType(
                 "jobs": "partner.jobs.read.all",
                 "protected": "partner.cbprotected.read.all",
                 "services": "partner.license.read.all",
+                # docs/docs/services-and-features/elements/scan-profiles/all-scan-profiles.md (AvePoint/cloud-api)
+                "scan_profiles": "partner.scanprofiles.read.all",
             }
         ),
         "v3": types.MappingProxyType(
@@ -30,6 +32,8 @@ ENDPOINT_SCOPES: Mapping[str, Mapping[str, str]] = types.MappingProxyType(
                 "jobs": "elements.jobs.read.all",
                 "protected": "elements.cbprotected.read.all",
                 "services": "elements.license.read.all",
+                # docs/elements/general/job/get-customer-scan-profiles.md (AvePoint/cloud-api)
+                "scan_profiles": "elements.scanprofiles.read.all",
             }
         ),
     }
@@ -47,5 +51,6 @@ def default_scopes(version: str, endpoints: EndpointsConfig | None = None) -> tu
         "jobs": endpoints.jobs,
         "protected": endpoints.protected,
         "services": endpoints.services,
+        "scan_profiles": endpoints.scan_profiles,
     }
     return tuple(scopes[group] for group, on in enabled.items() if on)

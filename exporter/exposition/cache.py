@@ -25,7 +25,7 @@ from exporter.config import EndpointsConfig, JobsConfig
 from exporter.exposition import deflate
 from exporter.exposition.families import FAMILIES, JOB_FAMILIES, Family
 from exporter.exposition.text import customer_lines, global_lines, header, job_lines, openmetrics_header
-from exporter.model import CustomerState, Job, ModuleKey, Snapshot
+from exporter.model import CustomerState, Job, ModuleKey, Runs, Snapshot
 
 # Customers are compressed in blocks of this many: large enough for deflate to find the label sets that
 # repeat from customer to customer (a block per customer doubled the gzip size), small enough that one
@@ -116,6 +116,7 @@ class _CustomerCache:
     small: _Piece
     jobs: tuple[Job, ...]
     last_success: Mapping[ModuleKey, float]
+    runs: Mapping[ModuleKey, Runs]
     jobs_cfg: JobsConfig
     large: _Piece
 
@@ -186,15 +187,27 @@ class ExpositionCache:
         old: _CustomerCache | None, cs: CustomerState, jobs_cfg: JobsConfig, endpoints: EndpointsConfig
     ) -> _CustomerCache:
         cid = cs.customer.id
-        small_key = (cs.customer, cs.attempt, cs.protected_attempt, cs.protected, cs.subscriptions, endpoints)
+        small_key = (
+            cs.customer,
+            cs.attempt,
+            cs.protected_attempt,
+            cs.protected,
+            cs.subscriptions,
+            cs.scan_profiles_attempt,
+            cs.scan_profiles,
+            cs.seats,
+            cs.seats_attempt,
+            endpoints,
+        )
         if old is None:
             return _CustomerCache(
                 small_key,
                 _Piece(customer_lines(cs, endpoints)),
                 cs.jobs,
                 cs.last_success,
+                cs.runs,
                 jobs_cfg,
-                _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg)),
+                _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg, cs.runs)),
             )
         small, large = old.small, old.large
         same_small = old.small_key == small_key
@@ -202,6 +215,8 @@ class ExpositionCache:
         same_large = (
             (old.jobs is cs.jobs or old.jobs == cs.jobs)
             and (old.last_success is cs.last_success or old.last_success == cs.last_success)
+            # The run counts change only when a run is counted, so they are cached with the jobs.
+            and (old.runs is cs.runs or old.runs == cs.runs)
             and (old.jobs_cfg is jobs_cfg or old.jobs_cfg == jobs_cfg)
         )
         if same_small and same_large:
@@ -209,5 +224,5 @@ class ExpositionCache:
         if not same_small:
             small = _Piece(customer_lines(cs, endpoints))
         if not same_large:
-            large = _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg))
-        return _CustomerCache(small_key, small, cs.jobs, cs.last_success, jobs_cfg, large)
+            large = _Piece(job_lines(cid, cs.jobs, cs.last_success, jobs_cfg, cs.runs))
+        return _CustomerCache(small_key, small, cs.jobs, cs.last_success, cs.runs, jobs_cfg, large)

@@ -3,7 +3,9 @@
 Dashboards, alert rules and users depend on these names and label sets (design.md, "Metric contract"). The
 families come in groups, one class each, in the order they are written; each group's docstring shows the
 exposition it produces, its lines taken from tests/golden/exposition-full.prom (test_families.py checks
-them against that file and this code). Every family is a gauge; a value the API sent as N/A is left out,
+them against that file and this code). Every family is a gauge but the run counter (RunHistory), whose
+`name` is its samples' name, `_total` included, as the classic format and the README write it (OpenMetrics
+names the family without `_total`, see `Family.openmetrics_name`). A value the API sent as N/A is left out,
 never written as 0. The encoders are in text.py.
 """
 
@@ -19,10 +21,16 @@ CACHE_NOTE = "Refreshed from the API at most once per cache.ttl."
 class Family:
     name: str
     help: str
+    type: str = "gauge"  # or "counter"
+
+    @property
+    def openmetrics_name(self) -> str:
+        """The family's name in OpenMetrics: a counter's without the `_total` its samples end in."""
+        return self.name.removesuffix("_total") if self.type == "counter" else self.name
 
 
-def _family(name: str, doc: str, cached: bool = True) -> Family:
-    return Family(name, f"{doc} {CACHE_NOTE}" if cached else doc)
+def _family(name: str, doc: str, cached: bool = True, kind: str = "gauge") -> Family:
+    return Family(name, f"{doc} {CACHE_NOTE}" if cached else doc, kind)
 
 
 class Group:
@@ -36,7 +44,7 @@ class Refresh(Group):
 
     The exporter's own state, new every refresh cycle, so without the cache note. Fleet-wide samples have
     customer_id="" (the customer listing, and the services call with endpoints.services); each customer has
-    one per endpoint switched on.
+    one per endpoint switched on (seats: under v3 with endpoints.services).
 
         # HELP avepoint_up 1 while the exporter can authenticate and list customers (GET /partner/customers), else 0.
         # TYPE avepoint_up gauge
@@ -49,6 +57,7 @@ class Refresh(Group):
         avepoint_refresh_success{customer_id="",endpoint="customers"} 1.0
         avepoint_refresh_success{customer_id="c-1",endpoint="jobs"} 1.0
         avepoint_refresh_success{customer_id="c-1",endpoint="protected"} 0.0
+        avepoint_refresh_success{customer_id="c-3",endpoint="seats"} 1.0
         # HELP avepoint_refresh_last_success_timestamp_seconds When this endpoint (for this customer) was last refreshed successfully, Unix time: the age of the data served.
         # TYPE avepoint_refresh_last_success_timestamp_seconds gauge
         avepoint_refresh_last_success_timestamp_seconds{customer_id="",endpoint="customers"} 1.757562e+09
@@ -149,6 +158,89 @@ class Protected(Group):
     FAMILIES = (SCANNED, OBJECTS, BYTES)
 
 
+class ScanProfiles(Group):
+    """Each scan profile of a customer and its latest daily report (endpoints.scan_profiles): labels customer_id,
+    profile_id.
+
+    Info and status always (value 1); each time and count only where the API sent one.
+
+        # HELP avepoint_scan_profile_info A scan profile of the customer; value 1 (API fields profileId, profileName). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_info gauge
+        avepoint_scan_profile_info{customer_id="c-3",profile_id="sp-1",profile_name="Default Microsoft 365 Scan Profile"} 1.0
+        # HELP avepoint_scan_profile_status Status of the profile's last scan job, as the API's code names it (API field lastScanStatus), and its outcome as for jobs: success, warning, failed, running, canceled, not_run or unknown; value 1. Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_status gauge
+        avepoint_scan_profile_status{customer_id="c-3",outcome="failed",profile_id="sp-1",status="Failed"} 1.0
+        avepoint_scan_profile_status{customer_id="c-3",outcome="success",profile_id="sp-2",status="Finished"} 1.0
+        # HELP avepoint_scan_profile_last_update_timestamp_seconds When the profile's daily report was last generated, Unix time (API field lastUpdateTime; the profile's last change when no report was ever made). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_last_update_timestamp_seconds gauge
+        avepoint_scan_profile_last_update_timestamp_seconds{customer_id="c-3",profile_id="sp-1"} 1.757548764e+09
+        # HELP avepoint_scan_profile_modified_timestamp_seconds When the profile's settings last changed, Unix time (API field modifiedTime). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_modified_timestamp_seconds gauge
+        avepoint_scan_profile_modified_timestamp_seconds{customer_id="c-3",profile_id="sp-1"} 1.757560754e+09
+        # HELP avepoint_scan_profile_new_objects Objects newly registered in the profile's latest daily report (API field newRegisteredContentCount). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_new_objects gauge
+        avepoint_scan_profile_new_objects{customer_id="c-3",profile_id="sp-1"} 12.0
+        # HELP avepoint_scan_profile_moved_objects Objects moved to another container in the profile's latest daily report (API field movedToAnotherContainer). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_moved_objects gauge
+        avepoint_scan_profile_moved_objects{customer_id="c-3",profile_id="sp-1"} 2.0
+        # HELP avepoint_scan_profile_out_of_policy_objects Objects removed from Microsoft 365 or out of policy in the profile's latest daily report (API field removedFromMicrosoft365OrOutofPolicy). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_scan_profile_out_of_policy_objects gauge
+        avepoint_scan_profile_out_of_policy_objects{customer_id="c-3",profile_id="sp-1"} 0.0
+    """  # noqa: E501
+
+    INFO = _family(
+        "avepoint_scan_profile_info",
+        "A scan profile of the customer; value 1 (API fields profileId, profileName).",
+    )
+    STATUS = _family(
+        "avepoint_scan_profile_status",
+        "Status of the profile's last scan job, as the API's code names it (API field lastScanStatus), and its "
+        "outcome as for jobs: success, warning, failed, running, canceled, not_run or unknown; value 1.",
+    )
+    # (family, ScanProfile attribute): left out where the API sent N/A or nothing.
+    VALUES: tuple[tuple[Family, str], ...] = (
+        (
+            _family(
+                "avepoint_scan_profile_last_update_timestamp_seconds",
+                "When the profile's daily report was last generated, Unix time (API field lastUpdateTime; the "
+                "profile's last change when no report was ever made).",
+            ),
+            "last_update",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_modified_timestamp_seconds",
+                "When the profile's settings last changed, Unix time (API field modifiedTime).",
+            ),
+            "modified",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_new_objects",
+                "Objects newly registered in the profile's latest daily report (API field newRegisteredContentCount).",
+            ),
+            "new_objects",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_moved_objects",
+                "Objects moved to another container in the profile's latest daily report (API field "
+                "movedToAnotherContainer).",
+            ),
+            "moved_objects",
+        ),
+        (
+            _family(
+                "avepoint_scan_profile_out_of_policy_objects",
+                "Objects removed from Microsoft 365 or out of policy in the profile's latest daily report (API field "
+                "removedFromMicrosoft365OrOutofPolicy).",
+            ),
+            "out_of_policy_objects",
+        ),
+    )
+    FAMILIES = (INFO, STATUS, *(family for family, _ in VALUES))
+
+
 class Subscriptions(Group):
     """The customers' subscriptions, per service (endpoints.services); one gauge per field the API sent.
 
@@ -233,6 +325,36 @@ class Subscriptions(Group):
         ),
     )
     FAMILIES = tuple(family for family, _ in VALUES)
+
+
+class Seats(Group):
+    """The user seats of each tenant of a customer (endpoints.services, v3 only: the legacy routes have none).
+
+    From v3's `customers/{customerId}/3rd-party-products/type/{type}/tenants/batch` (AvePoint/cloud-api
+    docs/elements/general/tenant/get-3rd-party-products-tenant-type.md), asked once per tenant type;
+    tenant_type as the page names the type: Microsoft 365, Salesforce, Google or Dynamics 365. Each
+    value only where the API sent one.
+
+        # HELP avepoint_tenant_user_seats_assigned User seats assigned in the tenant (API field assignedUserSeat; v3 only, the legacy API has no seats). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_tenant_user_seats_assigned gauge
+        avepoint_tenant_user_seats_assigned{customer_id="c-3",tenant_id="t-1",tenant_name="wood.onmicrosoft.com",tenant_type="Microsoft 365"} 240.0
+        # HELP avepoint_tenant_user_seats_available User seats of the tenant still available, not assigned (API field availableUserSeat; v3 only, the legacy API has no seats). Refreshed from the API at most once per cache.ttl.
+        # TYPE avepoint_tenant_user_seats_available gauge
+        avepoint_tenant_user_seats_available{customer_id="c-3",tenant_id="t-1",tenant_name="wood.onmicrosoft.com",tenant_type="Microsoft 365"} 10.0
+    """  # noqa: E501
+
+    ASSIGNED = _family(
+        "avepoint_tenant_user_seats_assigned",
+        "User seats assigned in the tenant (API field assignedUserSeat; v3 only, the legacy API has no seats).",
+    )
+    # "The number of available user seats of the tenant" (the page): read as the seats still free, like the
+    # services' microsoftLicenseAvailable beside microsoftLicenseAssigned; see the README's open questions.
+    AVAILABLE = _family(
+        "avepoint_tenant_user_seats_available",
+        "User seats of the tenant still available, not assigned (API field availableUserSeat; v3 only, the legacy "
+        "API has no seats).",
+    )
+    FAMILIES = (ASSIGNED, AVAILABLE)
 
 
 class Jobs(Group):
@@ -394,8 +516,56 @@ class Staleness(Group):
     FAMILIES = (LAST_SUCCESS, EXPECTED)
 
 
-GROUPS: tuple[type[Group], ...] = (Refresh, Customers, Protected, Subscriptions, Jobs, Staleness)
+class RunHistory(Group):
+    """The runs of each job this exporter has seen finish, counted per outcome (exporter/refresh/runs.py).
+
+    Every job has all five outcomes from its first sight, at 0 until a run is counted, so that increase()
+    sees the first run; the seen-since gauge tells from when the counts are complete.
+
+        # HELP avepoint_backup_job_runs_total Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often than the pause between one run's end and the next run's start. A finished run the first sight of a job shows is not counted; counts start at 0 when the exporter starts (use increase()).
+        # TYPE avepoint_backup_job_runs_total counter
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="success"} 3.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="warning"} 1.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="failed"} 2.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="canceled"} 0.0
+        avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="unknown"} 0.0
+        # HELP avepoint_backup_job_runs_seen_since_timestamp_seconds Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept across restarts, so no run is lost or counted twice after it.
+        # TYPE avepoint_backup_job_runs_seen_since_timestamp_seconds gauge
+        avepoint_backup_job_runs_seen_since_timestamp_seconds{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365"} 1.7573e+09
+    """  # noqa: E501
+
+    RUNS = _family(
+        "avepoint_backup_job_runs_total",
+        "Finished runs of this job the exporter has seen, per outcome (success, warning, failed, canceled, "
+        "unknown); a run (job id and start time) counts once, at its outcome when first seen finished. Runs are "
+        "seen at each refresh: a run is missed only if a newer run of the same module replaces it before the next "
+        "refresh, so none is while refreshes (every cache.ttl, when scraped at least that often) come more often "
+        "than the pause between one run's end and the next run's start. A finished run the first sight of a job "
+        "shows is not counted; counts start at 0 when the exporter starts (use increase()).",
+        cached=False,
+        kind="counter",
+    )
+    SEEN_SINCE = _family(
+        "avepoint_backup_job_runs_seen_since_timestamp_seconds",
+        "Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept "
+        "across restarts, so no run is lost or counted twice after it.",
+        cached=False,
+    )
+    FAMILIES = (RUNS, SEEN_SINCE)
+
+
+GROUPS: tuple[type[Group], ...] = (
+    Refresh,
+    Customers,
+    Protected,
+    ScanProfiles,
+    Subscriptions,
+    Seats,
+    Jobs,
+    Staleness,
+    RunHistory,
+)
 # Exposition order. Families a customer contributes to are split in two fragment kinds: the refresh state
 # changes every cycle and is tiny; the job families are large and change only when the jobs do.
 FAMILIES: tuple[Family, ...] = tuple(family for group in GROUPS for family in group.FAMILIES)
-JOB_FAMILIES: tuple[Family, ...] = (*Jobs.FAMILIES, *Staleness.FAMILIES)
+JOB_FAMILIES: tuple[Family, ...] = (*Jobs.FAMILIES, *Staleness.FAMILIES, *RunHistory.FAMILIES)

@@ -22,17 +22,24 @@ from exporter.exposition.families import (
     Jobs,
     Protected,
     Refresh,
+    RunHistory,
+    ScanProfiles,
+    Seats,
     Staleness,
     Subscriptions,
 )
 from exporter.model import (
+    FINISHED,
     GROUP_CUSTOMERS,
     GROUP_JOBS,
     GROUP_PROTECTED,
+    GROUP_SCAN_PROFILES,
+    GROUP_SEATS,
     GROUP_SERVICES,
     CustomerState,
     Job,
     ModuleKey,
+    Runs,
     Snapshot,
 )
 
@@ -42,8 +49,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # prometheus_client's own float formatting (Go's, as Prometheus parses it); it ships without annotations.
 _go_float = cast(Callable[[float], str], utils.floatToGoString)
 # OpenMetrics 1.0, for clients that ask for it (Prometheus does by default). Its sample lines are the
-# classic ones (every family is a gauge, and gauge samples carry the family's name), so only the headers
-# differ and the end: `# EOF`, written after the exporter's own metrics.
+# classic ones (a gauge's samples carry the family's name, a counter's the family's name and `_total` in both
+# formats), so only the headers differ and the end: `# EOF`, written after the exporter's own metrics.
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 EOF = b"# EOF\n"
 # Base units a family name can end in; OpenMetrics requires a UNIT's family name to end with `_<unit>`.
@@ -52,7 +59,7 @@ UNITS = ("seconds", "bytes")
 
 def header(family: Family) -> bytes:
     doc = family.help.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n".encode()
+    return f"# HELP {family.name} {doc}\n# TYPE {family.name} {family.type}\n".encode()
 
 
 def unit(family: Family) -> str | None:
@@ -62,10 +69,10 @@ def unit(family: Family) -> str | None:
 
 def openmetrics_header(family: Family) -> bytes:
     """HELP, TYPE and UNIT in OpenMetrics 1.0, which escapes `"` in HELP too (the classic format does not)."""
-    doc = _escape(family.help)
-    lines = f"# HELP {family.name} {doc}\n# TYPE {family.name} gauge\n"
+    doc, name = _escape(family.help), family.openmetrics_name
+    lines = f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n"
     if (u := unit(family)) is not None:
-        lines += f"# UNIT {family.name} {u}\n"
+        lines += f"# UNIT {name} {u}\n"
     return lines.encode()
 
 
@@ -83,7 +90,8 @@ def _line(name: str, labels: str, value: float) -> str:
 
 
 def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family, str]:
-    """The small per-customer families: refresh state, info, status, tenants, protected data, subscriptions."""
+    """The small per-customer families: refresh state, info, status, tenants, protected data, scan profiles,
+    subscriptions, seats."""
     customer = cs.customer
     cid = customer.id
     parts: dict[Family, list[str]] = {}
@@ -94,8 +102,11 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
     for endpoint, enabled, attempt in (
         (GROUP_JOBS, endpoints.jobs, cs.attempt),
         (GROUP_PROTECTED, endpoints.protected, cs.protected_attempt),
+        (GROUP_SCAN_PROFILES, endpoints.scan_profiles, cs.scan_profiles_attempt),
+        # Asked only under v3 (seats_attempt stays None under legacy, which has no seats route).
+        (GROUP_SEATS, endpoints.services and cs.seats_attempt is not None, cs.seats_attempt),
     ):
-        if enabled:
+        if enabled and attempt is not None:
             add(Refresh.SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], float(attempt.success))
             if attempt.last_success is not None:
                 add(Refresh.LAST_SUCCESS, [("customer_id", cid), ("endpoint", endpoint)], attempt.last_success)
@@ -115,19 +126,43 @@ def customer_lines(cs: CustomerState, endpoints: EndpointsConfig) -> dict[Family
         for storage, size in (("avepoint", item.bytes_avepoint), ("byos", item.bytes_byos)):
             if size is not None:
                 add(Protected.BYTES, [*labels, ("storage", storage)], size)
+    for profile in cs.scan_profiles:
+        labels = [("customer_id", cid), ("profile_id", profile.profile_id)]
+        add(ScanProfiles.INFO, [*labels, ("profile_name", profile.name)], 1.0)
+        add(ScanProfiles.STATUS, [*labels, ("outcome", profile.outcome.value), ("status", profile.status)], 1.0)
+        for family, attr in ScanProfiles.VALUES:
+            value = getattr(profile, attr)
+            if value is not None:
+                add(family, labels, float(value))
     for sub in cs.subscriptions:
         labels = [("customer_id", cid), ("service", sub.service), ("subscription", sub.subscription_name)]
         for family, attr in Subscriptions.VALUES:
             value = getattr(sub, attr)
             if value is not None:
                 add(family, labels, float(value))
+    for seats in cs.seats if endpoints.services else ():
+        labels = [
+            ("customer_id", cid),
+            ("tenant_id", seats.tenant_id),
+            ("tenant_name", seats.tenant_name),
+            ("tenant_type", seats.tenant_type),
+        ]
+        if seats.assigned is not None:
+            add(Seats.ASSIGNED, labels, seats.assigned)
+        if seats.available is not None:
+            add(Seats.AVAILABLE, labels, seats.available)
     return {family: "".join(lines) for family, lines in parts.items()}
 
 
 def job_lines(
-    customer_id: str, jobs: tuple[Job, ...], last_success: Mapping[ModuleKey, float], jobs_cfg: JobsConfig
+    customer_id: str,
+    jobs: tuple[Job, ...],
+    last_success: Mapping[ModuleKey, float],
+    jobs_cfg: JobsConfig,
+    runs: Mapping[ModuleKey, Runs] | None = None,
 ) -> dict[Family, str]:
-    """The job families of one customer. Pure: the same inputs give the same text."""
+    """The job families of one customer, the run counts included. Pure: the same inputs give the same text."""
+    runs = runs or {}
     parts: dict[Family, list[str]] = {family: [] for family in JOB_FAMILIES}
     for job in jobs:
         base = [("customer_id", customer_id), ("job_module", job.job_module), ("job_type", job.job_type)]
@@ -149,6 +184,12 @@ def job_lines(
             parts[Staleness.LAST_SUCCESS].append(_line(Staleness.LAST_SUCCESS.name, labels, seen))
         interval = jobs_cfg.expected_interval_for(customer_id, job.job_type, job.job_module)
         parts[Staleness.EXPECTED].append(_line(Staleness.EXPECTED.name, labels, interval))
+        counts = runs.get(job.key)
+        if counts is not None:
+            for outcome, count in zip(FINISHED, counts[1:], strict=True):
+                outcome_labels = _labels([*base, ("outcome", outcome.value)])
+                parts[RunHistory.RUNS].append(_line(RunHistory.RUNS.name, outcome_labels, float(count)))
+            parts[RunHistory.SEEN_SINCE].append(_line(RunHistory.SEEN_SINCE.name, labels, counts.since))
     return {family: "".join(lines) for family, lines in parts.items() if lines}
 
 
@@ -179,7 +220,7 @@ def encode(snap: Snapshot, openmetrics: bool = False) -> bytes:
     fragments = [global_lines(snap)]
     for cs in snap.customers:
         fragments.append(customer_lines(cs, snap.config.endpoints))
-        fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs))
+        fragments.append(job_lines(cs.customer.id, cs.jobs, cs.last_success, snap.config.jobs, cs.runs))
     return _join(fragments, openmetrics)
 
 
@@ -194,7 +235,7 @@ def customer_exposition(snap: Snapshot, customer_id: str, openmetrics: bool = Fa
     fragments = [
         {Refresh.UP: _line(Refresh.UP.name, "", 1.0 if snap.up else 0.0)},
         customer_lines(cs, snap.config.endpoints),
-        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs),
+        job_lines(customer_id, cs.jobs, cs.last_success, snap.config.jobs, cs.runs),
     ]
     return _join(fragments, openmetrics) + (EOF if openmetrics else b"")
 

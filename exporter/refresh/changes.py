@@ -13,15 +13,16 @@ class Due:
 
     everything: bool = False
     listing: bool = False
-    customers: bool = False  # every customer's jobs and protected data
+    customers: bool = False  # every customer's jobs, protected data, scan profiles and (v3) user seats
     services: bool = False
 
 
 def due(old: Config, new: Config) -> Due:
     """Another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl makes
-    everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or `endpoints.protected` every
-    customer; `endpoints.services` the subscriptions. The rest (jobs.expected_interval, status outcomes, web,
-    timeouts, retries, secrets) needs no data again."""
+    everything due; `customers` the listing; `jobs.select`, `endpoints.jobs`, `endpoints.protected`,
+    `endpoints.scan_profiles` or `scan_profiles` every customer; `endpoints.services` the subscriptions (under
+    v3 also every customer: its user seats, as does `endpoints.seat_tenant_types`). The rest
+    (jobs.expected_interval, status outcomes, web, timeouts, retries, secrets) needs no data again."""
     source = ("base_url", "token_url", "version")
     if (
         new.cache.ttl != old.cache.ttl
@@ -35,6 +36,16 @@ def due(old: Config, new: Config) -> Due:
             new.jobs.select != old.jobs.select
             or new.endpoints.jobs != old.endpoints.jobs
             or new.endpoints.protected != old.endpoints.protected
+            or new.endpoints.scan_profiles != old.endpoints.scan_profiles
+            or new.scan_profiles != old.scan_profiles
+            # v3's user seats are read per customer with the subscriptions
+            or (
+                new.api.version == "v3"
+                and (
+                    new.endpoints.services != old.endpoints.services
+                    or new.endpoints.seat_tenant_types != old.endpoints.seat_tenant_types
+                )
+            )
         ),
         services=new.endpoints.services != old.endpoints.services,
     )

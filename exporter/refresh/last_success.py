@@ -1,5 +1,5 @@
 """The last-success memory: each job's newest success, when it was last exported, and the state file
-that keeps both across restarts."""
+that keeps both across restarts, with the run memory's part (exporter/refresh/runs.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from exporter import codes
 from exporter.model import CustomerState, Job, JobKey, ModuleKey, Outcome
+from exporter.refresh.runs import Saved
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,10 @@ SUCCESSFUL = frozenset({Outcome.SUCCESS, Outcome.WARNING})
 # (end of the newest successful job, wall time the job was last exported): the second lets entries of
 # jobs gone for good be forgotten (state_retention) instead of growing the file without bound.
 Entry = tuple[float, float]
-# Version 1 had no last-seen time; it is still read (each entry seen "now", at the upgrade).
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Version 1 had no last-seen time; it is still read (each entry seen "now", at the upgrade). Version 3 added
+# `runs`: per job the run counted last and since when its runs are counted (versions 1 and 2: none known).
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # What tempfile.mkstemp adds to a prefix: 8 characters of this alphabet.
 _MKSTEMP_TAIL = r"[a-z0-9_]{8}"
 # Temp files of versions before 2: one prefix for every state file, so not safe to delete (see clean_temp_files).
@@ -38,6 +40,7 @@ class Loaded:
     """What `load` found. `readable` False: the file exists but cannot be used, and must not be overwritten."""
 
     entries: dict[JobKey, Entry] = field(default_factory=dict)
+    runs: dict[JobKey, Saved] = field(default_factory=dict)
     readable: bool = True
     skipped: int = 0  # malformed entries left out
     error: str = ""
@@ -113,20 +116,47 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _entry(item: object, now: float) -> tuple[JobKey, Entry] | str:
-    """One entry, or why it is malformed."""
+def _key(item: object) -> JobKey | str:
     if not isinstance(item, dict):
         return "not an object"
     key = (item.get("customer_id"), item.get("job_type"), item.get("job_module"))
     if not all(isinstance(part, str) and part for part in key):
         return "customer_id, job_type or job_module missing or not a string"
+    return (key[0], key[1], key[2])  # type: ignore[return-value]  # checked str above
+
+
+def _entry(item: object, now: float) -> tuple[JobKey, Entry] | str:
+    """One last-success entry, or why it is malformed."""
+    key = _key(item)
+    if isinstance(key, str):
+        return key
+    assert isinstance(item, dict)
     timestamp = _number(item.get("timestamp"))
     if timestamp is None:
         return "timestamp missing or not a finite number"
     seen = _number(item["seen"]) if "seen" in item else now
     if seen is None:
         return "seen not a finite number"
-    return (key[0], key[1], key[2]), (timestamp, seen)  # type: ignore[return-value]  # checked str above
+    return key, (timestamp, seen)
+
+
+def _run_entry(item: object) -> tuple[JobKey, Saved] | str:
+    """One run entry (version 3), or why it is malformed."""
+    key = _key(item)
+    if isinstance(key, str):
+        return key
+    assert isinstance(item, dict)
+    job_id = item.get("job_id")
+    if job_id is not None and not isinstance(job_id, str):
+        return "job_id not a string or null"
+    start = item.get("start_time")
+    start_time = None if start is None else _number(start)
+    if start is not None and start_time is None:
+        return "start_time not a finite number or null"
+    since, seen = _number(item.get("since")), _number(item.get("seen"))
+    if since is None or seen is None:
+        return "since or seen missing or not a finite number"
+    return key, (job_id, start_time, since, seen)
 
 
 def load(path: str, now: float) -> Loaded:
@@ -160,6 +190,9 @@ def load(path: str, now: float) -> Loaded:
     items = data.get("last_success")
     if not isinstance(items, list):
         return _unreadable(path, "last_success is not a list")
+    run_items = data.get("runs", [])  # versions 1 and 2 have none
+    if not isinstance(run_items, list):
+        return _unreadable(path, "runs is not a list")
     entries: dict[JobKey, Entry] = {}
     skipped = 0
     first_reason = ""
@@ -174,15 +207,25 @@ def load(path: str, now: float) -> Loaded:
         old = entries.get(key)
         if old is None or timestamp > old[0]:
             entries[key] = (timestamp, floats.setdefault(seen, seen))
+    runs: dict[JobKey, Saved] = {}
+    for item in run_items:
+        run = _run_entry(item)
+        if isinstance(run, str):
+            skipped += 1
+            first_reason = first_reason or "runs: " + run
+            continue
+        key, saved = run
+        if key not in runs or saved[3] > runs[key][3]:  # a repeated job: the one exported last
+            runs[key] = saved
     if skipped:
         log.warning(
             "state file has malformed entries; they are left out, the others kept",
-            extra={"path": path, "skipped": skipped, "kept": len(entries), "first_problem": first_reason},
+            extra={"path": path, "skipped": skipped, "kept": len(entries) + len(runs), "first_problem": first_reason},
         )
-    return Loaded(entries, True, skipped)
+    return Loaded(entries, runs, True, skipped)
 
 
-def save(path: str, entries: Mapping[JobKey, Entry]) -> bool:
+def save(path: str, entries: Mapping[JobKey, Entry], runs: Mapping[JobKey, Saved] | None = None) -> bool:
     """Write atomically (temp file, fsync, rename) so a crash never leaves half a file. False on failure."""
     if not path:
         return True
@@ -190,7 +233,19 @@ def save(path: str, entries: Mapping[JobKey, Entry]) -> bool:
         {"customer_id": c, "job_type": t, "job_module": m, "timestamp": ts, "seen": seen}
         for (c, t, m), (ts, seen) in sorted(entries.items())
     ]
-    body = json.dumps({"version": FORMAT_VERSION, "last_success": rows}, indent=0)
+    run_rows = [
+        {
+            "customer_id": c,
+            "job_type": t,
+            "job_module": m,
+            "job_id": job_id,
+            "start_time": start,
+            "since": since,
+            "seen": seen,
+        }
+        for (c, t, m), (job_id, start, since, seen) in sorted((runs or {}).items())
+    ]
+    body = json.dumps({"version": FORMAT_VERSION, "last_success": rows, "runs": run_rows}, indent=0)
     target = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=target.parent or ".")
@@ -235,6 +290,7 @@ class LastSuccess:
         # A file that exists but could not be read is never overwritten: it may hold every last-success
         # time there is, and a person can fix it. Until then nothing is saved (avepoint_state_file_ok 0).
         self._state_writable = loaded.readable
+        self._saved_runs = loaded.runs
         for (cid, job_type, module), (ts, seen) in loaded.entries.items():
             # Entries written under the legacy spelling ("OneDrive for Business") belong to the canonical
             # series now; where both spellings were saved, the newer success (and sighting) wins.
@@ -244,6 +300,16 @@ class LastSuccess:
             sightings[key] = max(seen, sightings.get(key, seen))
         report(loaded.readable, loaded.skipped)
         self._state_skipped = loaded.skipped
+
+    @property
+    def saving(self) -> bool:
+        """Whether `save` writes anything: a state file is set, and was readable at start."""
+        return bool(self._state_path) and self._state_writable
+
+    def take_saved_runs(self) -> dict[JobKey, Saved]:
+        """The run entries the state file held, handed once to the run memory (exporter/refresh/runs.py)."""
+        runs, self._saved_runs = self._saved_runs, {}
+        return runs
 
     def record(self, customer_id: str, jobs: tuple[Job, ...]) -> dict[ModuleKey, float]:
         """Record new successes; return the times of the modules in `jobs` (the ones to export)."""
@@ -259,7 +325,7 @@ class LastSuccess:
         Returns every remembered success and when its job was last exported: what `save` writes.
         """
         now = self._wall()
-        saving = bool(self._state_path) and self._state_writable  # else only forget, in memory
+        saving = self.saving  # else only forget, in memory
         out: dict[JobKey, Entry] = {}
         pruned = 0
         for cid, times in list(self._last_success.items()):
@@ -282,6 +348,6 @@ class LastSuccess:
             log.info("forgot last-success times of jobs not exported for state_retention", extra={"entries": pruned})
         return out
 
-    def save(self, entries: Mapping[JobKey, Entry]) -> None:
-        if self._state_path and self._state_writable:
-            self._report_state(save(self._state_path, entries), self._state_skipped)
+    def save(self, entries: Mapping[JobKey, Entry], runs: Mapping[JobKey, Saved] | None = None) -> None:
+        if self.saving:
+            self._report_state(save(self._state_path, entries, runs), self._state_skipped)

@@ -7,9 +7,20 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.errors import ResponseFormatError
-from exporter.model import GROUP_JOBS, Customer, Job, Outcome, ProtectedData, Subscription
+from exporter.model import (
+    GROUP_JOBS,
+    GROUP_SCAN_PROFILES,
+    Customer,
+    Job,
+    Outcome,
+    ProtectedData,
+    ScanProfile,
+    Subscription,
+    TenantSeats,
+)
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
+from exporter.upstream.scan_rows import scan_profile
 
 
 def customers(rows: list[Any], bad: ParseLog) -> list[Customer]:
@@ -64,6 +75,44 @@ def protected(rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[Protect
             bad.count(errors, customer_id, where)
         if item is not None:
             found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
+    return tuple(found[key] for key in sorted(found))
+
+
+def scan_profiles(
+    config: Config, pairs: list[tuple[Any, dict[str, Any] | None]], customer_id: str, bad: ParseLog
+) -> tuple[ScanProfile, ...]:
+    """One record per profile id, the first where rows repeat one; ResponseFormatError if no row is usable."""
+    found: dict[str, ScanProfile] = {}
+    for row, summary in pairs:
+        item, errors = (
+            scan_profile(row, summary, config.jobs.status_outcomes)
+            if isinstance(row, dict)
+            else (None, ["scanProfile"])
+        )
+        if errors:
+            bad.count(errors, customer_id, {"profile_id": item.profile_id} if item is not None else {})
+        if item is not None:
+            found.setdefault(item.profile_id, item)
+    if pairs and not found:
+        raise ResponseFormatError(f"none of the {len(pairs)} scan profile rows is usable", endpoint=GROUP_SCAN_PROFILES)
+    return tuple(found[key] for key in sorted(found))
+
+
+def scan_outcome(profile: ScanProfile, overrides: Mapping[str, Outcome]) -> Outcome:
+    """A held profile's outcome under other status mappings (a reload): nothing is fetched again."""
+    return parse.outcome(profile.status, overrides) if profile.status else Outcome.UNKNOWN
+
+
+def seats(rows: list[tuple[str, Any]], customer_id: str, bad: ParseLog) -> tuple[TenantSeats, ...]:
+    """One item per (tenant type, tenant id), the first where rows repeat one; `rows` pair the type asked with a row."""
+    found: dict[tuple[str, str], TenantSeats] = {}
+    for requested, row in rows:
+        item, errors = parse.tenant_seats(row, requested) if isinstance(row, dict) else (None, ["tenantId"])
+        if errors:
+            where = {"tenant_type": item.tenant_type, "tenant_id": item.tenant_id} if item is not None else {}
+            bad.count(errors, customer_id, where)
+        if item is not None:
+            found.setdefault((item.tenant_type, item.tenant_id), item)  # a duplicate would repeat a series
     return tuple(found[key] for key in sorted(found))
 
 

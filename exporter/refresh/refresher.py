@@ -22,14 +22,19 @@ from exporter.model import (
     CustomerState,
     Failure,
     Job,
+    JobKey,
     ModuleKey,
     ProtectedData,
+    Runs,
+    ScanProfile,
     Snapshot,
+    TenantSeats,
 )
 from exporter.refresh import changes, fetch, records, slots
 from exporter.refresh.fetch import ApiClient
-from exporter.refresh.last_success import LastSuccess
+from exporter.refresh.last_success import Entry, LastSuccess
 from exporter.refresh.parse_log import ParseLog
+from exporter.refresh.runs import RunMemory, Saved
 from exporter.refresh.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,7 @@ class Refresher:
         self._wake = threading.Event()
         self._asked = clock()  # when a scrape last asked for data: the cycle thread idles a TTL after it
         self._saved = -float("inf")
+        self._saved_generation = -1
         self._slots = slots.Slots()
         # cachetools expires keys on the injected clock, each after its own lifetime (see _mark_fresh_locked).
         self._fresh = _fresh_cache(clock)
@@ -96,6 +102,7 @@ class Refresher:
         self._services = Attempt()
         self._customers: dict[str, CustomerState] = {}
         self._memory = LastSuccess(config.state_file, on_state_file or (lambda ok, skipped: None), wall_clock)
+        self._runs = RunMemory(self._memory.take_saved_runs())
         self._generation = 0
         self._refreshed = False
         self._last_refresh_seconds: float | None = None
@@ -146,8 +153,9 @@ class Refresher:
         Only what the change affects becomes due, so a reload costs the API nothing it does not need:
         another source (api.base_url, api.token_url, api.version, auth.client_id) or another cache.ttl
         makes everything due; `customers` the listing; `jobs.select`, `endpoints.jobs` or
-        `endpoints.protected` every customer; `endpoints.services` the subscriptions. `jobs.status_outcomes`
-        is applied to the jobs held, without fetching them again; the rest (jobs.expected_interval, web,
+        `endpoints.protected`, `endpoints.scan_profiles` or `scan_profiles` every customer; `endpoints.services`
+        the subscriptions (v3: and every customer, for its user seats). `jobs.status_outcomes` is applied to the
+        jobs and scan profiles held, without fetching them again; the rest (jobs.expected_interval, web,
         timeouts, retries, secrets) needs no data again. A new client brings its own token.
         """
         with self._lock:
@@ -179,22 +187,50 @@ class Refresher:
             self._fresh.pop(SERVICES, None)
 
     def _remap_outcomes_locked(self, config: Config) -> None:
-        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean."""
+        """Apply changed status mappings to the jobs held: the rows have not changed, only what they mean.
+
+        The run counts are left alone: a run counted stays counted at the outcome it had then, and a run that
+        the new mapping calls finished is counted by the next refresh, which parses with the new mapping.
+        """
         overrides = config.jobs.status_outcomes
-        for cid, current in self._customers.items():
+        for cid, held in self._customers.items():
+            current = held
             jobs = tuple(replace(job, outcome=records.outcome(job, overrides)) for job in current.jobs)
             if jobs != current.jobs:
                 seen = self._memory.record(cid, jobs)
-                self._customers[cid] = replace(current, jobs=jobs, last_success=seen)
+                current = replace(current, jobs=jobs, last_success=seen)
+            profiles = tuple(replace(p, outcome=records.scan_outcome(p, overrides)) for p in current.scan_profiles)
+            if profiles != current.scan_profiles:
+                current = replace(current, scan_profiles=profiles)
+            if current is not held:
+                self._customers[cid] = current
 
     def close(self, wait: float = 0.0) -> None:
-        """Start no more requests; wait up to `wait` seconds for those in flight (their timeouts bound them)."""
+        """Start no more requests; wait up to `wait` seconds for those in flight (their timeouts bound them).
+
+        Writes the state file once more when something was refreshed since it last was: spread passes
+        write it at most every SAVE_EVERY seconds, and a restart must not lose what they counted.
+        """
         with self._lock:
             self._closed = True
         self._wake.set()
         self._stopped.wait(wait)
         self._cycle_thread.close()
         self._pool.close()
+        with self._lock:
+            pending = self._refreshed and self._generation != self._saved_generation
+            if pending:
+                entries, runs = self._state_locked(self._config)
+        if pending:
+            self._memory.save(entries, runs)
+
+    def _state_locked(self, config: Config) -> tuple[dict[JobKey, Entry], dict[JobKey, Saved]]:
+        """What the state file is to hold now (last successes, run counts), pruned past state_retention."""
+        self._saved = self._clock()
+        self._saved_generation = self._generation
+        entries = self._memory.prune(self._customers, config.state_retention)
+        runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
+        return entries, runs
 
     def _stale_locked(self) -> bool:
         # Every key is a fleet-wide call or a current customer, so a count tells whether one has expired;
@@ -232,7 +268,10 @@ class Refresher:
         if not self._spread:
             return False
         enabled = self._config.endpoints
-        per_customer = int(enabled.jobs) + int(enabled.protected)
+        # At least one request per group and customer (pages and scan summaries come on top).
+        per_customer = int(enabled.jobs) + int(enabled.protected) + int(enabled.scan_profiles)
+        if _reads_seats(self._config):
+            per_customer += len(enabled.seat_tenant_types)
         fleet = 2 if enabled.services else 1
         return len(self._customers) * per_customer + fleet > self._config.api.max_concurrency
 
@@ -276,7 +315,9 @@ class Refresher:
 
     def _run_cycle(self, saving: bool = True) -> None:
         started = self._clock()
-        save, entries, everyone = False, {}, False
+        save, everyone = False, False
+        entries: dict[JobKey, Entry] = {}
+        runs: dict[JobKey, Saved] = {}
         try:
             with self._lock:
                 config, client = self._config, self._client
@@ -310,13 +351,12 @@ class Refresher:
                     self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
                 # Spread passes come every tick: the state file is written after a pass a scrape
-                # waited for, or at most every SAVE_EVERY seconds.
+                # waited for, or at most every SAVE_EVERY seconds (and by close(), for a restart).
                 save = saving or self._clock() - self._saved >= SAVE_EVERY
                 if save:
-                    self._saved = self._clock()
-                    entries = self._memory.prune(self._customers, config.state_retention)
+                    entries, runs = self._state_locked(config)
             if save:
-                self._memory.save(entries)
+                self._memory.save(entries, runs)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -380,8 +420,17 @@ class Refresher:
         error = exc if isinstance(exc, Failure) else Failure.of(exc)
         with self._lock:
             enabled = self._config.endpoints
+            seats_error = error if _reads_seats(self._config) else None
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(enabled, cid, now, jobs_error=error, protected_error=error)
+                self._record_locked(
+                    enabled,
+                    cid,
+                    now,
+                    jobs_error=error,
+                    protected_error=error,
+                    scan_error=error,
+                    seats_error=seats_error,
+                )
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._mark_fresh_locked(SERVICES)
@@ -419,6 +468,8 @@ class Refresher:
                     self._wall(),
                     jobs_error=INTERNAL,
                     protected_error=INTERNAL,
+                    scan_error=INTERNAL,
+                    seats_error=INTERNAL if _reads_seats(config) else None,
                 )
                 self._publish_locked()
 
@@ -427,7 +478,9 @@ class Refresher:
         now = self._wall()
         jobs: tuple[Job, ...] | None = None
         protected: tuple[ProtectedData, ...] | None = None
-        jobs_error = protected_error = None
+        profiles: tuple[ScanProfile, ...] | None = None
+        seats: tuple[TenantSeats, ...] | None = None
+        jobs_error = protected_error = scan_error = seats_error = None
         if config.endpoints.jobs:
             try:
                 jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
@@ -440,6 +493,19 @@ class Refresher:
                 protected_error = self._failed(
                     "refreshing protected data failed, keeping the last good data", exc, customer_id
                 )
+        if config.endpoints.scan_profiles:
+            try:
+                pairs = fetch.scan_profiles(config, client, customer_id)
+                profiles = records.scan_profiles(config, pairs, customer_id, self._bad)
+            except ApiError as exc:
+                scan_error = self._failed(
+                    "refreshing scan profiles failed, keeping the last good data", exc, customer_id
+                )
+        if _reads_seats(config):
+            try:
+                seats = records.seats(fetch.seats(config, client, customer_id), customer_id, self._bad)
+            except ApiError as exc:
+                seats_error = self._failed("refreshing user seats failed, keeping the last good data", exc, customer_id)
         with self._lock:
             self._record_locked(
                 config.endpoints,
@@ -449,6 +515,10 @@ class Refresher:
                 jobs_error=jobs_error,
                 protected=protected,
                 protected_error=protected_error,
+                profiles=profiles,
+                scan_error=scan_error,
+                seats=seats,
+                seats_error=seats_error,
             )
             self._publish_locked()
 
@@ -462,8 +532,16 @@ class Refresher:
         jobs_error: Failure | None = None,
         protected: tuple[ProtectedData, ...] | None = None,
         protected_error: Failure | None = None,
+        profiles: tuple[ScanProfile, ...] | None = None,
+        scan_error: Failure | None = None,
+        seats: tuple[TenantSeats, ...] | None = None,
+        seats_error: Failure | None = None,
     ) -> None:
-        """Store one customer's refresh: new data where it came, the attempt of each enabled group."""
+        """Store one customer's refresh: new data where it came, the attempt of each enabled group.
+
+        The seats' attempt is recorded only where the seats were asked for (or failed before they could be):
+        `seats` or `seats_error` set.
+        """
         current = self._customers.get(customer_id)
         if current is None:  # dropped from the listing meanwhile
             return
@@ -473,12 +551,22 @@ class Refresher:
             changes["attempt"] = current.attempt.after(jobs_error, now)
         if jobs is not None:
             seen: Mapping[ModuleKey, float] = self._memory.record(customer_id, jobs)
-            if jobs != current.jobs or seen != current.last_success:  # else keep the cached objects
-                changes.update(jobs=jobs, last_success=seen)
+            runs: Mapping[ModuleKey, Runs] = self._runs.record(customer_id, jobs, now)
+            # Else keep the cached objects: the exposition re-encodes a customer whose objects changed.
+            if jobs != current.jobs or seen != current.last_success or runs != current.runs:
+                changes.update(jobs=jobs, last_success=seen, runs=runs)
         if enabled.protected:
             changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
         if protected is not None and protected != current.protected:
             changes["protected"] = protected
+        if enabled.scan_profiles:
+            changes["scan_profiles_attempt"] = current.scan_profiles_attempt.after(scan_error, now)
+        if profiles is not None and profiles != current.scan_profiles:
+            changes["scan_profiles"] = profiles
+        if seats is not None or seats_error is not None:
+            changes["seats_attempt"] = (current.seats_attempt or Attempt()).after(seats_error, now)
+        if seats is not None and seats != current.seats:
+            changes["seats"] = seats
         self._customers[customer_id] = replace(current, **changes)
 
     @staticmethod
@@ -532,3 +620,8 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
+
+
+def _reads_seats(config: Config) -> bool:
+    """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
+    return config.endpoints.services and config.api.version == "v3" and bool(config.endpoints.seat_tenant_types)

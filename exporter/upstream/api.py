@@ -21,15 +21,21 @@ from exporter.upstream.routes import (
     EP_JOBS,
     EP_JOBS_BY_MODULE,
     EP_PROTECTED,
+    EP_SCAN_PROFILE_SUMMARY,
+    EP_SCAN_PROFILES,
     EP_SERVICES,
     EP_V3_CUSTOMERS,
     EP_V3_JOBS,
     EP_V3_PROTECTED,
+    EP_V3_SCAN_PROFILE_CHANGES,
+    EP_V3_SCAN_PROFILES,
+    EP_V3_SEATS,
     EP_V3_SERVICES,
     V3_PAGE_SIZE,
     V3_PREFIX,
     seg,
     v3_jobs_path,
+    v3_seats_path,
 )
 from exporter.upstream.transport import Observer, Transport
 
@@ -119,6 +125,40 @@ class Client:
             return self._get_elements(EP_V3_PROTECTED, path)
         return self._get_list(EP_PROTECTED, f"/partner/customers/{seg(customer_id)}/protected")
 
+    def scan_profiles(self, customer_id: str) -> list[Any]:
+        """The scan profiles of one customer: id, name, scan mode and modified time of each.
+
+        v3 POSTs its batch route, paged as the others (no `scanProfileIds`: all of them); legacy GETs
+        the OData list and follows `@odata.nextLink` (AvePoint/cloud-api
+        docs/elements/general/job/get-customer-scan-profiles.md,
+        docs/docs/services-and-features/elements/scan-profiles/all-scan-profiles.md).
+        """
+        if self._v3:
+            path = f"{V3_PREFIX}/customers/{seg(customer_id)}/scan-profiles/batch"
+            return self._post_pages(EP_V3_SCAN_PROFILES, path, {})
+        return self._get_list(EP_SCAN_PROFILES, f"/partner/customers/{seg(customer_id)}/scanProfiles")
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
+        """One scan profile's daily summary: last scan status, last update, counts of its daily report.
+
+        One JSON object in both generations: v3 `.../scan-profiles/{scanProfileId}/changes`
+        (docs/elements/general/job/get-customer-scan-profile-changes.md), legacy
+        `.../scanProfiles/{ProfileId}/dailyNewSummary`
+        (docs/docs/services-and-features/elements/scan-profiles/daily-scan-profile-changes.md).
+        """
+        if self._v3:
+            endpoint = EP_V3_SCAN_PROFILE_CHANGES
+            path = f"{V3_PREFIX}/customers/{seg(customer_id)}/scan-profiles/{seg(profile_id)}/changes"
+        else:
+            endpoint = EP_SCAN_PROFILE_SUMMARY
+            path = f"/partner/customers/{seg(customer_id)}/scanProfiles/{seg(profile_id)}/dailyNewSummary"
+        budget = self._transport.budget(endpoint)
+        budget.next_page()
+        body = self._transport.call(endpoint, "GET", self._base + path, budget, auth=self._auth)
+        if not isinstance(body, dict):
+            raise ResponseFormatError(f"expected a JSON object, got {shape(body)}", endpoint=endpoint)
+        return body
+
     def services(self, customer_ids: Sequence[str] | None = None) -> list[Any]:
         """Subscriptions: one element per customer (`customerId`, `products[]`), all or those of `customer_ids`."""
         if customer_ids is not None and not customer_ids:
@@ -126,6 +166,17 @@ class Client:
         if self._v3:
             return self._post_pages(EP_V3_SERVICES, EP_V3_SERVICES, _ids_body(customer_ids))
         return _only(self._get_list(EP_SERVICES, "/partner/services"), "customerId", customer_ids)
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        """The user seats of a customer's tenants of one type (v3 only: the legacy routes have no such list).
+
+        AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md: POST, paged like
+        the other batch routes, an optional `tenantIds` filter (not sent: every tenant), scope
+        elements.license.read.all (the subscriptions' own).
+        """
+        if not self._v3:
+            raise ApiError("user seats are read from the v3 API only", endpoint=EP_V3_SEATS)
+        return self._post_pages(EP_V3_SEATS, v3_seats_path(customer_id, tenant_type), {})
 
     def token(self) -> str:
         """A valid access token, from the cache or the token endpoint (one request for all threads)."""

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from exporter.upstream.rows import DEFAULT_OUTCOMES, Repaired, customer, job, outcome, protected, subscriptions
+from exporter.upstream.rows import (
+    DEFAULT_OUTCOMES,
+    Repaired,
+    customer,
+    job,
+    outcome,
+    protected,
+    subscriptions,
+    tenant_seats,
+)
 from exporter.upstream.values import (
     ParseError,
     capacity,
@@ -29,5 +38,6 @@ __all__ = [
     "size_bytes",
     "size_ratio",
     "subscriptions",
+    "tenant_seats",
     "timestamp",
 ]

@@ -1,4 +1,4 @@
-"""API rows to model records: customer, job, protected data, subscriptions; what a job status means."""
+"""API rows to model records: customer, job, protected data, subscriptions, seats; what a job status means."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from exporter import codes, safe
-from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant
+from exporter.model import Customer, Job, Outcome, ProtectedData, Subscription, Tenant, TenantSeats
 from exporter.upstream.values import (
     ParseError,
     capacity,
@@ -105,6 +105,7 @@ def _coded(table: Mapping[int, str]) -> Callable[[object], str | None]:
 _CUSTOMER_STATUS = _coded(codes.CUSTOMER_STATUSES)
 _MANAGEMENT_MODE = _coded(codes.MANAGEMENT_MODES)
 _JOB_STATUS = _coded(codes.JOB_STATUSES)
+_TENANT_TYPE = _coded(codes.TENANT_TYPES)
 
 
 def _optional_id(raw: object) -> str | None:
@@ -351,3 +352,30 @@ def subscriptions(element: Mapping[str, object]) -> tuple[list[Subscription], li
             )
         )
     return out, errors
+
+
+def tenant_seats(row: Mapping[str, object], requested_type: str) -> tuple[TenantSeats | None, list[str]]:
+    """The user seats of one tenant (v3 `3rd-party-products/type/{type}/tenants/batch`), and unread fields.
+
+    Never raises. Fields as AvePoint/cloud-api docs/elements/general/tenant/get-3rd-party-products-tenant-type.md
+    documents them: `type` (0 Microsoft 365, 1 Salesforce, 2 Google, 3 Dynamics 365), `tenantId`,
+    `tenantName`, `availableUserSeat`, `assignedUserSeat` (integers). Without a `tenantId` the row
+    cannot be told apart from another: None. A row without `type` is of the type asked for.
+    """
+    errors: list[str] = []
+    if not isinstance(row, Mapping):
+        return None, ["tenantId"]
+    tenant_id = _label(row, "tenantId", _optional_id, errors)
+    if tenant_id is None:
+        if "tenantId" not in errors:
+            errors.append("tenantId")
+        return None, errors
+    tenant_type = _label(row, "type", _TENANT_TYPE, errors) or requested_type
+    record = TenantSeats(
+        tenant_type=tenant_type,
+        tenant_id=tenant_id,
+        tenant_name=_label(row, "tenantName", _optional_text, errors) or "",
+        assigned=_field(row, "assignedUserSeat", count, errors),
+        available=_field(row, "availableUserSeat", count, errors),
+    )
+    return record, errors

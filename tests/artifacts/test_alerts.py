@@ -14,7 +14,8 @@ from tests.support import ROOT
 
 ALERTS = ROOT / "alerts"
 RULES = ALERTS / "avepoint-backup.rules.yml"
-UNIT_TESTS = ALERTS / "tests" / "avepoint-backup.test.yml"
+# Every promtool unit-test file: one per area (the backup jobs and the exporter; the scan profiles).
+UNIT_TESTS = sorted((ALERTS / "tests").glob("*.test.yml"))
 # The alerts that fire when something is missing, so that no other alert can go silent unnoticed.
 ABSENCE_ALERTS = {"AvePointExporterAbsent", "AvePointBackupJobsAbsent"}
 
@@ -36,7 +37,8 @@ def test_promtool_check_rules() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by tests/run")
 def test_promtool_unit_tests_pass() -> None:
-    result = run("promtool", "test", "rules", str(UNIT_TESTS))
+    assert len(UNIT_TESTS) >= 2
+    result = run("promtool", "test", "rules", *map(str, UNIT_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -71,7 +73,7 @@ def test_every_alert_follows_the_conventions() -> None:
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
-    cases = yaml.safe_load(UNIT_TESTS.read_text())["tests"]
+    cases = [case for path in UNIT_TESTS for case in yaml.safe_load(path.read_text())["tests"]]
     fires: set[str] = set()
     silent: set[str] = set()
     for case in cases:

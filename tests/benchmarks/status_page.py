@@ -53,6 +53,15 @@ class SimulatorRows:
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
         return self.sim.services()
 
+    def scan_profiles(self, customer_id: str) -> list[Any]:
+        return []
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
+        return {}
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        return self.sim.seats(customer_id, tenant_type)
+
 
 @dataclass
 class Result:

@@ -267,6 +267,11 @@ def v3_routes(services: bytes = b'{"data": [], "metadata": {"totalCount": 0}}') 
         ("POST", V3 + "/customers/*/avpt-products/jobs/batch"): sample("v3-jobs.json"),
         ("GET", V3 + "/customers/*/cloud-backup-m365/overview"): sample("v3-overview.json"),
         ("POST", V3 + "/customers/services/batch"): services,
+        # The user seats (read with the subscriptions): none unless a test serves the sample.
+        (
+            "POST",
+            V3 + "/customers/*/3rd-party-products/type/*/tenants/batch",
+        ): b'{"data": [], "metadata": {"totalCount": 0}}',
     }
 
 

@@ -46,6 +46,7 @@ JOB_ROW = {
 PROTECTED_ROW = {"serviceType": "Microsoft 365", "serviceModule": "Exchange Online", "totalScannedObjects": 3}
 PRODUCT_ROW = {"service": "Cloud Backup", "subscriptionName": "Sub", "subscriptionModel": "M", "storage": "S"}
 SERVICE_ELEMENT: dict[str, Any] = {"customerId": "c1", "products": [PRODUCT_ROW]}
+SEATS_ROW = {"type": "Google", "tenantId": "t1", "tenantName": "Tenant", "assignedUserSeat": 1}
 
 
 def _customer(row: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -80,6 +81,12 @@ def _service_customer(element: dict[str, Any]) -> tuple[dict[str, str], list[str
     return {"customerId": subs[0].customer_id}, errors
 
 
+def _seats(row: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    record, errors = parse.tenant_seats(row, "Microsoft 365")
+    assert record is not None
+    return {"tenantId": record.tenant_id, "tenantName": record.tenant_name, "type": record.tenant_type}, errors
+
+
 def _tenant(item: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     record, errors = parse.customer({**CUSTOMER_ROW, "tenants": [item]})
     assert record is not None
@@ -96,6 +103,7 @@ ENDPOINT_FIELDS: list[tuple[Callable[[dict[str, Any]], tuple[dict[str, str], lis
     *((_service, PRODUCT_ROW, f) for f in ("service", "subscriptionName", "subscriptionModel", "storage")),
     (_service_customer, SERVICE_ELEMENT, "customerId"),
     *((_tenant, {"id": "t1", "name": "Tenant"}, f) for f in ("id", "name")),
+    *((_seats, SEATS_ROW, f) for f in ("tenantId", "tenantName", "type")),
 ]
 FIELD_IDS = [f"{reader.__name__.strip('_')}.{name}" for reader, _, name in ENDPOINT_FIELDS]
 

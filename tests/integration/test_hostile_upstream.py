@@ -453,6 +453,15 @@ class FakeClient:
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
         return []
 
+    def scan_profiles(self, customer_id: str) -> list[Any]:
+        return []
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
+        return {}
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
+        return []
+
 
 @contextlib.contextmanager
 def fake_refresher() -> Iterator[tuple[Refresher, FakeClient, Clock, list[str]]]:

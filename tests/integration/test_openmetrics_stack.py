@@ -151,5 +151,12 @@ def test_prometheus_stores_the_same_series_from_either_format(scraped: tuple[str
         timeout=10,
     ).json()["data"]
     assert metadata and metadata[0]["unit"] == "bytes" and metadata[0]["type"] == "gauge"
+    # The run counter is a counter in either format (OpenMetrics names its family without _total).
+    assert any(dict(key)["__name__"] == "avepoint_backup_job_runs_total" for key in om)
+    for job, metric in (("openmetrics", "avepoint_backup_job_runs"), ("classic", "avepoint_backup_job_runs_total")):
+        metadata = requests.get(
+            url + "/api/v1/targets/metadata", params={"match_target": f'{{job="{job}"}}', "metric": metric}, timeout=10
+        ).json()["data"]
+        assert metadata and metadata[0]["type"] == "counter", (job, metadata)
     # No scrape failed to parse in either format.
     assert all(float(r["value"][1]) == 0 for r in _query(url, "scrape_samples_post_metric_relabeling == 0"))

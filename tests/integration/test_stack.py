@@ -116,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "expected_interval_overrides": [{"customer_id": stale[0], "job_module": stale[2], "interval": "1m"}]
             },
             "cache": {"ttl": "2s"},
-            "endpoints": {"protected": True, "services": True},
+            "endpoints": {"protected": True, "services": True, "scan_profiles": True},
         }
         (tmp / "exporter.yml").write_text(yaml.safe_dump(exporter_cfg))
         exporter = run_process(
@@ -260,6 +260,8 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
     checked = 0
     for name, dashboard in generate.build().items():
         for title, expr in generate.panel_queries(dashboard):
+            if title in generate.V3_ONLY:  # legacy has no such data: tests/integration/test_seats_stack.py
+                continue
             query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
             checked += 1
             if not stack.query(query):

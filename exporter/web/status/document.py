@@ -7,7 +7,8 @@ from typing import Any
 
 from exporter import safe
 from exporter.model import Failure
-from exporter.web.status.view import Refresh, Status
+from exporter.web.status import scan_profiles
+from exporter.web.status.view import Coverage, Refresh, Row, Seats, Status
 
 JSON_TYPE = "application/json; charset=utf-8"
 CSP_JSON = "default-src 'none'; frame-ancestors 'none'"
@@ -51,6 +52,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                 "problems": list(row.reasons),
                 "data_age_seconds": row.data_age,
                 "refresh": [_refresh_dict(r) for r in row.refresh],
+                **_extras(row, coverage=h.coverage, seats=h.seats),
                 "jobs": [
                     {
                         "job_type": c.job_type,
@@ -68,9 +70,41 @@ def to_dict(status: Status) -> dict[str, Any]:
                     }
                     for c in row.cells
                 ],
+                **({"scan_profiles": scan_profiles.to_dicts(row.scan_profiles)} if h.scan_profiles else {}),
             }
             for row in status.rows
         ],
+    }
+
+
+def _extras(row: Row, *, coverage: bool, seats: bool) -> dict[str, Any]:
+    """Coverage with endpoints.protected, seats under v3 with endpoints.services: keys only where they apply."""
+    out: dict[str, Any] = {}
+    if coverage:
+        out["coverage"] = [_coverage_dict(c) for c in row.coverage]
+    if seats:
+        out["seats"] = [_seats_dict(s) for s in row.seats]
+    return out
+
+
+def _coverage_dict(c: Coverage) -> dict[str, Any]:
+    return {
+        "service": c.service,
+        "module": c.module,
+        "protected_objects": c.protected,
+        "scanned_objects": c.scanned,
+        "ratio": c.ratio,
+    }
+
+
+def _seats_dict(s: Seats) -> dict[str, Any]:
+    return {
+        "tenant_type": s.tenant_type,
+        "tenant_id": s.tenant_id,
+        "tenant_name": s.tenant_name,
+        "assigned": s.assigned,
+        "available": s.available,
+        "assigned_ratio": s.share,
     }
 
 

@@ -13,7 +13,19 @@ from urllib.parse import quote
 from exporter import codes, safe
 from exporter.model import Failure, Outcome
 from exporter.web.status.paging import PAGE_SIZE, Query, Selection, haystack, select
-from exporter.web.status.view import PROBLEMS, STALE_FACTOR, Cell, Refresh, Row, Status
+from exporter.web.status.scan_profiles import SILENT_SECONDS, ScanCell
+from exporter.web.status.view import (
+    PROBLEMS,
+    SEATS_RATIO,
+    STALE_FACTOR,
+    Cell,
+    Coverage,
+    Refresh,
+    Row,
+    Seats,
+    Status,
+    total_coverage,
+)
 
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -125,7 +137,9 @@ def render_tail(status: Status, query: Query, haystacks: tuple[str, ...] | None 
             '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
             '<p class="legend">Outcome: ',
             "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
-            f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval</span></p>\n',
+            f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval'
+            + (f"; a scan profile: no daily report for {ago(SILENT_SECONDS)}" if status.header.scan_profiles else "")
+            + "</span></p>\n",
             f'<form id="controls" method="get" action="" data-complete="{complete}">'
             '<label>Filter <input id="filter" name="filter" type="search" '
             f'placeholder="organization, id, status, error" autocomplete="off" value="{_e(query.text)}"></label>'
@@ -217,6 +231,7 @@ def _facts(status: Status) -> str:
 
 def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | None) -> str:
     """The fleet table of `rows`; with `haystacks` (the whole fleet's), each row carries its own for the script."""
+    h = status.header
     modules = status.modules
     groups: list[tuple[str, int]] = []
     for job_type, _ in modules:
@@ -227,6 +242,13 @@ def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | N
     out = [
         '<div id="rows"><table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
         *(f'<th class="g" colspan="{n}" title="{_e(job_type)}">{_e(job_type)}</th>' for job_type, n in groups),
+        '<th rowspan="2">Scan profiles</th>' if status.header.scan_profiles else "",
+        '<th rowspan="2" title="protected of scanned objects (endpoints.protected)">Coverage</th>'
+        if h.coverage
+        else "",
+        '<th rowspan="2" title="the tenant with the largest share of its user seats assigned">Seats</th>'
+        if h.seats
+        else "",
         '<th rowspan="2">Refresh</th><th rowspan="2">Data age</th><th rowspan="2">Metrics</th></tr>\n<tr>',
         *(f'<th class="m" title="{_e(t)} / {_e(m)}"><span>{_e(m)}</span></th>' for t, m in modules),
         "</tr></thead>\n<tbody>\n",
@@ -241,11 +263,13 @@ def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | N
         why = f'<span class="why">{_e(", ".join(row.reasons))}</span>' if row.reasons else ""
         age = row.data_age
         out.append(
-            f'<tr class="h-{row.health}" data-health="{row.health}" data-problem="{int(row.health in PROBLEMS)}"'
-            f' data-id="{_e(row.customer_id)}"{search}>'
+            f'<tr class="h-{row.health}" data-health="{row.health}"{search}'
+            f' data-problem="{int(row.health in PROBLEMS)}" data-id="{_e(row.customer_id)}">'
             f'<td class="customer"><span class="org" title="{_e(row.country)}">{_e(row.organization)}</span>'
             f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
             f"{''.join(cells)}"
+            f"{_scan_html(row.scan_profiles) if status.header.scan_profiles else ''}"
+            f"{_coverage_html(row) if h.coverage else ''}{_seats_html(row) if h.seats else ''}"
             f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
             f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
             f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
@@ -277,6 +301,79 @@ def _cell_html(cell: Cell) -> str:
     title = module + "\n" + _e("\n".join(lines))
     classes = f"o o-{cell.outcome.value} stale" if cell.stale else f"o o-{cell.outcome.value}"
     return f'<td class="{classes}" data-module="{module}" title="{title}">{GLYPHS[cell.outcome]}</td>'
+
+
+def _scan_html(scan: tuple[ScanCell, ...]) -> str:
+    """One glyph per scan profile, its outcome's colour (a silent one marked stale); the details in its title."""
+    glyphs = []
+    for c in scan:
+        lines = [c.name or c.profile_id, f"last scan: {c.status or DASH} ({LABELS[c.outcome]})"]
+        if c.last_update is not None and c.since_update is not None:
+            silent = f": SILENT (over {ago(SILENT_SECONDS)})" if c.silent else ""
+            lines.append(f"last daily report: {ago(c.since_update)} ago ({utc(c.last_update)}){silent}")
+        else:
+            lines.append("last daily report: unknown")
+        counts = (("new", c.new_objects), ("moved", c.moved_objects), ("out of policy", c.out_of_policy_objects))
+        known = [f"{what} {n}" for what, n in counts if n is not None]
+        if known:
+            lines.append("objects: " + ", ".join(known))
+        classes = f"o o-{c.outcome.value}" + (" stale" if c.silent else "")
+        glyphs.append(
+            f'<span class="{classes}" data-profile="{_e(c.profile_id)}" title="{_e(chr(10).join(lines))}">'
+            f"{GLYPHS[c.outcome]}</span>"
+        )
+    return f'<td class="scan">{"".join(glyphs) or DASH}</td>'
+
+
+# Under this share of scanned objects protected, the coverage shows red (as on the customer dashboard).
+COVERAGE_LOW = 0.9
+
+
+def _percent(share: float) -> str:
+    # Floored to a whole percent: 99.6% of objects protected must not read as 100% (the epsilon keeps 0.29
+    # from reading as 28% through the float's 28.999...).
+    return f"{int(share * 100 + 1e-9)}%"
+
+
+def _coverage_html(row: Row) -> str:
+    """Protected / scanned objects over the customer's modules and their share; each module in the title."""
+    total = total_coverage(row.coverage)
+    if total is None:
+        return f'<td class="cov">{DASH}</td>'
+    protected, scanned, ratio = total
+    title = _e("\n".join(_coverage_line(c) for c in row.coverage))
+    share = f'<span class="bad">{_percent(ratio)}</span>' if ratio < COVERAGE_LOW else _percent(ratio)
+    return f'<td class="cov" title="{title}">{share} <span class="n">{protected:,} / {scanned:,}</span></td>'
+
+
+def _coverage_line(c: Coverage) -> str:
+    counts = f"{_count(c.protected)} of {_count(c.scanned)} objects protected"
+    return f"{c.service} / {c.module}: {counts}" + (f" ({_percent(c.ratio)})" if c.ratio is not None else "")
+
+
+def _seats_html(row: Row) -> str:
+    """The tenant with the largest share of its seats assigned; every tenant in the title."""
+    judged = [s for s in row.seats if s.share is not None]
+    if not row.seats:
+        return f'<td class="cov">{DASH}</td>'
+    title = _e("\n".join(_seats_line(s) for s in row.seats))
+    if not judged:
+        return f'<td class="cov" title="{title}">{DASH}</td>'
+    worst = max(judged, key=lambda s: s.share or 0.0)
+    share = worst.share or 0.0
+    text = f'<span class="bad">{_percent(share)}</span>' if share > SEATS_RATIO else _percent(share)
+    used = f"{worst.assigned:,} / {(worst.assigned or 0) + (worst.available or 0):,}"
+    return f'<td class="cov" title="{title}">{text} <span class="n">{used}</span></td>'
+
+
+def _seats_line(s: Seats) -> str:
+    name = f"{s.tenant_type} tenant {s.tenant_name or s.tenant_id}"
+    share = f" ({_percent(s.share)} assigned)" if s.share is not None else ""
+    return f"{name}: {_count(s.assigned)} assigned, {_count(s.available)} available{share}"
+
+
+def _count(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
 
 
 def _refresh_html(refresh: tuple[Refresh, ...]) -> str:

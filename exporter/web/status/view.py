@@ -1,4 +1,5 @@
-"""The status page's view model: what it shows of a snapshot (customers, cells, refreshes, health). Pure."""
+"""The status page's view model: what it shows of a snapshot (customers, cells, refreshes, health, coverage,
+seats). Pure."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from exporter import codes, safe
 from exporter.model import (
     GROUP_JOBS,
     GROUP_PROTECTED,
+    GROUP_SCAN_PROFILES,
+    GROUP_SEATS,
     GROUP_SERVICES,
     Attempt,
     CustomerState,
     Failure,
     Job,
     Outcome,
+    ProtectedData,
     Snapshot,
+    TenantSeats,
 )
 from exporter.shard import Shard
+from exporter.web.status import scan_profiles
+from exporter.web.status.scan_profiles import ScanCell
 
 # Same factor as the AvePointBackupStale alert: a module is stale past 1.5 expected intervals.
 STALE_FACTOR = 1.5
@@ -89,6 +96,50 @@ class Cell(NamedTuple):
         return found
 
 
+class Coverage(NamedTuple):
+    """Protected against scanned objects of one service module (endpoints.protected); as the recording rule
+    avepoint:protected_coverage_ratio, no ratio where nothing was scanned."""
+
+    service: str
+    module: str
+    protected: int | None
+    scanned: int | None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.protected is None or not self.scanned:
+            return None
+        return self.protected / self.scanned
+
+
+class Seats(NamedTuple):
+    """The user seats of one tenant (v3, endpoints.services); `share` assigned of all, as AvePointSeatsNearlyUsedUp
+    judges it."""
+
+    tenant_type: str
+    tenant_id: str
+    tenant_name: str
+    assigned: int | None
+    available: int | None
+
+    @property
+    def share(self) -> float | None:
+        if self.assigned is None or self.available is None or not self.assigned + self.available:
+            return None
+        return self.assigned / (self.assigned + self.available)
+
+
+# Over this share of its seats assigned, a tenant is marked on the page (the mixin's seatsRatio).
+SEATS_RATIO = 0.9
+
+
+def total_coverage(lines: tuple[Coverage, ...]) -> tuple[int, int, float] | None:
+    """Protected and scanned objects summed over the modules that have both (scanned > 0), and their ratio."""
+    counted = [(c.protected or 0, c.scanned or 0) for c in lines if c.ratio is not None]
+    protected, scanned = sum(p for p, _ in counted), sum(n for _, n in counted)
+    return (protected, scanned, protected / scanned) if scanned else None
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One customer."""
@@ -100,7 +151,10 @@ class Row:
     health: str
     reasons: tuple[str, ...]
     cells: tuple[Cell, ...]
-    refresh: tuple[Refresh, ...]  # jobs first; protected data when enabled
+    refresh: tuple[Refresh, ...]  # jobs first; protected data and scan profiles when enabled; seats (v3, with services)
+    scan_profiles: tuple[ScanCell, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
+    seats: tuple[Seats, ...] = ()
 
     @property
     def data_age(self) -> float | None:
@@ -125,6 +179,9 @@ class Header:
     customers: int
     problem_customers: int
     jobs: int
+    scan_profiles: bool = False  # endpoints.scan_profiles: the page has a column for them
+    coverage: bool = False  # endpoints.protected: the Coverage column
+    seats: bool = False  # v3 with endpoints.services: the Seats column
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +218,9 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
         customers=len(rows),
         problem_customers=sum(r.health in PROBLEMS for r in rows),
         jobs=sum(len(cs.jobs) for cs in snap.customers),
+        scan_profiles=cfg.endpoints.scan_profiles,
+        coverage=cfg.endpoints.protected,
+        seats=_shows_seats(snap),
     )
     return Status(snap.generation, now, header, tuple(modules), tuple(rows))
 
@@ -175,11 +235,18 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
         refresh.append(_refresh(GROUP_JOBS, cs.attempt, now))
     if snap.config.endpoints.protected:
         refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt, now))
+    scan: tuple[ScanCell, ...] = ()
+    if snap.config.endpoints.scan_profiles:
+        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt, now))
+        scan = scan_profiles.cells(cs.scan_profiles, now)
+    if _shows_seats(snap) and cs.seats_attempt is not None:
+        refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt, now))
     counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
     for c in cells:
         for reason in c.reasons:
             counts[reason] += 1
     reasons = [f"{n} {what}" for what, n in counts.items() if n]
+    reasons.extend(scan_profiles.reasons(scan))
     reasons.extend(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
     if counts["failed"]:
         health = FAILED
@@ -198,7 +265,24 @@ def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
         tuple(reasons),
         cells,
         tuple(refresh),
+        scan,
+        tuple(_coverage(item) for item in cs.protected) if snap.config.endpoints.protected else (),
+        tuple(_seats(item) for item in cs.seats) if _shows_seats(snap) else (),
     )
+
+
+def _shows_seats(snap: Snapshot) -> bool:
+    # As the refresher reads them: with the subscriptions, from v3 only.
+    endpoints = snap.config.endpoints
+    return endpoints.services and snap.config.api.version == "v3" and bool(endpoints.seat_tenant_types)
+
+
+def _coverage(item: ProtectedData) -> Coverage:
+    return Coverage(item.service, item.module, item.protected_objects, item.scanned_objects)
+
+
+def _seats(item: TenantSeats) -> Seats:
+    return Seats(item.tenant_type, item.tenant_id, item.tenant_name, item.assigned, item.available)
 
 
 def _cell(
@@ -246,13 +330,17 @@ __all__ = [
     "OK",
     "PENDING",
     "PROBLEMS",
+    "SEATS_RATIO",
     "STALE_FACTOR",
     "WARNING",
     "Cell",
+    "Coverage",
     "Header",
     "Process",
     "Refresh",
     "Row",
+    "Seats",
     "Status",
     "build",
+    "total_coverage",
 ]

@@ -151,14 +151,17 @@ BAD_CONFIGS = {
     ),
     "invalid-section-not-mapping.yml": "api: must be a mapping, not a list",
     "invalid-unknown-key.yml": (
-        "unknown key bogus (known here: api, auth, cache, customers, endpoints, jobs, state_file, state_retention, web)"
+        "unknown key bogus (known here: api, auth, cache, customers, endpoints, jobs, scan_profiles, state_file, "
+        "state_retention, web)"
     ),
     "invalid-unknown-key-in-section.yml": (
         "unknown key auth.colour (known here: certificate_file, certificate_thumbprint, client_id, client_secret, "
         "client_secret_file, private_key_file, scopes)"
     ),
     "invalid-unknown-key-in-list-item.yml": "unknown key jobs.select[0].module (known here: job_module, job_type)",
-    "invalid-unknown-endpoint.yml": "unknown key endpoints.licences (known here: jobs, protected, services)",
+    "invalid-unknown-endpoint.yml": (
+        "unknown key endpoints.licences (known here: jobs, protected, scan_profiles, seat_tenant_types, services)"
+    ),
     "invalid-selector-required.yml": "jobs.select[0].job_module: required",
     "invalid-override-interval-required.yml": "jobs.expected_interval_overrides[0].interval: required",
     # Types
@@ -188,6 +191,7 @@ BAD_CONFIGS = {
     "invalid-request-rate.yml": "api.max_requests_per_second: must be greater than 0",
     "invalid-max-connections.yml": "web.max_connections: must be at least 1, not 0",
     "invalid-auth-failures-per-minute.yml": "web.auth_failures_per_minute: must be at least 1, not 0",
+    "invalid-scan-profiles-max.yml": "scan_profiles.max_per_customer: must be at least 1, not 0",
     "invalid-url.yml": "api.base_url: must be an http(s) URL, not 'ftp://x'",
     # The URL's user info and query are left out: they may hold a credential.
     "invalid-url-credential.yml": "api.token_url: must be an http(s) URL, not 'ftp://identity.example/connect/token'",

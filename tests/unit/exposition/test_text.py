@@ -30,9 +30,12 @@ from exporter.model import (
     Job,
     Outcome,
     ProtectedData,
+    Runs,
+    ScanProfile,
     Snapshot,
     Subscription,
     Tenant,
+    TenantSeats,
 )
 from tests.support import ROOT
 
@@ -109,6 +112,11 @@ def snapshot(generation: int = 1) -> Snapshot:
                 Attempt(True, 1757562001.0),
                 # A module no longer listed keeps its time in the refresher, but is not exported.
                 {("Microsoft 365", "Exchange Online"): 1757561935.0, ("x", "gone"): 1.0},
+                runs={
+                    ("Microsoft 365", "Exchange Online"): Runs(1757300000.0, success=3, warning=1, failed=2),
+                    ("Microsoft 365", "SharePoint Online"): Runs(1757300000.0),  # never ran: every outcome at 0
+                    ("x", "gone"): Runs(1.0, success=9),  # not listed: not exported
+                },
             ),
             CustomerState(
                 Customer("c-2", "Fabrikam\nInc ✓", "", "N/A"),
@@ -122,9 +130,9 @@ def snapshot(generation: int = 1) -> Snapshot:
 
 
 def snapshot_with_everything() -> Snapshot:
-    """Every endpoint group on, a v3 customer with tenants, protected data and subscriptions."""
+    """Every endpoint group on, a v3 customer with tenants, protected data, subscriptions and user seats."""
     base = snapshot()
-    cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True))
+    cfg = replace(CFG, endpoints=config.EndpointsConfig(jobs=True, protected=True, services=True, scan_profiles=True))
     customer = Customer(
         "c-3",
         "Woodgrove",
@@ -148,6 +156,21 @@ def snapshot_with_everything() -> Snapshot:
         capacity_purchased_bytes=2**40,
         consumed_bytes=0.5 * 2**40,
     )
+    profiles = (
+        ScanProfile(
+            "sp-1",
+            "Default Microsoft 365 Scan Profile",
+            "Failed",
+            Outcome.FAILED,
+            last_update=1757548764.0,
+            modified=1757560754.0,
+            new_objects=12,
+            moved_objects=2,
+            out_of_policy_objects=0,
+        ),
+        # A summary that sent N/A for every time and count: status and info only.
+        ScanProfile("sp-2", 'Mail "VIP"', "Finished", Outcome.SUCCESS),
+    )
     state = CustomerState(
         customer,
         base.customers[0].jobs[:1],
@@ -156,6 +179,14 @@ def snapshot_with_everything() -> Snapshot:
         protected,
         Attempt(False, 1757500000.0, Failure("AuthError", "HTTP 403")),
         (subscription,),
+        # A second tenant of another type whose API row lacked availableUserSeat.
+        (
+            TenantSeats("Microsoft 365", "t-1", "wood.onmicrosoft.com", assigned=240, available=10),
+            TenantSeats("Google", "g-1", "", assigned=12),
+        ),
+        Attempt(True, 1757562004.0),
+        scan_profiles=profiles,
+        scan_profiles_attempt=Attempt(True, 1757562004.0),
     )
     return replace(base, config=cfg, customers=(*base.customers, state), services=Attempt(True, 1757562002.0))
 

@@ -70,9 +70,10 @@ GOOD_V1 = json.dumps({"version": 1, "last_success": [entry("c", "t", "m", 1.7e9)
 UNREADABLE = {
     "truncated JSON": GOOD_V1[: len(GOOD_V1) // 2].encode(),
     "not UTF-8": b'{"version": 1, "last_success": [{"customer_id": "\xff\xfe"}]}',
-    "a newer format version": json.dumps({"version": 3, "last_success": [], "more": {}}).encode(),
+    "a newer format version": json.dumps({"version": 4, "last_success": [], "more": {}}).encode(),
     "no version": b'{"last_success": []}',
     "last_success not a list": b'{"version": 2, "last_success": {"c": 1}}',
+    "runs not a list": b'{"version": 3, "last_success": [], "runs": {"c": 1}}',
 }
 
 
@@ -240,7 +241,7 @@ def test_entries_of_jobs_gone_past_the_retention_are_pruned(sim: Simulator, tmp_
     assert ("gone-lately", "t", "m") not in saved(path) and live in saved(path)
 
 
-def test_version_1_is_read_and_written_as_version_2(sim: Simulator, tmp_path: Path) -> None:
+def test_version_1_is_read_and_written_as_the_current_version(sim: Simulator, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text(json.dumps({"version": 1, "last_success": [entry("gone", "t", "m", 1.7e9)]}))
     run_once(sim, path)

@@ -181,7 +181,7 @@ def test_last_success_survives_a_restart(sim: Simulator, tmp_path: Path) -> None
     first = make_refresher(cfg).snapshot_within(wait=10)
     assert first.last_success, "the simulated fleet has successful jobs"
     saved = json.loads(state_file.read_text())
-    assert saved["version"] == 2 and len(saved["last_success"]) == len(first.last_success)
+    assert saved["version"] == 3 and len(saved["last_success"]) == len(first.last_success)
     # After a restart the remembered times come back as soon as the customers are listed again.
     sim.faults.status_override = 500  # and even if every job request fails
     second = make_refresher(cfg).snapshot_within(wait=10)
@@ -236,6 +236,15 @@ class RowsClient:
         raise AssertionError("not used")
 
     def services(self, customer_ids: list[str] | None = None) -> list[Any]:
+        raise AssertionError("not used")
+
+    def scan_profiles(self, customer_id: str) -> list[Any]:
+        raise AssertionError("not used")
+
+    def scan_profile_summary(self, customer_id: str, profile_id: str) -> dict[str, Any]:
+        raise AssertionError("not used")
+
+    def seats(self, customer_id: str, tenant_type: int) -> list[Any]:
         raise AssertionError("not used")
 
 

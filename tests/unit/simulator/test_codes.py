@@ -21,8 +21,9 @@ from exporter import codes as product
         (codes.JOB_MODULE_CODES, product.JOB_MODULES),
         (codes.JOB_STATUS_CODES, product.JOB_STATUSES),
         (codes.CUSTOMER_STATUS_CODES, product.CUSTOMER_STATUSES),
+        (codes.TENANT_TYPE_CODES, product.TENANT_TYPES),
     ],
-    ids=["job types", "job modules", "job statuses", "customer statuses"],
+    ids=["job types", "job modules", "job statuses", "customer statuses", "tenant types"],
 )
 def test_the_simulator_encodes_as_the_exporter_decodes(encodes: Mapping[str, int], decodes: Mapping[int, str]) -> None:
     assert dict(encodes) == {name: number for number, name in decodes.items()}
