@@ -58,7 +58,7 @@ class Refresher:
     A refresh cycle runs in the background; scrapes that arrive while it runs share it (single
     flight), however many scrapers there are. A scrape waits for it only until its deadline.
 
-    When a full refresh needs more requests than the rate limiter lets through at once, each customer
+    When a full refresh takes more than a second at the rate limit, each customer
     is refreshed in its own slot of the TTL (slots.py) rather than all when their TTLs expire together:
     after the first cycle the cycle thread keeps running while scrapes come, refreshing the customers
     whose slot has come every tick, so the API sees an even rate. `spread=False` keeps the plain TTL
@@ -260,10 +260,10 @@ class Refresher:
                     self._mark_fresh_locked(cid)
 
     def _spreading_locked(self) -> bool:
-        """Spread when a full refresh would wait for the rate limiter (past its burst of api.max_concurrency).
+        """Spread when a full refresh takes more than a second at the rate limit (and exceeds its burst).
 
-        A fleet whose every request fits in the burst costs the upstream the same sent at once, and
-        keeps the plain TTL: each customer refreshed exactly when its data turns a TTL old.
+        A smaller fleet's refresh is over within a second whenever it comes, which is no burst worth
+        spreading: it keeps the plain TTL, each customer refreshed exactly when its data turns a TTL old.
         """
         if not self._spread:
             return False
@@ -273,7 +273,8 @@ class Refresher:
         if _reads_seats(self._config):
             per_customer += len(enabled.seat_tenant_types)
         fleet = 2 if enabled.services else 1
-        return len(self._customers) * per_customer + fleet > self._config.api.max_concurrency
+        api = self._config.api
+        return len(self._customers) * per_customer + fleet > max(api.max_concurrency, api.max_requests_per_second)
 
     def _loop(self) -> None:
         """The cycle thread: refresh passes while anything is stale; while spreading, ticks until idle.

@@ -128,20 +128,28 @@ def test_each_customer_is_refreshed_in_its_own_slot_once_per_ttl(sim: Simulator)
     assert all(abs(n - 3 * CUSTOMERS / 10) <= 3 for n in per_tenth.values()), per_tenth
 
 
-def test_a_fleet_within_the_burst_keeps_the_plain_ttl(sim: Simulator) -> None:
-    """Five customers and the listing fit in the limiter's burst: all refreshed together, a TTL apart."""
+@pytest.mark.parametrize(("customers", "spread"), [(9, False), (10, True)])
+def test_only_a_refresh_longer_than_a_second_at_the_limit_is_spread(
+    sim: Simulator, customers: int, spread: bool
+) -> None:
+    """At 10 requests per second: 9 customers and the listing keep the plain TTL (all refreshed together, a
+    TTL apart); 10 and the listing take longer than a second, so they are spread over the TTL."""
     sim.faults.rate_limit = None
     clock = Clock()
-    cfg = make_config(sim, cache={"ttl": "60s"}, customers={"include": sorted(sim.customer_ids)[:5]})
+    include = sorted(sim.customer_ids)[:customers]
+    cfg = make_config(sim, cache={"ttl": "60s"}, customers={"include": include}, api={"max_requests_per_second": 10})
     refresher = Refresher(cfg, Client(cfg.api, cfg.auth, sleep=lambda s: None), clock=clock)
     try:
         refresher.snapshot_within(10)
         sim.reset_counters()
-        clock.now = 59.0
+        clock.now = 30.0
         refresher.snapshot_within(10)
-        assert len(sim.arrivals) == 0
+        halfway = len(sim.arrivals)
         clock.now = 61.0
         refresher.snapshot_within(10)
-        assert len(sim.arrivals) == 1 + 5
+        if spread:  # the customers whose slot is in the first half, then the others and the listing
+            assert 0 < halfway < customers and len(sim.arrivals) == customers + 1
+        else:
+            assert halfway == 0 and len(sim.arrivals) == customers + 1
     finally:
         refresher.close()
