@@ -34,11 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=None)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per data request")
     parser.add_argument("--error-rate", type=float, default=0.0, help="0..1")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="data requests per second per client, then 429 (default: none)"
+    )
+    parser.add_argument("--retry-after", type=int, default=None, help="Retry-After seconds on 429 and 503")
     parser.add_argument("--client-id", default=DEMO_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEMO_CLIENT_SECRET)
     parser.add_argument("--public-key-file", default=None, help="PEM key or certificate")
     args = parser.parse_args(argv)
     try:
+        if args.rate_limit is not None and args.rate_limit < 1:
+            raise ValueError(f"--rate-limit wants at least 1 request per second, got {args.rate_limit:g}")
+        if args.retry_after is not None and args.retry_after < 0:
+            raise ValueError(f"--retry-after wants seconds >= 0, got {args.retry_after}")
         host, port = _split_listen(args.listen)
         public_key = None
         if args.public_key_file:
@@ -51,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             public_key_pem=public_key,
             page_size=args.page_size,
             job_period=args.job_period,
-            faults=Faults(latency=args.latency, error_rate=args.error_rate),
+            faults=Faults(
+                latency=args.latency,
+                error_rate=args.error_rate,
+                rate_limit=args.rate_limit,
+                retry_after=args.retry_after,
+            ),
         )
     except (ValueError, OSError) as exc:
         parser.error(str(exc))

@@ -79,6 +79,8 @@ class Api(Scenario):
         self._stats_lock = threading.Lock()
         self._requests: Counter[tuple[str, int]] = Counter()
         self._request_log: deque[tuple[float, str, str, int]] = deque(maxlen=1000)
+        # When each data request arrived (monotonic seconds) and its status, for rate measurements.
+        self._arrivals: deque[tuple[float, int]] = deque(maxlen=1_000_000)
 
         self._stopping = threading.Event()
         self._base_url: str | None = None
@@ -113,19 +115,28 @@ class Api(Scenario):
         with self._stats_lock:
             return deque(self._request_log, maxlen=self._request_log.maxlen)
 
+    @property
+    def arrivals(self) -> list[tuple[float, int]]:
+        """A snapshot of the last million data requests (not token requests): (monotonic time, status)."""
+        with self._stats_lock:
+            return list(self._arrivals)
+
     def reset_counters(self) -> None:
         with self._stats_lock:
             self._requests.clear()
             self._request_log.clear()
+            self._arrivals.clear()
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; False when stop() cut the sleep short."""
         return seconds <= 0 or not self._stopping.wait(seconds)
 
-    def _record(self, template: str, status: int, method: str, path: str) -> None:
+    def _record(self, template: str, status: int, method: str, path: str, arrived: float) -> None:
         with self._stats_lock:
             self._requests[(template, status)] += 1
             self._request_log.append((time.time(), method, path, status))
+            if template != ROUTE_TOKEN:
+                self._arrivals.append((arrived, status))
 
     def _dispatch(
         self,
@@ -138,6 +149,7 @@ class Api(Scenario):
         body: bytes,
     ) -> Response | None:
         """The answer to one request, with its request id; None when stop() cut it short (drop it)."""
+        arrived = time.monotonic()
         split = urlsplit(raw_path)
         template, params = match(split.path)
         # Links are absolute, built from the address the client used (like a server behind
@@ -160,7 +172,7 @@ class Api(Scenario):
             )
         if response is None:
             return None
-        self._record(template, response.status, method, raw_path)
+        self._record(template, response.status, method, raw_path, arrived)
         return Response(
             response.status,
             response.body,
@@ -209,7 +221,7 @@ class Api(Scenario):
         if not self._sleep(faults.latency):
             return None
         # Faults first: a gateway or proxy answers these before the service sees the token.
-        fault = self._injector.before_data(faults)
+        fault = self._injector.before_data(faults, authorization or "")
         if fault is TIMEOUT:
             if not self._sleep(faults.timeout_sleep):
                 return None

@@ -25,6 +25,11 @@ class Faults:
     html_ok: bool = False  # 200 bodies of data routes are an HTML page
     truncated: bool = False  # 200 bodies of data routes are cut in half
     rate_limit_burst: int | None = None  # data requests allowed per second, then 429
+    # Data requests allowed per second per client (access token), over a sliding second, then 429 (with
+    # Retry-After when retry_after is set). AvePoint documents the status, not its numbers or headers:
+    # docs/elements/Use-AvePoint-Graph-API.md, "429 Too Many Requests - The client has exceeded the rate
+    # limit defined by the server" (see the README's open questions).
+    rate_limit: float | None = None
     retry_after: int | None = None  # Retry-After seconds on 429 (burst, override) and 503
     token_ttl: int = 3600  # expires_in of new tokens; they really expire then
     token_status: int | None = None  # the token endpoint answers this status
@@ -61,10 +66,16 @@ class Injector:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._burst: deque[float] = deque()
+        self._per_client: dict[str, deque[float]] = {}
 
-    def before_data(self, faults: Faults) -> Injected | None:
-        """What a gateway or proxy answers before the service sees the request (or TIMEOUT), if anything."""
+    def before_data(self, faults: Faults, client: str = "") -> Injected | None:
+        """What a gateway or proxy answers before the service sees the request (or TIMEOUT), if anything.
+
+        `client` tells callers apart for `rate_limit`: the Authorization header, one token per client.
+        """
         if faults.rate_limit_burst is not None and self._rate_limited(faults.rate_limit_burst):
+            return Injected(429, "Too many requests", retry_after(429, faults))
+        if faults.rate_limit is not None and self._client_limited(client, faults.rate_limit):
             return Injected(429, "Too many requests", retry_after(429, faults))
         if faults.status_override is not None:
             status = faults.status_override
@@ -83,6 +94,22 @@ class Injector:
             if kind == 6:
                 return TIMEOUT
         return None
+
+    def _client_limited(self, client: str, rate: float) -> bool:
+        # A sliding second per client, as _rate_limited; a refused request does not count against the limit.
+        now = time.monotonic()
+        allowed = max(int(rate), 1)
+        with self._lock:
+            window = self._per_client.setdefault(client, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= allowed:
+                return True
+            window.append(now)
+            if len(self._per_client) > 10_000:  # clients that went away: forget the idle ones
+                for key in [k for k, w in self._per_client.items() if not w or w[-1] <= now - 1.0]:
+                    del self._per_client[key]
+            return False
 
     def _rate_limited(self, burst: int) -> bool:
         # Real seconds, not the injectable clock: a test that freezes the fleet's clock

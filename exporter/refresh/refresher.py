@@ -1,4 +1,4 @@
-"""When to call the API: TTL cache, single flight, per-customer isolation, scrape deadlines."""
+"""When to call the API: TTL cache, refresh slots spread over the TTL, single flight, isolation, scrape deadlines."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from exporter.model import (
     CustomerState,
     Failure,
     Job,
+    JobKey,
     ModuleKey,
     ProtectedData,
     Runs,
@@ -29,11 +30,11 @@ from exporter.model import (
     Snapshot,
     TenantSeats,
 )
-from exporter.refresh import changes, fetch, records
+from exporter.refresh import changes, fetch, records, slots
 from exporter.refresh.fetch import ApiClient
-from exporter.refresh.last_success import LastSuccess
+from exporter.refresh.last_success import Entry, LastSuccess
 from exporter.refresh.parse_log import ParseLog
-from exporter.refresh.runs import RunMemory
+from exporter.refresh.runs import RunMemory, Saved
 from exporter.refresh.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,26 @@ log = logging.getLogger(__name__)
 LISTING = "\0listing"
 SERVICES = "\0services"
 
+# While spreading, the state file is written at most this often (seconds): a pass refreshes a few customers.
+SAVE_EVERY = 60.0
+
+
+def _fresh_cache(clock: Callable[[], float]) -> cachetools.TLRUCache[str, float]:
+    """Keys present are fresh; each value is how long its key stays fresh from when it was stored."""
+    return cachetools.TLRUCache(maxsize=1_000_000, ttu=lambda key, lifetime, now: now + lifetime, timer=clock)
+
 
 class Refresher:
     """Keeps per-customer data fresh enough, calling the API only when the cache says so.
 
     A refresh cycle runs in the background; scrapes that arrive while it runs share it (single
     flight), however many scrapers there are. A scrape waits for it only until its deadline.
+
+    When a full refresh takes more than a second at the rate limit, each customer
+    is refreshed in its own slot of the TTL (slots.py) rather than all when their TTLs expire together:
+    after the first cycle the cycle thread keeps running while scrapes come, refreshing the customers
+    whose slot has come every tick, so the API sees an even rate. `spread=False` keeps the plain TTL
+    (the benchmark's "before").
     """
 
     def __init__(
@@ -60,18 +75,28 @@ class Refresher:
         owns: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        spread: bool = True,
     ) -> None:
         self._config, self._client = config, client
         self._owns = owns or (lambda customer_id: True)
         self._clock, self._wall = clock, wall_clock
         self._lock = threading.Lock()
+        # What scrapes wait for: done when the refresh pass running (or next) has ended.
         self._cycle: Future[None] | None = None
         self._pool = Workers(config.api.max_concurrency, "refresh")
         self._cycle_thread = Workers(1, "refresh-cycle")
-        # Keys present are fresh; cachetools expires them after the TTL on the injected clock.
-        self._fresh: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
-            maxsize=1_000_000, ttl=config.cache.ttl, timer=clock
-        )
+        self._spread = spread
+        self._looping = False  # the cycle thread runs passes (see _loop)
+        self._stopped = threading.Event()  # set while it does not
+        self._stopped.set()
+        self._closed = False
+        self._wake = threading.Event()
+        self._asked = clock()  # when a scrape last asked for data: the cycle thread idles a TTL after it
+        self._saved = -float("inf")
+        self._saved_generation = -1
+        self._slots = slots.Slots()
+        # cachetools expires keys on the injected clock, each after its own lifetime (see _mark_fresh_locked).
+        self._fresh = _fresh_cache(clock)
         self._up = False
         self._listing = Attempt()
         self._services = Attempt()
@@ -108,11 +133,18 @@ class Refresher:
     def trigger(self) -> Future[None] | None:
         """The running refresh cycle, started now if data is stale and none runs."""
         with self._lock:
+            self._asked = self._clock()
             if self._cycle is not None and not self._cycle.done():
                 return self._cycle
             if not self._stale_locked():
                 return None
-            self._cycle = self._cycle_thread.submit(self._run_cycle)
+            self._cycle = Future()
+            if self._looping:
+                self._wake.set()  # the running cycle thread takes it on at once
+            else:
+                self._looping = True
+                self._stopped.clear()
+                self._cycle_thread.submit(self._loop)
             return self._cycle
 
     def reconfigure(self, config: Config, client: ApiClient | None = None) -> None:
@@ -144,8 +176,6 @@ class Refresher:
     def _invalidate_locked(self, old: Config, new: Config) -> None:
         due = changes.due(old, new)
         if due.everything:
-            if new.cache.ttl != old.cache.ttl:
-                self._fresh = cachetools.TTLCache(maxsize=1_000_000, ttl=new.cache.ttl, timer=self._clock)
             self._fresh.clear()
             return
         if due.listing:
@@ -175,9 +205,32 @@ class Refresher:
             if current is not held:
                 self._customers[cid] = current
 
-    def close(self) -> None:
+    def close(self, wait: float = 0.0) -> None:
+        """Start no more requests; wait up to `wait` seconds for those in flight (their timeouts bound them).
+
+        Writes the state file once more when something was refreshed since it last was: spread passes
+        write it at most every SAVE_EVERY seconds, and a restart must not lose what they counted.
+        """
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        self._stopped.wait(wait)
         self._cycle_thread.close()
         self._pool.close()
+        with self._lock:
+            pending = self._refreshed and self._generation != self._saved_generation
+            if pending:
+                entries, runs = self._state_locked(self._config)
+        if pending:
+            self._memory.save(entries, runs)
+
+    def _state_locked(self, config: Config) -> tuple[dict[JobKey, Entry], dict[JobKey, Saved]]:
+        """What the state file is to hold now (last successes, run counts), pruned past state_retention."""
+        self._saved = self._clock()
+        self._saved_generation = self._generation
+        entries = self._memory.prune(self._customers, config.state_retention)
+        runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
+        return entries, runs
 
     def _stale_locked(self) -> bool:
         # Every key is a fleet-wide call or a current customer, so a count tells whether one has expired;
@@ -185,8 +238,87 @@ class Refresher:
         fleet_keys = 2 if self._config.endpoints.services else 1
         return LISTING not in self._fresh or len(self._fresh) < len(self._customers) + fleet_keys
 
-    def _run_cycle(self) -> None:
+    def _mark_fresh_locked(self, key: str) -> None:
+        """`key` was just refreshed (or attempted): fresh for a TTL, or until its slot comes if spreading."""
+        ttl = self._config.cache.ttl
+        lifetime = ttl
+        if self._spreading_locked() and not key.startswith("\0"):
+            lifetime = self._slots.until_slot(key, self._clock(), ttl)
+        self._fresh[key] = lifetime
+
+    def _restart_slots(self, refreshed: list[str]) -> None:
+        """After a pass that refreshed every customer (the first, or after a reload or an idle spell): the
+        slots start at its end, so that the customers it refreshed come due evenly over the next TTL rather
+        than at once for those whose slots passed during it. Each is then at most a TTL plus the pass old.
+        """
+        with self._lock:
+            if not self._spreading_locked():
+                return
+            self._slots.epoch = self._clock()
+            for cid in refreshed:
+                if cid in self._customers:
+                    self._mark_fresh_locked(cid)
+
+    def _spreading_locked(self) -> bool:
+        """Spread when a full refresh takes more than a second at the rate limit (and exceeds its burst).
+
+        A smaller fleet's refresh is over within a second whenever it comes, which is no burst worth
+        spreading: it keeps the plain TTL, each customer refreshed exactly when its data turns a TTL old.
+        """
+        if not self._spread:
+            return False
+        enabled = self._config.endpoints
+        # At least one request per group and customer (pages and scan summaries come on top).
+        per_customer = int(enabled.jobs) + int(enabled.protected) + int(enabled.scan_profiles)
+        if _reads_seats(self._config):
+            per_customer += len(enabled.seat_tenant_types)
+        fleet = 2 if enabled.services else 1
+        api = self._config.api
+        return len(self._customers) * per_customer + fleet > max(api.max_concurrency, api.max_requests_per_second)
+
+    def _loop(self) -> None:
+        """The cycle thread: refresh passes while anything is stale; while spreading, ticks until idle.
+
+        Idle is a TTL without a scrape: an exporter nobody scrapes stops calling the API, as before.
+        """
+        try:
+            self._passes()
+        finally:  # also if a pass raised past its own handler: the next trigger starts a new loop
+            with self._lock:
+                self._looping = False
+                self._stopped.set()
+                if self._cycle is not None and not self._cycle.done():
+                    self._cycle.set_result(None)
+
+    def _passes(self) -> None:
+        while True:
+            with self._lock:
+                waiting = self._cycle
+                work = self._stale_locked() and not self._closed
+                if not work:
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(None)
+                    ttl = self._config.cache.ttl
+                    idle = self._clock() - self._asked > ttl
+                    if self._closed or idle or not self._spreading_locked():
+                        return
+                    tick = slots.tick(ttl)
+            if work:
+                try:
+                    self._run_cycle(saving=waiting is not None and not waiting.done())
+                finally:
+                    with self._lock:
+                        if waiting is not None and not waiting.done():
+                            waiting.set_result(None)
+                continue
+            self._wake.wait(tick)
+            self._wake.clear()
+
+    def _run_cycle(self, saving: bool = True) -> None:
         started = self._clock()
+        save, everyone = False, False
+        entries: dict[JobKey, Entry] = {}
+        runs: dict[JobKey, Saved] = {}
         try:
             with self._lock:
                 config, client = self._config, self._client
@@ -200,22 +332,32 @@ class Refresher:
             with self._lock:
                 due = [cid for cid in self._customers if cid not in self._fresh]
                 services_due = config.endpoints.services and SERVICES not in self._fresh
+                everyone = bool(due) and len(due) == len(self._customers)
             if services_due:
                 self._refresh_services(config, client)
             futures = [self._pool.submit(self._guarded_refresh, config, client, cid) for cid in due]
             for future in futures:
                 future.result()
+            if everyone:
+                self._restart_slots(due)
         except Exception:  # a bug must not kill the cycle thread silently, nor pass for a good cycle
             log.exception("refresh cycle failed unexpectedly")
             self._cycle_failed()
         finally:
             with self._lock:
                 self._refreshed = True
-                self._last_refresh_seconds = self._clock() - started
+                if everyone or not self._spreading_locked():
+                    # While spreading, a pass refreshes the few customers whose slot came: the figure
+                    # stays that of the last pass that refreshed everyone, a full refresh.
+                    self._last_refresh_seconds = self._clock() - started
                 self._publish_locked()
-                entries = self._memory.prune(self._customers, config.state_retention)
-                runs = self._runs.prune(self._customers, config.state_retention, self._wall(), self._memory.saving)
-            self._memory.save(entries, runs)
+                # Spread passes come every tick: the state file is written after a pass a scrape
+                # waited for, or at most every SAVE_EVERY seconds (and by close(), for a restart).
+                save = saving or self._clock() - self._saved >= SAVE_EVERY
+                if save:
+                    entries, runs = self._state_locked(config)
+            if save:
+                self._memory.save(entries, runs)
             for callback in self._after_cycle:
                 try:
                     callback(self.snapshot())
@@ -252,10 +394,11 @@ class Refresher:
         with self._lock:
             self._up = True
             self._listing = self._listing.after(None, now)
-            self._fresh[LISTING] = True
+            self._mark_fresh_locked(LISTING)
             old = self._customers
             # A customer the API no longer lists stops being exported.
             self._customers = {cid: self._listed_state(old.get(cid), c) for cid, c in listed.items()}
+            self._slots.assign(self._customers.keys())
             for cid in old.keys() - listed.keys():
                 self._fresh.pop(cid, None)
             self._publish_locked()
@@ -269,7 +412,7 @@ class Refresher:
         with self._lock:
             self._up = False
             self._listing = self._listing.after(INTERNAL, self._wall())
-            self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
+            self._mark_fresh_locked(LISTING)  # retry after the TTL, not on every scrape
         self._fail_due(INTERNAL)
 
     def _fail_due(self, exc: ApiError | Failure) -> None:
@@ -291,7 +434,7 @@ class Refresher:
                 )
             if enabled.services:
                 self._services = self._services.after(error, now)
-                self._fresh[SERVICES] = True
+                self._mark_fresh_locked(SERVICES)
             self._publish_locked()
 
     def _listing_failed(self, exc: ApiError, now: float) -> None:
@@ -302,7 +445,7 @@ class Refresher:
         with self._lock:
             self._up = False
             self._listing = self._listing.after(Failure.of(exc), now)
-            self._fresh[LISTING] = True  # retry after the TTL, not on every scrape
+            self._mark_fresh_locked(LISTING)  # retry after the TTL, not on every scrape
             self._publish_locked()
 
     def _listed_state(self, old: CustomerState | None, customer: Customer) -> CustomerState:
@@ -313,6 +456,8 @@ class Refresher:
 
     def _guarded_refresh(self, config: Config, client: ApiClient, customer_id: str) -> None:
         """Refresh one customer; a bug or an unexpected error fails that customer alone, visibly."""
+        if self._closed:
+            return  # closing: no new requests
         try:
             self._refresh_customer(config, client, customer_id)
         except Exception:
@@ -401,7 +546,7 @@ class Refresher:
         current = self._customers.get(customer_id)
         if current is None:  # dropped from the listing meanwhile
             return
-        self._fresh[customer_id] = True
+        self._mark_fresh_locked(customer_id)
         changes: dict[str, Any] = {}
         if enabled.jobs:
             changes["attempt"] = current.attempt.after(jobs_error, now)
@@ -448,13 +593,13 @@ class Refresher:
             error = self._failed("refreshing subscriptions failed, keeping the last good data", exc)
             with self._lock:
                 self._services = self._services.after(error, now)
-                self._fresh[SERVICES] = True
+                self._mark_fresh_locked(SERVICES)
                 self._publish_locked()
             return
         by_customer = records.subscriptions(elements, self._bad)
         with self._lock:
             self._services = self._services.after(None, now)
-            self._fresh[SERVICES] = True
+            self._mark_fresh_locked(SERVICES)
             for cid, current in self._customers.items():
                 kept = records.unique_subscriptions(by_customer.get(cid, []))
                 if kept != current.subscriptions:

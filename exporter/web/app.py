@@ -24,6 +24,7 @@ from exporter.refresh import Refresher
 from exporter.shard import Shard
 from exporter.web.negotiate import wants_openmetrics
 from exporter.web.status import HTML_HEADERS, HTML_TYPE, JSON_HEADERS, JSON_TYPE, Page, Process, StatusCache
+from exporter.web.status.paging import Query
 
 log = logging.getLogger(__name__)
 # prometheus_client's OpenMetrics writer; that module ships without annotations.
@@ -155,11 +156,11 @@ class App:
         # never waits for it: the page shows the data it has and how old it is.
         return self.status.get(self._refresher().snapshot_within(0.0))
 
-    def landing(self, accept_encoding: str = "") -> Response:
-        """The status page `/`: header, the fleet with problems first, filter; built once per data change."""
+    def landing(self, accept_encoding: str = "", query: str = "") -> Response:
+        """The status page `/`: header, the fleet with problems first, filter and pages (`query`, see paging.py)."""
         page = self._status_page()
         gzipped = "gzip" in accept_encoding.lower()
-        first, *rest = page.html_parts(self._wall(), gzipped)
+        first, *rest = page.html_parts(self._wall(), gzipped, Query.parse(query))
         headers = ((("Content-Encoding", "gzip"),) if gzipped else ()) + HTML_HEADERS
         return Response(200, HTML_TYPE, first, headers, tuple(rest))
 
@@ -197,7 +198,7 @@ class App:
             if path == "/probe":
                 return self.probe(query, scrape_timeout, accept_encoding, accept)
             if path == "/":
-                return self.landing(accept_encoding)
+                return self.landing(accept_encoding, query)
             if path == "/status.json":
                 return self.status_json()
             if path == "/-/healthy":

@@ -1,7 +1,8 @@
-"""The status page at fleet scale: its one-time build per data change, and serving it from the cache.
+"""The status page at fleet scale: its one-time build per data change, serving it, and Chromium opening it.
 
     .venv/bin/python -m tests.benchmarks.status_page                  # 1,000 customers
     .venv/bin/python -m tests.benchmarks.status_page --customers 5000
+    .venv/bin/python -m tests.benchmarks.status_page --browser 500 5000   # in headless Chromium, before/after
 
 The fleet is the simulator's, fetched in-process (its rows, no HTTP) by a real Refresher, so the snapshot is
 what the exporter holds. Measured: the build of the page for a new snapshot generation (view, HTML, JSON,
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -26,6 +29,7 @@ from exporter import config
 from exporter.exposition.telemetry import Telemetry
 from exporter.refresh import Refresher
 from exporter.web import App, Server, serve_in_thread
+from exporter.web.status import paging
 
 
 class SimulatorRows:
@@ -88,7 +92,8 @@ class Result:
 def measure(customers: int = 1000, requests_count: int = 30, seed: int = 1) -> Result:
     sim = Simulator(FleetSpec(customers=customers, seed=seed))
     cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
-    refresher = Refresher(cfg, SimulatorRows(sim))
+    # Not spread: customers refreshed one by one in their slots would make new generations while measuring.
+    refresher = Refresher(cfg, SimulatorRows(sim), spread=False)
     registry = CollectorRegistry()
     app = App(lambda: refresher, registry, Telemetry(registry))
     try:
@@ -140,12 +145,106 @@ def measure(customers: int = 1000, requests_count: int = 30, seed: int = 1) -> R
         refresher.close()
 
 
+@dataclass
+class Browser:
+    customers: int
+    paged: bool
+    page_bytes: int
+    first: dict[str, float]  # the first open of a new generation: the server builds the page meanwhile
+    warm: list[dict[str, float]]  # later opens, the page cached
+    filter_ms: float  # typing a customer id until its row alone is shown, and painted
+    problems_ms: float  # clicking "problems only" until the rows are there, and painted
+
+    def report(self) -> str:
+        def ms(key: str) -> str:
+            values = [t[key] for t in self.warm]
+            return f"{self.first[key]:>7.0f} {statistics.median(values):>7.0f}"
+
+        return (
+            f"{self.customers:>9} {'after (paged)' if self.paged else 'before (all rows)':<18}"
+            f"{self.page_bytes / 1e6:>6.2f} MB {ms('response')} {ms('paint')} {ms('load')}"
+            f" {self.filter_ms:>8.0f} {self.problems_ms:>9.0f}"
+        )
+
+
+BROWSER_HEADER = (
+    f"{'customers':>9} {'page':<18}{'size':>9} {'response first/warm':>15} {'first paint':>15} {'load event':>15}"
+    f" {'filter':>8} {'problems':>9}   (ms; first: a new generation, warm: cached, median of the rest)"
+)
+
+# Records when the rows shown change to satisfy `cond`, at the next frame after (what the person sees).
+WATCH = """
+window.__done = 0;
+new MutationObserver(function () {
+  if (!window.__done && (%s)) requestAnimationFrame(function () { window.__done = performance.now(); });
+}).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+window.__t0 = performance.now();
+"""
+
+
+# Problems only is on and no row without a problem is visible.
+PROBLEMS_SHOWN = (
+    "location.search === '?problems=1' && !document.querySelector('#fleet tbody tr[data-problem=\"0\"]:not([hidden])')"
+)
+
+
+def browser(customers: int, paged: bool, opens: int = 4, seed: int = 1) -> Browser:
+    """Chromium opens the page, filters it and toggles problems only; `paged=False` is the page before paging."""
+    from tests.support.devtools import DevTools  # the benchmark's only use of the test support
+
+    sim = Simulator(FleetSpec(customers=customers, seed=seed))
+    cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
+    refresher = Refresher(cfg, SimulatorRows(sim), spread=False)
+    registry = CollectorRegistry()
+    app = App(lambda: refresher, registry, Telemetry(registry))
+    kept = paging.PAGE_SIZE
+    # Before: every customer on one page, filtered in place by the script, as the page was before paging.
+    paging.PAGE_SIZE = kept if paged else 10**9
+    server = Server(("127.0.0.1", 0), app)
+    serve_in_thread(server)
+    with tempfile.TemporaryDirectory() as profile:
+        devtools = DevTools(Path(profile))
+        try:
+            cycle = refresher.trigger()
+            assert cycle is not None
+            cycle.result()
+            snap = refresher.snapshot()
+            target = snap.customers[-1].customer.id  # sorted by id, not by health: on any page
+            timings = []
+            for _ in range(opens):
+                devtools.open(server.url + "/")
+                timings.append(devtools.load_timings())
+            size = devtools.eval("document.documentElement.outerHTML.length")
+            devtools.eval(WATCH % "document.getElementById('shown').textContent.indexOf('1 of') === 0")
+            devtools.click("#filter")
+            devtools.send("Input.insertText", text=target)
+            filter_ms = devtools.wait("window.__done && window.__done - window.__t0", seconds=120)
+            devtools.open(server.url + "/")
+            devtools.eval(WATCH % PROBLEMS_SHOWN)
+            devtools.click("#problems")
+            problems_ms = devtools.wait("window.__done && window.__done - window.__t0", seconds=120)
+        finally:
+            devtools.close()
+            paging.PAGE_SIZE = kept
+            server.shutdown()
+            server.server_close()
+            refresher.close()
+    return Browser(customers, paged, int(size), timings[0], timings[1:], float(filter_ms), float(problems_ms))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--customers", type=int, default=1000)
     p.add_argument("--requests", type=int, default=30)
+    p.add_argument("--browser", type=int, nargs="*", metavar="CUSTOMERS", help="measure in Chromium at these sizes")
     args = p.parse_args(argv)
-    print(measure(args.customers, args.requests).report())
+    if args.browser is None:
+        print(measure(args.customers, args.requests).report())
+        return 0
+    results = [browser(n, paged) for n in args.browser for paged in (False, True)]
+    print(BROWSER_HEADER)
+    for result in results:
+        print(result.report())
     return 0
 
 

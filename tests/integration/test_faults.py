@@ -717,7 +717,7 @@ def test_requests_per_minute_stay_bounded_during_a_storm(scenario: dict[str, Any
                     cycles += 1
                 vt.sleep(15)
         finally:
-            refresher.close()
+            refresher.close(wait=30)  # the spreading thread's requests in flight are counted too
             client.close()
         answered = sum(sim.requests.values())
     # The client's count of its attempts is what the simulator saw.

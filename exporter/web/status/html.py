@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from exporter import codes, safe
 from exporter.model import Failure, Outcome
+from exporter.web.status.paging import PAGE_SIZE, Query, Selection, haystack, select
 from exporter.web.status.scan_profiles import SILENT_SECONDS, ScanCell
 from exporter.web.status.view import (
     PROBLEMS,
@@ -75,7 +76,8 @@ def _asset(name: str) -> str:
 
 
 STYLE = _asset("style.css")
-# Runs at the end of the body, so the table is parsed. Reads ?filter= and ?problems=1 so a filtered view is a link.
+# Runs at the end of the body, so the table is parsed. Filters as one types: on the page itself when it holds
+# every customer, else by fetching the server's filtered page (the same view as the form's link).
 SCRIPT = _asset("script.js")
 
 
@@ -84,10 +86,11 @@ def _csp_hash(source: str) -> str:
 
 
 # The page's own style and script are allowed by their hashes; nothing else loads or runs, and
-# nothing leaves: no external loads, no inline handlers, no form posts, no framing.
+# nothing leaves: no external loads, no inline handlers, no framing. The filter form GETs this page
+# (form-action 'self'), and the script fetches this page's other views (connect-src 'self').
 CSP_HTML = (
     f"default-src 'none'; script-src {_csp_hash(SCRIPT)}; style-src {_csp_hash(STYLE)}; img-src data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HTML_HEADERS = (
     ("Content-Security-Policy", CSP_HTML),
@@ -97,33 +100,93 @@ HTML_HEADERS = (
 )
 
 
-def render_html(status: Status) -> tuple[str, str]:
-    """The page in two parts; the live line (uptime, age of the page) goes between them per request."""
+def render_html(
+    status: Status, query: Query | None = None, haystacks: tuple[str, ...] | None = None
+) -> tuple[str, str]:
+    """The page in two parts; the live line (uptime, age of the page) goes between them per request.
+
+    The head is the same for every query; the tail holds the query's controls and rows. `haystacks`
+    (paging.haystack of each row) are built here unless the caller keeps them.
+    """
+    return render_head(status), render_tail(status, query or Query(), haystacks)
+
+
+def render_head(status: Status) -> str:
     h = status.header
-    top = [
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>AvePoint Backup Exporter: {h.problem_customers} of {h.customers} customers with problems</title>"
-        f"<style>{STYLE}</style></head>\n<body>\n<h1>AvePoint Backup Exporter</h1>\n",
-        _facts(status),
-    ]
-    rest = [
-        '<nav>Endpoints: <a href="metrics">/metrics</a> \u00b7 <a href="status.json">/status.json</a> \u00b7 '
-        '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
-        '<p class="legend">Outcome: ',
-        "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
-        f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval'
-        + (f"; a scan profile: no daily report for {ago(SILENT_SECONDS)}" if status.header.scan_profiles else "")
-        + "</span></p>\n",
-        '<div id="controls" hidden><label>Filter <input id="filter" type="search" '
-        'placeholder="organization, id, status, error" autocomplete="off"></label>'
-        '<label><input id="problems" type="checkbox"> problems only</label>'
-        '<span id="shown" class="muted"></span></div>\n',
-        _table(status),
-        f"<script>{SCRIPT}</script>\n</body></html>\n",
-    ]
-    return "".join(top), "".join(rest)
+    return "".join(
+        (
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'
+            f"<title>AvePoint Backup Exporter: {h.problem_customers} of {h.customers} customers with problems</title>"
+            f"<style>{STYLE}</style></head>\n<body>\n<h1>AvePoint Backup Exporter</h1>\n",
+            _facts(status),
+        )
+    )
+
+
+def render_tail(status: Status, query: Query, haystacks: tuple[str, ...] | None = None) -> str:
+    if haystacks is None:
+        haystacks = tuple(haystack(row) for row in status.rows)
+    selection = select(status, haystacks, query)
+    # Every customer on this page: the script may filter it in place, without asking the server.
+    complete = int(not query.text and not query.problems and selection.pages == 1)
+    return "".join(
+        (
+            '<nav>Endpoints: <a href="metrics">/metrics</a> \u00b7 <a href="status.json">/status.json</a> \u00b7 '
+            '<a href="-/healthy">/-/healthy</a> \u00b7 <a href="-/ready">/-/ready</a></nav>\n',
+            '<p class="legend">Outcome: ',
+            "".join(f'<span class="o-{o.value}">{GLYPHS[o]} {LABELS[o]}</span>' for o in Outcome),
+            f'<span class="stale">stale: no success for {STALE_FACTOR:g}\u00d7 the expected interval'
+            + (f"; a scan profile: no daily report for {ago(SILENT_SECONDS)}" if status.header.scan_profiles else "")
+            + "</span></p>\n",
+            f'<form id="controls" method="get" action="" data-complete="{complete}">'
+            '<label>Filter <input id="filter" name="filter" type="search" '
+            f'placeholder="organization, id, status, error" autocomplete="off" value="{_e(query.text)}"></label>'
+            '<label><input id="problems" name="problems" value="1" type="checkbox"'
+            f"{' checked' if query.problems else ''}> problems only</label>"
+            '<button type="submit">Apply</button>'
+            f'<span id="shown" class="muted">{_e(shown_text(selection))}</span></form>\n',
+            _pager(query, selection),
+            _table(status, selection.rows, haystacks if complete else None),
+            f"<script>{SCRIPT}</script>\n</body></html>\n",
+        )
+    )
+
+
+def shown_text(selection: Selection) -> str:
+    """`7 of 7 customers shown`; when paged, which rows of how many matching."""
+    text = f"{len(selection.rows)} of {selection.total} customers shown"
+    if selection.pages > 1:
+        last = selection.first + len(selection.rows) - 1
+        text += f" (rows {selection.first}\u2013{last} of {selection.matched} matching, {PAGE_SIZE} per page)"
+    return text
+
+
+def _pager(query: Query, selection: Selection) -> str:
+    """Links to the other pages of the same view; none when one page holds it."""
+    if selection.pages == 1:
+        return '<nav id="pager" hidden></nav>\n'
+    page, pages = selection.page, selection.pages
+
+    def link(number: int, label: str, rel: str) -> str:
+        if number == page or not 1 <= number <= pages:
+            return f'<span class="muted">{label}</span>'
+        href = _e(query.link(number)) or "./"  # relative: the page works behind a path prefix
+        return f'<a href="{href}" rel="{rel}" data-page="{number}">{label}</a>'
+
+    return (
+        f'<nav id="pager">Page {page} of {pages}: '
+        + " \u00b7 ".join(
+            (
+                link(1, "\u00ab first", "first"),
+                link(page - 1, "\u2039 previous", "prev"),
+                link(page + 1, "next \u203a", "next"),
+                link(pages, "last \u00bb", "last"),
+            )
+        )
+        + "</nav>\n"
+    )
 
 
 def live_line(status: Status, now: float) -> str:
@@ -166,7 +229,8 @@ def _facts(status: Status) -> str:
     return '<ul class="facts">' + "".join(f"<li>{item}</li>" for item in items) + "</ul>\n"
 
 
-def _table(status: Status) -> str:
+def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | None) -> str:
+    """The fleet table of `rows`; with `haystacks` (the whole fleet's), each row carries its own for the script."""
     h = status.header
     modules = status.modules
     groups: list[tuple[str, int]] = []
@@ -176,7 +240,7 @@ def _table(status: Status) -> str:
         else:
             groups.append((job_type, 1))
     out = [
-        '<table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
+        '<div id="rows"><table id="fleet"><thead><tr><th rowspan="2">Customer</th><th rowspan="2">Status</th>',
         *(f'<th class="g" colspan="{n}" title="{_e(job_type)}">{_e(job_type)}</th>' for job_type, n in groups),
         '<th rowspan="2">Scan profiles</th>' if status.header.scan_profiles else "",
         '<th rowspan="2" title="protected of scanned objects (endpoints.protected)">Coverage</th>'
@@ -191,15 +255,16 @@ def _table(status: Status) -> str:
     ]
     column = {key: i for i, key in enumerate(modules)}
     empty = "<td></td>"
-    for row in status.rows:
+    for n, row in enumerate(rows):
+        search = f' data-search="{_e(haystacks[n])}"' if haystacks is not None else ""
         cells = [empty] * len(modules)
         for cell in row.cells:
             cells[column[(cell.job_type, cell.job_module)]] = _cell_html(cell)
         why = f'<span class="why">{_e(", ".join(row.reasons))}</span>' if row.reasons else ""
         age = row.data_age
         out.append(
-            f'<tr class="h-{row.health}" data-health="{row.health}" data-problem="{int(row.health in PROBLEMS)}"'
-            f' data-id="{_e(row.customer_id)}">'
+            f'<tr class="h-{row.health}" data-health="{row.health}"{search}'
+            f' data-problem="{int(row.health in PROBLEMS)}" data-id="{_e(row.customer_id)}">'
             f'<td class="customer"><span class="org" title="{_e(row.country)}">{_e(row.organization)}</span>'
             f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
             f"{''.join(cells)}"
@@ -212,6 +277,9 @@ def _table(status: Status) -> str:
     out.append("</tbody></table>\n")
     if not status.rows:
         out.append('<p class="muted">No customers yet.</p>\n')
+    elif not rows:
+        out.append('<p class="muted">No customer matches.</p>\n')
+    out.append("</div>\n")
     return "".join(out)
 
 
@@ -340,6 +408,9 @@ __all__ = [
     "STYLE",
     "ago",
     "live_line",
+    "render_head",
     "render_html",
+    "render_tail",
+    "shown_text",
     "utc",
 ]

@@ -1,4 +1,5 @@
-"""The status page cache: a browser's gzip page keeps no text beside it; a plain request gets the same page."""
+"""The status page cache: what a page keeps grows with one page of rows, not with the fleet; gzip and plain
+requests get the same page."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ import gzip
 import tracemalloc
 
 from avepoint_simulator import FleetSpec, Simulator
+from exporter.model import Snapshot
 from exporter.refresh import Refresher
 from exporter.web.status import StatusCache
 from tests.benchmarks import status_page
 from tests.support.views import CONFIG, PROCESS
 
 
-def test_a_gzip_page_keeps_only_its_compressed_bytes() -> None:
-    sim = Simulator(FleetSpec(customers=60, seed=2))
+def _snapshot(customers: int) -> Snapshot:
+    sim = Simulator(FleetSpec(customers=customers, seed=2))
     refresher = Refresher(CONFIG, status_page.SimulatorRows(sim))
     try:
         cycle = refresher.trigger()
         assert cycle is not None
         cycle.result()
-        snap = refresher.snapshot()
+        return refresher.snapshot()
     finally:
         refresher.close()
+
+
+def _page_bytes(snap: Snapshot) -> tuple[int, bytes, bytes]:
+    """Bytes the page keeps beyond its view rows after a gzip and a plain request, and the two bodies."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -31,14 +37,20 @@ def test_a_gzip_page_keeps_only_its_compressed_bytes() -> None:
         page = cache.get(snap)
         view = tracemalloc.get_traced_memory()[0] - base
         zipped = b"".join(page.html_parts(1.0e9, gzip=True))
+        plain = b"".join(page.html_parts(1.0e9, gzip=False))
         gc.collect()
-        kept = tracemalloc.get_traced_memory()[0] - base - view - len(zipped)
+        kept = tracemalloc.get_traced_memory()[0] - base - view - len(zipped) - len(plain)
     finally:
         tracemalloc.stop()
-    plain = b"".join(page.html_parts(1.0e9, gzip=False))
-    assert gzip.decompress(zipped) == plain
-    # The page's text is several times its gzip size; kept beside the gzip runs it would count here.
-    assert kept < len(plain) / 4, f"{kept} bytes kept for a {len(plain)}-byte page ({len(zipped)} gzip)"
-    head, tail = page.html()
-    assert page.html()[0] is head and page.html()[1] is tail  # asked for once, kept
-    assert plain == head + plain[len(head) : len(plain) - len(tail)] + tail
+    return kept, zipped, plain
+
+
+def test_a_page_keeps_one_page_of_rows_whatever_the_fleet() -> None:
+    # Both fleets are larger than a page (100 customers): the cached page must not grow with the fleet, as the
+    # whole-fleet page did (11 MB of HTML at 5,000 customers, kept beside its gzip).
+    small_kept, small_zipped, small_plain = _page_bytes(_snapshot(120))
+    large_kept, large_zipped, large_plain = _page_bytes(_snapshot(360))
+    assert gzip.decompress(small_zipped) == small_plain and gzip.decompress(large_zipped) == large_plain
+    assert len(large_plain) < 1.3 * len(small_plain), (len(small_plain), len(large_plain))
+    # What stays cached (head, tail, their gzip runs, the filter's haystacks) is about one page, not three.
+    assert large_kept < 1.5 * small_kept + 64 * 1024, (small_kept, large_kept)
