@@ -529,7 +529,7 @@ class RunHistory(Group):
         avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="failed"} 2.0
         avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="canceled"} 0.0
         avepoint_backup_job_runs_total{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365",outcome="unknown"} 0.0
-        # HELP avepoint_backup_job_runs_seen_since_timestamp_seconds Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept across restarts, so no run is lost or counted twice after it.
+        # HELP avepoint_backup_job_runs_seen_since_timestamp_seconds Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept across restarts, which then count no run twice.
         # TYPE avepoint_backup_job_runs_seen_since_timestamp_seconds gauge
         avepoint_backup_job_runs_seen_since_timestamp_seconds{customer_id="c-1",job_module="Exchange Online",job_type="Microsoft 365"} 1.7573e+09
     """  # noqa: E501
@@ -548,7 +548,7 @@ class RunHistory(Group):
     SEEN_SINCE = _family(
         "avepoint_backup_job_runs_seen_since_timestamp_seconds",
         "Since when this exporter counts the runs of this job (its first sight), Unix time; with state_file kept "
-        "across restarts, so no run is lost or counted twice after it.",
+        "across restarts, which then count no run twice.",
         cached=False,
     )
     FAMILIES = (RUNS, SEEN_SINCE)

@@ -28,6 +28,10 @@ from exporter.model import FINISHED, CustomerState, Job, JobKey, ModuleKey, Runs
 # Per job: the run accounted for last (job id, start time; None, None for none yet) and its counts.
 Memory = tuple[str | None, float | None, Runs]
 # What the state file keeps per job: the run accounted for last, since when it is counted, when last exported.
+# Not the counts: restored from a file older than what Prometheus scraped last (a crash between a refresh and
+# the next save), a counter would go down, and increase() would take the drop for a reset and add the whole
+# value again. Starting at 0 is a reset it handles; the cost is a run counted after the last scrape before a
+# stop, which no later value shows.
 Saved = tuple[str | None, float | None, float, float]
 
 _FINISHED = frozenset(FINISHED)
@@ -65,8 +69,8 @@ class RunMemory:
                 # First sight: a finished run is the baseline; a running one is counted when it finishes.
                 entry = (job.job_id, job.start_time, first) if finished else (None, None, first)
                 memory[key] = entry
-            elif finished and _new_run(entry, job):
-                entry = (job.job_id, job.start_time, entry[2].counted(job.outcome))
+            elif finished:
+                entry = _after(entry, job)
                 memory[key] = entry
             out[key] = entry[2]
         return out
@@ -100,9 +104,24 @@ class RunMemory:
         return out
 
 
-def _new_run(entry: Memory, job: Job) -> bool:
-    job_id, start, _ = entry
-    if (job.job_id, job.start_time) == (job_id, start):
-        return False  # the run accounted for last, seen again (or still)
-    # An older row than the run accounted for last (rows flapping between two runs) is not a new run.
-    return start is None or job.start_time is None or job.start_time >= start
+def _after(entry: Memory, job: Job) -> Memory:
+    """The memory after seeing `job` finished: a new run counted, or the same run with what the row adds.
+
+    A run is (job id, start time), but a row may lack either (N/A, or unparseable this once). Only the parts
+    both sides know are compared, and a known part is never replaced by a missing one: otherwise a start time
+    flipping between known and N/A would count the same run again at every flip.
+    """
+    job_id, start, runs = entry
+    if job_id is None and start is None:  # nothing accounted for yet (first seen running, or never ran)
+        return job.job_id, job.start_time, runs.counted(job.outcome)
+    ids_differ = job_id is not None and job.job_id is not None and job.job_id != job_id
+    if start is not None and job.start_time is not None:
+        if job.start_time < start:
+            return entry  # an older row than the run accounted for last (rows flapping between two runs)
+        new = job.start_time > start or ids_differ
+    else:
+        new = ids_differ
+    if new:
+        return job.job_id, job.start_time, runs.counted(job.outcome)
+    # The same run (what both sides know agrees): keep what is known, fill in what only the row knows.
+    return (job.job_id if job_id is None else job_id), (job.start_time if start is None else start), runs

@@ -204,3 +204,25 @@ def test_a_failed_jobs_refresh_keeps_the_counts(sim: Simulator) -> None:
     finally:
         sim.faults.status_override = None
         refresher.close()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # The start time flips between known and N/A (or unparseable) on one run.
+        [("b", T0 + 200), ("b", None), ("b", T0 + 200), ("b", None), ("b", T0 + 200)],
+        # The job id flips between known and N/A while the start is known.
+        [("b", T0 + 200), (None, T0 + 200), ("b", T0 + 200), (None, T0 + 200), ("b", T0 + 200)],
+    ],
+)
+def test_a_run_whose_id_or_start_comes_and_goes_counts_once(rows: list[tuple[str | None, float | None]]) -> None:
+    memory = RunMemory()
+    memory.record("c", (job("a", T0, Outcome.SUCCESS),), T0)  # the baseline
+    for job_id, start in rows:
+        seen = memory.record("c", (job(job_id, start, Outcome.SUCCESS),), T0 + 300)
+    assert counts(seen[KEY]) == {"success": 1}
+    # A later run is still a new run.
+    assert counts(memory.record("c", (job("c", T0 + 400, Outcome.FAILED),), T0 + 500)[KEY]) == {
+        "success": 1,
+        "failed": 1,
+    }
