@@ -26,6 +26,9 @@ FINISHED = ("success", "warning", "failed", "canceled", "unknown")
 GOOD = ("success", "warning")
 # The success ratio's denominator leaves canceled runs out: a person stopped them (as the recording rules).
 COUNTED = ("success", "warning", "failed", "unknown")
+# The kinds a success ratio judges, as the recording rules and the alert (avepoint_backup_job_kind{kind="backup"});
+# "" is a job without a kind series (an exporter older than the family): counted as a backup.
+BACKUP_KINDS = ("", "backup")
 # A hole in a customer's samples longer than this many of its usual intervals is reported as not measured.
 GAP_FACTOR = 2.0
 # Subscriptions expiring within this many days after the period are flagged on the fleet page.
@@ -153,6 +156,11 @@ class JobMonth:
         return sum(self.outcomes.get(o, 0) for o in GOOD) / counted if counted else None
 
     @property
+    def is_backup(self) -> bool:
+        """Judged in the summary and the ratios: scan, archiver and retention jobs are shown but not judged."""
+        return self.kind in BACKUP_KINDS
+
+    @property
     def failed_runs(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.outcome == "failed")
 
@@ -193,8 +201,13 @@ class CustomerMonth:
     notes: tuple[str, ...] = field(default=())  # what could not be measured, said plainly
 
     @property
+    def backups(self) -> tuple[JobMonth, ...]:
+        """The jobs the summary judges (kind "backup", or no kind series), as the recording rules do."""
+        return tuple(j for j in self.jobs if j.is_backup)
+
+    @property
     def failed(self) -> int:
-        return sum(j.failed for j in self.jobs)
+        return sum(j.failed for j in self.backups)
 
     @property
     def late_start(self) -> float | None:
@@ -204,22 +217,24 @@ class CustomerMonth:
 
     @property
     def ratio(self) -> float | None:
-        counted = sum(j.outcomes.get(o, 0) for j in self.jobs for o in COUNTED)
-        good = sum(j.outcomes.get(o, 0) for j in self.jobs for o in GOOD)
+        counted = sum(j.outcomes.get(o, 0) for j in self.backups for o in COUNTED)
+        good = sum(j.outcomes.get(o, 0) for j in self.backups for o in GOOD)
         return good / counted if counted else None
 
     @property
     def modules_with_failures(self) -> tuple[JobMonth, ...]:
-        return tuple(j for j in self.jobs if j.failed)
+        return tuple(j for j in self.backups if j.failed)
 
     @property
     def never_ran(self) -> tuple[JobMonth, ...]:
-        return tuple(j for j in self.jobs if j.never_ran)
+        return tuple(j for j in self.backups if j.never_ran)
 
     @property
     def modules_without_success(self) -> tuple[JobMonth, ...]:
         return tuple(
-            j for j in self.jobs if j.last_success is None or j.last_success < max(self.period.start, j.measured_from)
+            j
+            for j in self.backups
+            if j.last_success is None or j.last_success < max(self.period.start, j.measured_from)
         )
 
     def expiring(self, days: int = EXPIRY_DAYS) -> tuple[Subscription, ...]:
@@ -399,7 +414,10 @@ def build(
         prior = [t for t in good if t < begin]
         size = _merged(sizes.get(key, []))
         obj = _merged(objects.get(key, []))
-        kind = kinds[key][-1].labels.get("kind", "") if key in kinds else ""
+        # The kind at the newest sample of any of its series (a job's kind can change; the order Prometheus
+        # answers in says nothing about time).
+        newest_kind = _newest(kinds.get(key, []), "job_type", "job_module")
+        kind = next(iter(newest_kind.values())).labels.get("kind", "") if newest_kind else ""
         jobs.append(
             JobMonth(
                 job_type=key[0],
@@ -466,6 +484,7 @@ def customers(fetch: Fetch) -> list[str]:
 
 
 __all__ = [
+    "BACKUP_KINDS",
     "COUNTED",
     "EXPIRY_DAYS",
     "FINISHED",

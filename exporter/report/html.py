@@ -144,13 +144,14 @@ def _period(month: CustomerMonth) -> str:
 def summary(month: CustomerMonth) -> tuple[str, bool]:
     failing = month.modules_with_failures
     without = month.modules_without_success
-    if not month.jobs:
+    backups = month.backups
+    if not backups:
         return "No backup jobs were measured this month.", True
     if not failing and not without:
-        return f"All backups healthy: {len(month.jobs)} of {len(month.jobs)} modules succeeded, no failed runs.", False
+        return f"All backups healthy: {len(backups)} of {len(backups)} modules succeeded, no failed runs.", False
     parts = []
     if failing:
-        parts.append(f"{len(failing)} of {len(month.jobs)} modules had failed runs ({month.failed} in all)")
+        parts.append(f"{len(failing)} of {len(backups)} modules had failed runs ({month.failed} in all)")
     never = [j for j in without if j.never_ran]
     if len(without) > len(never):
         parts.append(f"{len(without) - len(never)} without a successful run")
@@ -196,7 +197,7 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
             if job.measured_from - month.period.start > max(month.interval * 3, 60.0)
             else ""
         )
-        kind = f" <span class=note>({_e(job.kind)})</span>" if job.kind and job.kind != "backup" else ""
+        kind = f" <span class=note>({_e(job.kind)}, not a backup)</span>" if not job.is_backup else ""
         objects = (
             f"{job.objects[1]:,.0f}{_change(job.objects)}" if job.objects[1] is not None else _missing("not measured")
         )
@@ -224,8 +225,9 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
     out.append(
         '<p class="note">Runs: the finished runs the exporter saw '
         + ("(from its run counters)" if sources == ["counters"] else "(from the latest-job gauges)")
-        + "; the success ratio leaves canceled runs out. Objects and size: the latest run at the month's end, "
-        "with the change since its start.</p>"
+        + "; the success ratio leaves canceled runs out. The summary and the customer's ratio judge backup jobs "
+        "only, as the alerts do: scan, archiver and retention jobs are listed, marked, but not judged. "
+        "Objects and size: the latest run at the month's end, with the change since its start.</p>"
     )
     legend = "".join(
         f'<li><span class="swatch" style="background:{_e(colour)}"></span>{_e(name)}</li>'
@@ -334,7 +336,11 @@ def fleet(months: Sequence[CustomerMonth], page: Page) -> str:
             ]
         )
     out.append(_rows(rows) + "</tbody></table>")
-    out.append('<p class="note">Subscriptions expiring within 30 days after the period are listed.</p></body></html>\n')
+    out.append(
+        '<p class="note">The success ratio and the failed runs are of backup jobs only, as the alerts judge them '
+        "(scan, archiver and retention jobs are left out). Subscriptions expiring within 30 days after the period "
+        "are listed.</p></body></html>\n"
+    )
     return "".join(out)
 
 

@@ -1,0 +1,69 @@
+"""The report review's fixes (issue 16): which jobs are judged, non-finite samples, duplicate sources, names."""
+
+from __future__ import annotations
+
+from exporter.report import data, html
+from exporter.report.charts import Charts
+from exporter.report.prometheus import Series
+from tests.unit.report.test_data import DEC, HOURS, INFO, NOV, UTCZ, _fetcher
+
+BACKUP = {"customer_id": "c1", "job_type": "Microsoft 365", "job_module": "Exchange Online"}
+SCAN = {"customer_id": "c1", "job_type": "Microsoft 365", "job_module": "Scan Profile"}
+NOVEMBER = data.parse_month("2026-11", UTCZ, DEC)
+
+
+def _counters(job: dict[str, str], outcome: str, count: float) -> list[Series]:
+    return [
+        Series({**job, "outcome": o}, ((HOURS[0], 0.0), (HOURS[-1], count if o == outcome else 0.0)))
+        for o in data.FINISHED
+    ]
+
+
+def _status(job: dict[str, str], outcome: str) -> Series:
+    return Series({**job, "outcome": outcome, "status": outcome}, tuple((t, 1.0) for t in HOURS))
+
+
+def _kind(job: dict[str, str], kind: str, times: list[float]) -> Series:
+    return Series({**job, "kind": kind}, tuple((t, 1.0) for t in times))
+
+
+def scan_and_backup(scan_kinds: list[Series]) -> data.CustomerMonth:
+    return data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [INFO],
+                "avepoint_backup_job_status": [_status(BACKUP, "success"), _status(SCAN, "failed")],
+                "avepoint_backup_job_start_timestamp_seconds": [Series(BACKUP, ((HOURS[0], NOV),)),
+                                                                Series(SCAN, ((HOURS[0], NOV),))],
+                "avepoint_backup_job_last_success_timestamp_seconds": [Series(BACKUP, ((HOURS[-1], HOURS[-2]),))],
+                "avepoint_backup_job_kind": [_kind(BACKUP, "backup", HOURS), *scan_kinds],
+                "avepoint_backup_job_runs_total": _counters(BACKUP, "success", 30) + _counters(SCAN, "failed", 30),
+            }
+        ),
+        "c1",
+        NOVEMBER,
+        now=DEC,
+    )  # fmt: skip
+
+
+def test_scan_jobs_are_shown_but_not_judged_as_the_rules_judge() -> None:
+    month = scan_and_backup([_kind(SCAN, "scan", HOURS)])
+    assert {j.job_module: j.kind for j in month.jobs} == {"Exchange Online": "backup", "Scan Profile": "scan"}
+    # The recording rule avepoint_customer:backup_job_success_ratio leaves the scan job out: 1.0, not 0.5.
+    assert month.ratio == 1.0
+    assert month.failed == 0 and month.modules_with_failures == () and month.modules_without_success == ()
+    text, bad = html.summary(month)
+    assert not bad and text == "All backups healthy: 1 of 1 modules succeeded, no failed runs."
+    page = html.customer(month, html.Page(), Charts("", ""))
+    assert "Scan Profile <span class=note>(scan, not a backup)</span>" in page
+    fleet = html.fleet((month,), html.Page())
+    assert '<td class="n">100.0 %</td>' in fleet and '<td class="n">0</td>' in fleet
+
+
+def test_the_kind_is_the_newest_samples_whatever_the_answer_order() -> None:
+    # The job was a backup until hour 20, a scan after: the newest kind is scan, though listed first.
+    month = scan_and_backup([_kind(SCAN, "scan", HOURS[20:]), _kind(SCAN, "backup", HOURS[:20])])
+    assert {j.job_module: j.kind for j in month.jobs}["Scan Profile"] == "scan"
+    assert month.ratio == 1.0
+    month = scan_and_backup([_kind(SCAN, "backup", HOURS[20:]), _kind(SCAN, "scan", HOURS[:20])])
+    assert month.ratio == 0.5 and len(month.modules_with_failures) == 1
