@@ -217,6 +217,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except ReportError as exc:
         log.error("report failed", extra={"error": str(exc)})
         return exc.exit_code
+    except Exception as exc:  # a bug: said in one line with its type, never a traceback as the interface
+        log.error("report failed: internal error", extra={"error": type(exc).__name__})
+        log.debug("internal error", exc_info=True)
+        return 1
     for month in written.customers:
         problems = len(month.modules_with_failures)
         summary = "all backups healthy" if not problems else f"{problems} module(s) with failed runs"

@@ -9,6 +9,7 @@ measured stays missing, with the time the measurement starts: never a 0.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from collections import defaultdict
@@ -247,6 +248,17 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def finite(series: Iterable[Series]) -> list[Series]:
+    """The series without their NaN and ±Inf samples (a stale marker, a bad exporter, a recording rule's 0/0):
+    none of them is a count, a time or a size; a series left without samples is dropped."""
+    out = []
+    for s in series:
+        kept = tuple(p for p in s.samples if math.isfinite(p[1]))
+        if kept:
+            out.append(s if len(kept) == len(s.samples) else Series(s.labels, kept))
+    return out
+
+
 def _key(s: Series) -> tuple[str, str]:
     return (s.labels.get("job_type", ""), s.labels.get("job_module", ""))
 
@@ -355,7 +367,7 @@ def build(
     sel = "{customer_id=" + quote(customer_id) + "}"
 
     def get(metric: str, before: float = 0.0) -> list[Series]:
-        return fetch(metric + sel, before)
+        return finite(fetch(metric + sel, before))
 
     info = get("avepoint_customer_info")
     if not info:
@@ -499,6 +511,7 @@ __all__ = [
     "build",
     "customers",
     "days",
+    "finite",
     "holes",
     "increase",
     "local",

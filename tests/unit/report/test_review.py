@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
+import pytest
+
+from exporter import cli
 from exporter.report import data, html
 from exporter.report.charts import Charts
-from exporter.report.prometheus import Series
+from exporter.report.prometheus import Prometheus, Series
 from tests.unit.report.test_data import DEC, HOURS, INFO, NOV, UTCZ, _fetcher
 
 BACKUP = {"customer_id": "c1", "job_type": "Microsoft 365", "job_module": "Exchange Online"}
@@ -67,3 +73,50 @@ def test_the_kind_is_the_newest_samples_whatever_the_answer_order() -> None:
     assert month.ratio == 1.0
     month = scan_and_backup([_kind(SCAN, "backup", HOURS[20:]), _kind(SCAN, "scan", HOURS[:20])])
     assert month.ratio == 0.5 and len(month.modules_with_failures) == 1
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_sample_is_skipped_wherever_samples_are_read(bad: float) -> None:
+    counters = [
+        Series(
+            {**BACKUP, "outcome": o}, ((HOURS[0], 0.0), (HOURS[5], bad), (HOURS[10], 3.0 if o == "success" else 0.0))
+        )
+        for o in data.FINISHED
+    ]
+    odd = (HOURS[0], bad)
+    month = data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [Series(INFO.labels, (odd, *INFO.samples))],
+                "avepoint_backup_job_status": [_status(BACKUP, "success")],
+                "avepoint_backup_job_start_timestamp_seconds": [Series(BACKUP, (odd, (HOURS[1], NOV)))],
+                "avepoint_backup_job_last_success_timestamp_seconds": [
+                    Series(BACKUP, ((HOURS[2], NOV), (HOURS[3], bad)))
+                ],
+                "avepoint_backup_job_size_bytes": [Series(BACKUP, ((HOURS[2], 10.0), (HOURS[3], bad)))],
+                "avepoint_backup_job_runs_total": counters,
+                "avepoint_protected_objects": [Series({"customer_id": "c1", "service": "s", "module": "m"}, (odd,))],
+            }
+        ),
+        "c1",
+        NOVEMBER,
+        now=DEC,
+    )  # fmt: skip
+    (job,) = month.jobs
+    assert job.outcomes["success"] == 3 and job.last_success == NOV and job.size == (10.0, 10.0)
+    assert month.measured_from == HOURS[0] and month.protected == ()
+    html.customer(month, html.Page(), Charts("", ""))
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> list[str]:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(data, "customers", broken)
+    monkeypatch.setattr(Prometheus, "samples", lambda *a: [])
+    argv = ["report", "--prometheus.url", "http://127.0.0.1:9", "--month", "2026-11", "--out", str(tmp_path)]
+    assert cli.main(argv) == 1
+    err = capfd.readouterr().err
+    assert "internal error" in err and "ZeroDivisionError" in err and "Traceback" not in err
