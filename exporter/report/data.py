@@ -259,6 +259,64 @@ def finite(series: Iterable[Series]) -> list[Series]:
     return out
 
 
+Source = tuple[str, str]  # a scrape target: (job, instance), Prometheus' target labels
+# A label matcher of PromQL: name, operator, a quoted string (Prometheus' escapes).
+_MATCHER = re.compile(r"""\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*""")
+
+
+def parse_selector(text: str) -> str:
+    """`--prometheus.selector`: label matchers (job="avepoint",instance="x:9877"), as PromQL writes them inside
+    braces (the braces optional), returned ready to join to the report's own matchers."""
+    inner = text.strip()
+    if inner.startswith("{") and inner.endswith("}"):
+        inner = inner[1:-1]
+    matchers = []
+    pos = 0
+    while inner.strip(", \t") and pos < len(inner):
+        match = _MATCHER.match(inner, pos)
+        if match is None:
+            raise UsageError(
+                f'--prometheus.selector: {text!r} is not label matchers such as job="avepoint",instance="host:9877"'
+                f" (cannot read {inner[pos:][:40]!r})"
+            )
+        matchers.append(f"{match[1]}{match[2]}{match[3]}")
+        pos = match.end()
+        if pos < len(inner):
+            if inner[pos] != ",":
+                raise UsageError(
+                    f"--prometheus.selector: {text!r}: expected ',' between matchers at {inner[pos:][:40]!r}"
+                )
+            pos += 1
+    if not matchers:
+        raise UsageError(f"--prometheus.selector: {text!r} holds no label matcher")
+    return ",".join(matchers)
+
+
+def _source(s: Series) -> Source:
+    return (s.labels.get("job", ""), s.labels.get("instance", ""))
+
+
+def one_source(series: Iterable[Series]) -> tuple[list[Source], list[Source]]:
+    """The scrape targets whose series of one job are kept, and those left out. Targets one after another (a
+    pod replaced, its instance changed) are all kept: their counters add up. Targets at overlapping times (two
+    exporters, or one scraped by two Prometheus jobs) would count every run twice: the one with the most
+    samples is kept."""
+    times: dict[Source, set[float]] = defaultdict(set)
+    for s in series:
+        times[_source(s)].update(t for t, _ in s.samples)
+    spans = {k: (min(v), max(v)) for k, v in times.items() if v}
+    kept: list[Source] = []
+    for src in sorted(spans, key=lambda k: (-len(times[k]), k)):
+        lo, hi = spans[src]
+        if all(hi < spans[k][0] or lo > spans[k][1] for k in kept):
+            kept.append(src)
+    return kept, sorted(k for k in spans if k not in kept)
+
+
+def _target(src: Source) -> str:
+    return f"job={quote(src[0])}, instance={quote(src[1])}"
+
+
 def _key(s: Series) -> tuple[str, str]:
     return (s.labels.get("job_type", ""), s.labels.get("job_module", ""))
 
@@ -361,10 +419,17 @@ def longest_gap(
 
 
 def build(
-    fetch: Fetch, customer_id: str, period: Period, name: str | None = None, now: float | None = None
+    fetch: Fetch,
+    customer_id: str,
+    period: Period,
+    name: str | None = None,
+    now: float | None = None,
+    *,
+    matchers: str = "",
 ) -> CustomerMonth:
-    """One customer's month from `fetch(selector)`, which answers every raw sample of the period."""
-    sel = "{customer_id=" + quote(customer_id) + "}"
+    """One customer's month from `fetch(selector)`, which answers every raw sample of the period; `matchers`
+    (parse_selector's) are added to every selector."""
+    sel = "{customer_id=" + quote(customer_id) + ("," + matchers if matchers else "") + "}"
 
     def get(metric: str, before: float = 0.0) -> list[Series]:
         return finite(fetch(metric + sel, before))
@@ -389,6 +454,24 @@ def build(
         notes.append(
             "Runs are counted from the latest-job gauges (this Prometheus has no avepoint_backup_job_runs_total): "
             "a run that started and ended between two refreshes of the exporter is not seen."
+        )
+    doubled: dict[tuple[str, str], tuple[Source, list[Source]]] = {}
+    for key in status:
+        targets, dropped = one_source([*status[key], *counters.get(key, [])])
+        if dropped:
+            doubled[key] = (targets[0], dropped)
+            for table in (status, starts, ends, success, objects, sizes, kinds, counters, seen_since):
+                if key in table:
+                    table[key] = [s for s in table[key] if _source(s) in targets]
+    if doubled:
+        notes.append(
+            "The same jobs came from more than one scrape target at the same time, and are counted from one of "
+            "them, not summed: "
+            + "; ".join(
+                f"{k[0]} / {k[1]} from {_target(one)} (the most samples), not {', '.join(map(_target, dropped))}"
+                for k, (one, dropped) in sorted(doubled.items())
+            )
+            + ". --prometheus.selector picks the target."
         )
     jobs = []
     for key in sorted(status):
@@ -490,9 +573,10 @@ def build(
     )
 
 
-def customers(fetch: Fetch) -> list[str]:
+def customers(fetch: Fetch, matchers: str = "") -> list[str]:
     """Every customer id with samples in the period."""
-    return sorted({s.labels["customer_id"] for s in fetch("avepoint_customer_info", 0.0) if "customer_id" in s.labels})
+    selector = "avepoint_customer_info" + ("{" + matchers + "}" if matchers else "")
+    return sorted({s.labels["customer_id"] for s in fetch(selector, 0.0) if "customer_id" in s.labels})
 
 
 __all__ = [
@@ -516,7 +600,9 @@ __all__ = [
     "increase",
     "local",
     "longest_gap",
+    "one_source",
     "parse_month",
+    "parse_selector",
     "parse_zone",
     "quote",
     "runs_from_gauges",

@@ -10,6 +10,7 @@ import pytest
 from exporter import cli
 from exporter.report import data, html
 from exporter.report.charts import Charts
+from exporter.report.errors import UsageError
 from exporter.report.prometheus import Prometheus, Series
 from tests.unit.report.test_data import DEC, HOURS, INFO, NOV, UTCZ, _fetcher
 
@@ -120,3 +121,74 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     assert cli.main(argv) == 1
     err = capfd.readouterr().err
     assert "internal error" in err and "ZeroDivisionError" in err and "Traceback" not in err
+
+
+def _at(series: list[Series], job: str, instance: str, shift: float = 0.0) -> list[Series]:
+    return [
+        Series({**s.labels, "job": job, "instance": instance}, tuple((t + shift, v) for t, v in s.samples))
+        for s in series
+    ]
+
+
+def two_targets(second: str, shift: float = 0.0) -> data.CustomerMonth:
+    # The second target exports the same job (one exporter scraped by two Prometheus jobs, or two exporters).
+    status = [_status(BACKUP, "success")]
+    counters = _counters(BACKUP, "failed", 3)
+    short = [Series(s.labels, s.samples[:-1]) for s in status]  # one sample fewer: not the one kept
+    return data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [INFO],
+                "avepoint_backup_job_status": _at(status, "a", "x:9877") + _at(short, second, "y:9877", shift),
+                "avepoint_backup_job_runs_total": _at(counters, "a", "x:9877") + _at(counters, second, "y:9877", shift),
+            }
+        ),
+        "c1",
+        NOVEMBER,
+        now=DEC,
+    )  # fmt: skip
+
+
+def test_two_targets_at_the_same_time_are_not_summed() -> None:
+    month = two_targets("b")
+    (job,) = month.jobs
+    assert job.outcomes["failed"] == 3
+    (note,) = [n for n in month.notes if "more than one scrape target" in n]
+    assert 'from job="a", instance="x:9877" (the most samples), not job="b", instance="y:9877"' in note
+
+
+def test_targets_one_after_another_add_up() -> None:
+    # A pod replaced: the new instance's series start after the old one's end, and both counters count.
+    month = two_targets("a", shift=HOURS[-1] - HOURS[0] + 3600)
+    (job,) = month.jobs
+    assert job.outcomes["failed"] == 6
+    assert not [n for n in month.notes if "more than one scrape target" in n]
+
+
+def test_the_selector_is_added_to_every_query_and_checked() -> None:
+    asked: list[str] = []
+
+    def fetch(selector: str, before: float) -> list[Series]:
+        asked.append(selector)
+        return [INFO] if selector.startswith("avepoint_customer_info") else []
+
+    matchers = data.parse_selector('{job="avepoint", instance=~"x:.*"}')
+    assert data.customers(fetch, matchers) == ["c1"]
+    data.build(fetch, "c1", NOVEMBER, matchers=matchers)
+    assert asked[0] == 'avepoint_customer_info{job="avepoint",instance=~"x:.*"}'
+    assert all(s.endswith('{customer_id="c1",job="avepoint",instance=~"x:.*"}') for s in asked[1:]), asked
+    for bad, message in (
+        ("job=avepoint", "is not label matchers such as"),
+        ('job="a" instance="b"', "expected ',' between matchers"),
+        (",", "holds no label matcher"),
+        ('job="a', "is not label matchers"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            data.parse_selector(bad)
+
+
+def test_a_bad_selector_is_a_usage_error_on_the_command_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "--prometheus.url", "http://127.0.0.1:9", "--month", "2026-11", "--out", str(tmp_path),
+            "--prometheus.selector", "job=avepoint"]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert "--prometheus.selector: 'job=avepoint' is not label matchers" in capfd.readouterr().err
