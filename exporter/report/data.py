@@ -12,6 +12,7 @@ import calendar
 import math
 import re
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,9 @@ class JobMonth:
     size: tuple[float | None, float | None]
     size_samples: Samples
     never_ran: bool = False  # no start time in the whole period: the documented never-run row
+    # From the counters: finished runs by outcome on each of days(period), adding up to `outcomes`; None when
+    # the runs come from the gauges (the chart then counts `runs` by date).
+    per_day: tuple[Mapping[str, int], ...] | None = None
 
     @property
     def total(self) -> int:
@@ -401,6 +405,22 @@ def increase(samples: Samples) -> float:
     return total
 
 
+def per_day(counters: Sequence[Series], spans: Sequence[tuple[float, float]]) -> tuple[dict[str, int], ...]:
+    """The counters' increase on each day (a, b], by outcome: each step between two samples counts on the day
+    of its later sample, so the days add up to the month's increase (resets counted as in `increase`)."""
+    out: tuple[dict[str, int], ...] = tuple({o: 0 for o in FINISHED} for _ in spans)
+    ends = [end for _, end in spans]
+    for s in counters:
+        outcome = s.labels.get("outcome", "")
+        if outcome not in FINISHED:
+            continue
+        for (_, a), (t, b) in pairwise(s.samples):
+            i = bisect_left(ends, t)
+            if i < len(spans) and spans[i][0] < t:
+                out[i][outcome] += round(b - a if b >= a else b)
+    return out
+
+
 def longest_gap(
     successes: Iterable[float], before: float | None, start: float, end: float, floor: float | None = None
 ) -> Gap | None:
@@ -497,9 +517,11 @@ def build(
                     "(A restart without state_file, or a job first seen mid-run, leaves a run uncounted; a run "
                     "between two scrapes is counted but has no date.)"
                 )
+            daily = per_day([Series(c.labels, _from(c.samples, period.start)) for c in counters[key]], days(period))
         else:
             outcomes = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
             source = "gauges"
+            daily = None
         last = _merged(success.get(key, []))
         in_period = [v for _, v in last if v <= period.end]
         # Every success known: the last-success gauge's values and the good runs the gauges show. The gap
@@ -528,6 +550,7 @@ def build(
                 objects=(obj[0][1], obj[-1][1]) if obj else (None, None),
                 size=(size[0][1], size[-1][1]) if size else (None, None),
                 size_samples=size,
+                per_day=daily,
             )
         )
     protected = []
@@ -604,6 +627,7 @@ __all__ = [
     "parse_month",
     "parse_selector",
     "parse_zone",
+    "per_day",
     "quote",
     "runs_from_gauges",
 ]

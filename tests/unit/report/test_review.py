@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from exporter import cli
-from exporter.report import data, html
+from exporter.report import charts, data, html
 from exporter.report.charts import Charts
 from exporter.report.errors import UsageError
 from exporter.report.prometheus import Prometheus, Series
@@ -192,3 +193,35 @@ def test_a_bad_selector_is_a_usage_error_on_the_command_line(tmp_path: Path, cap
             "--prometheus.selector", "job=avepoint"]  # fmt: skip
     assert cli.main(argv) == 2
     assert "--prometheus.selector: 'job=avepoint' is not label matchers" in capfd.readouterr().err
+
+
+def test_the_daily_chart_adds_up_to_the_table_from_the_counters() -> None:
+    # The gauges saw one run; the counters counted 3 failed over two days (an increase at HOURS[30], day 2).
+    counters = [
+        Series(
+            {**BACKUP, "outcome": o},
+            ((HOURS[0], 0.0), (HOURS[10], 1.0 * (o == "failed")), (HOURS[30], 3.0 * (o == "failed"))),
+        )
+        for o in data.FINISHED
+    ]
+    month = data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [INFO],
+                "avepoint_backup_job_status": [_status(BACKUP, "success")],
+                "avepoint_backup_job_start_timestamp_seconds": [Series(BACKUP, ((HOURS[0], NOV + 60),))],
+                "avepoint_backup_job_runs_total": counters,
+            }
+        ),
+        "c1",
+        NOVEMBER,
+        now=DEC,
+    )  # fmt: skip
+    (job,) = month.jobs
+    assert job.total == job.failed == 3 and len(job.runs) == 1
+    counts = charts.daily_counts(month)
+    assert counts["failed"][:3] == [1, 2, 0] and sum(v or 0 for v in counts["failed"]) == job.failed
+    assert sum(v or 0 for values in counts.values() for v in values) == job.total
+    # Without counters the chart counts the gauges' runs by date, as before.
+    gauges = replace(job, per_day=None)
+    assert sum(v or 0 for values in charts.daily_counts(replace(month, jobs=(gauges,))).values() for v in values) == 1
