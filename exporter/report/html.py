@@ -7,6 +7,7 @@ came from AvePoint (organization, module, subscription and status names) or from
 
 from __future__ import annotations
 
+import hashlib
 import html as _html
 import re
 from collections.abc import Iterable, Sequence
@@ -63,8 +64,13 @@ class Page:
 
 
 def filename(customer_id: str, month: str) -> str:
-    """A file name from a customer id: ids are GUIDs, but a name must never leave the folder."""
-    return f"report-{re.sub(r'[^A-Za-z0-9_.-]', '_', customer_id).lstrip('.')}-{month}"
+    """A file name from a customer id: ids are GUIDs, but a name must never leave the folder. An id that had
+    to be changed gets a short hash of itself, so ids differing only in the characters replaced (a/b, a:b)
+    do not write the same file."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", customer_id).lstrip(".")
+    if safe != customer_id:
+        safe += "-" + hashlib.sha256(customer_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"report-{safe}-{month}"
 
 
 def _e(text: object) -> str:

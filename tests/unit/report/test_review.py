@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -225,3 +226,14 @@ def test_the_daily_chart_adds_up_to_the_table_from_the_counters() -> None:
     # Without counters the chart counts the gauges' runs by date, as before.
     gauges = replace(job, per_day=None)
     assert sum(v or 0 for values in charts.daily_counts(replace(month, jobs=(gauges,))).values() for v in values) == 1
+
+
+def test_ids_that_differ_only_in_replaced_characters_get_their_own_files() -> None:
+    ids = ["a/b", "a:b", "a_b", "a b", "../a_b", ".a_b", "a\\b"]
+    names = [html.filename(i, "2026-11") for i in ids]
+    assert len(set(names)) == len(ids), names
+    assert all(re.fullmatch(r"report-[A-Za-z0-9_][A-Za-z0-9_.-]*-2026-11", n) for n in names), names
+    # A GUID (as AvePoint's ids are) keeps its plain name: the links and scripts that know it still work.
+    guid = "72c1a876-f920-43a0-83ce-b3f3c6c7ae50"
+    assert html.filename(guid, "2026-11") == f"report-{guid}-2026-11"
+    assert html.filename("a_b", "2026-11") == "report-a_b-2026-11"
