@@ -425,10 +425,10 @@ def longest_gap(
     successes: Iterable[float], before: float | None, start: float, end: float, floor: float | None = None
 ) -> Gap | None:
     """The longest stretch of [start, end] without a success. `before`: the last success before `start`, if
-    known (the stretch then begins there, but not before `floor`, the period's start); without one the stretch
-    begins at `start` and is open (at least that long)."""
+    known (the stretch then begins there, even in the month before, unless `floor` clips it); without one the
+    stretch begins at `start` and is open (at least that long)."""
     points = sorted({t for t in successes if start <= t <= end})
-    first = (max(before, start if floor is None else floor), False) if before is not None else (start, True)
+    first = (before if floor is None else max(before, floor), False) if before is not None else (start, True)
     edges: list[tuple[float, bool]] = [first]
     edges += [(t, False) for t in points]
     best = None
@@ -525,7 +525,8 @@ def build(
         last = _merged(success.get(key, []))
         in_period = [v for _, v in last if v <= period.end]
         # Every success known: the last-success gauge's values and the good runs the gauges show. The gap
-        # starts at the last one before the measurement starts (a customer added mid-month has one), else open.
+        # starts at the last one before the measurement starts, even in the month before (a job unprotected
+        # since October 28 was unprotected that long on November 3: the dashboard's rule too), else open.
         good = {r.when for r in seen_runs if r.outcome in GOOD and r.when <= period.end} | set(in_period)
         begin = max(period.start, job_from)
         prior = [t for t in good if t < begin]
@@ -545,7 +546,7 @@ def build(
                 runs=runs,
                 measured_from=job_from,
                 last_success=max(good) if good else None,
-                longest_gap=longest_gap(good, max(prior) if prior else None, begin, period.end, period.start),
+                longest_gap=longest_gap(good, max(prior) if prior else None, begin, period.end),
                 never_ran=key not in starts and not runs,
                 objects=(obj[0][1], obj[-1][1]) if obj else (None, None),
                 size=(size[0][1], size[-1][1]) if size else (None, None),

@@ -231,7 +231,8 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
     out.append(
         '<p class="note">Runs: the finished runs the exporter saw '
         + ("(from its run counters)" if sources == ["counters"] else "(from the latest-job gauges)")
-        + "; the success ratio leaves canceled runs out. The summary and the customer's ratio judge backup jobs "
+        + "; the success ratio leaves canceled runs out. The longest without a success counts from the last "
+        "success before the month where there was one. The summary and the customer's ratio judge backup jobs "
         "only, as the alerts do: scan, archiver and retention jobs are listed, marked, but not judged. "
         "Objects and size: the latest run at the month's end, with the change since its start.</p>"
     )

@@ -160,7 +160,7 @@ def expected_gap(job: JobTruth, truth: Truth, measured_from: float) -> tuple[flo
     begin = max(truth.start, measured_from)
     known = [*job.successes, *([job.success_before] if job.success_before is not None else [])]
     prior = [t for t in known if t < begin]
-    edges = [(max(*prior, truth.start), False) if prior else (begin, True)]
+    edges = [(max(prior), False) if prior else (begin, True)]
     edges += [(t, False) for t in sorted(t for t in known if t >= begin)]
     ends = [t for t, _ in edges[1:]] + [truth.end]
     return max(((a, b, o) for (a, o), b in zip(edges, ends, strict=True)), key=lambda g: g[1] - g[0])

@@ -46,7 +46,7 @@ def expected_gap(customer: CustomerTruth, job: JobTruth, month: Month) -> tuple[
     begin = customer.first_exported
     known = [r.end for r in job.finished() if r.outcome in GOOD and r.end is not None]
     prior = [t for t in known if t < begin]
-    edges = [(max(*prior, month.start), False) if prior else (begin, True)]
+    edges = [(max(prior), False) if prior else (begin, True)]
     edges += [(t, False) for t in sorted(t for t in known if begin <= t <= period_end(month))]
     ends = [t for t, _ in edges[1:]] + [period_end(month)]
     return max(((a, b, o) for (a, o), b in zip(edges, ends, strict=True)), key=lambda g: g[1] - g[0])

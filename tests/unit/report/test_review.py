@@ -237,3 +237,29 @@ def test_ids_that_differ_only_in_replaced_characters_get_their_own_files() -> No
     guid = "72c1a876-f920-43a0-83ce-b3f3c6c7ae50"
     assert html.filename(guid, "2026-11") == f"report-{guid}-2026-11"
     assert html.filename("a_b", "2026-11") == "report-a_b-2026-11"
+
+
+def test_the_longest_gap_counts_from_a_success_in_the_month_before() -> None:
+    # Last success October 2 (the gauge's value all along), the next one on November 3: 32 days, as the
+    # dashboard's max_over_time(time() - last_success) counts it; clipped at November 1 it was 2 days, and
+    # the 27 days after November 3 were reported as the longest.
+    oct2 = NOV - 30 * 86400
+    nov3 = NOV + 2 * 86400
+    times = [NOV + h * 3600 for h in range(1, 24 * 4)]
+    failed = Series({**BACKUP, "outcome": "failed", "status": "Failed"}, tuple((t, 1.0) for t in times))
+    month = data.build(
+        _fetcher(
+            {
+                "avepoint_customer_info": [Series(INFO.labels, tuple((t, 1.0) for t in times))],
+                "avepoint_backup_job_status": [failed],
+                "avepoint_backup_job_last_success_timestamp_seconds": [
+                    Series(BACKUP, tuple((t, oct2 if t < nov3 else nov3) for t in times))
+                ],
+            }
+        ),
+        "c1",
+        NOVEMBER,
+        now=DEC,
+    )
+    (job,) = month.jobs
+    assert job.longest_gap == data.Gap(oct2, nov3, False)
