@@ -19,7 +19,7 @@ import yaml
 
 from exporter.report.html import duration
 from tests.support import free_port
-from tests.support.harness import SCRIPT, run_process, stop_processes, wait_for
+from tests.support.harness import SCRIPT, start_prometheus, stop_processes
 from tests.support.pki import bcrypt_hash, make_pki
 from tests.support.report_month import BETA_NAME, JobTruth, Truth, backfill, write
 
@@ -50,25 +50,8 @@ class Backfilled:
     data: Path
 
 
-def start(tmp: Path, data: Path, procs: list[subprocess.Popen[bytes]], web_config: Path | None = None) -> str:
-    port = free_port()
-    (tmp / "prometheus.yml").write_text("global: {}\n")
-    args = [
-        "prometheus",
-        f"--config.file={tmp / 'prometheus.yml'}",
-        f"--storage.tsdb.path={data}",
-        # The month is in the past: the default 15 days of retention would delete it at start.
-        "--storage.tsdb.retention.time=100y",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    if web_config:
-        args.append(f"--web.config.file={web_config}")
-    proc = run_process(args, tmp / f"prometheus-{port}.log")
-    procs.append(proc)
-    scheme = "https" if web_config else "http"
-    if not web_config:
-        wait_for(f"http://127.0.0.1:{port}/-/ready", proc, seconds=30)
-    return f"{scheme}://127.0.0.1:{port}"
+# The month is in the past: the default 15 days of retention would delete it at start.
+RETENTION = ("--storage.tsdb.retention.time=100y",)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +64,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
     backfill(tmp / "gauges.om", tmp / "data")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        yield Backfilled(start(tmp, tmp / "data", procs), truth, gauges, tmp / "data")
+        url = start_prometheus(tmp, {"global": {}}, free_port(), procs, RETENTION, data=tmp / "data")
+        yield Backfilled(url, truth, gauges, tmp / "data")
     finally:
         stop_processes(procs, tmp)
 
@@ -409,17 +393,14 @@ def test_tls_client_certificate_and_basic_auth(month: Backfilled, tmp_path: Path
     shutil.copytree(month.data, data, ignore=shutil.ignore_patterns("lock", "wal", "chunks_head", "queries.active"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        url = start(tmp_path, data, procs, web)
+        url = start_prometheus(tmp_path, {"global": {}}, free_port(), procs, RETENTION, web_config=web, data=data)
         (tmp_path / "password").write_text("s3cret-pass\n")
         (tmp_path / "wrong").write_text("not-the-pass\n")
         tls = ["--prometheus.tls.ca-file", str(pki.ca), "--prometheus.tls.cert-file", str(pki.client.cert),
                "--prometheus.tls.key-file", str(pki.client.key)]  # fmt: skip
         auth = ["--prometheus.username", "reporter", "--prometheus.password-file"]
         args = ["--customer", "c-alpha", "--pdf", "off"]
-        for _ in range(100):  # Prometheus comes up within seconds; its TLS port answers from then on
-            done = report(url, tmp_path / "ok", *tls, *auth, str(tmp_path / "password"), *args)
-            if "cannot connect" not in done.stderr:
-                break
+        done = report(url, tmp_path / "ok", *tls, *auth, str(tmp_path / "password"), *args)
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "ok" / f"report-c-alpha-{month.truth.month}.html").exists()
         wrong = report(url, tmp_path / "no", *tls, *auth, str(tmp_path / "wrong"), *args)
