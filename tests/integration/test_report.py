@@ -350,3 +350,35 @@ def test_tls_client_certificate_and_basic_auth(month_prometheus: Backfilled, tmp
         assert untrusted.returncode == 1 and "TLS handshake failed" in untrusted.stderr
     finally:
         stop_processes(procs, tmp_path)
+
+
+def test_protected_coverage_and_expiring_subscriptions(month_prometheus: Backfilled, written: Path) -> None:
+    month = month_prometheus.month
+    soon = month.start + month.plan.days * DAY + 30 * DAY
+    for customer in month.customers.values():
+        page = parse(page_of(written, customer, month))
+        for row in page.tables.get("protected", [])[1:]:
+            service, module = row[0].split(" / ", 1)
+            protected, scanned = customer.protected[(service, module)]
+            assert row[3] == (f"{protected / scanned * 100:.1f} %" if scanned else "not measured"), row
+        for row in page.tables["subscriptions"][1:]:
+            expiry = datetime.strptime(customer.expiry[row[0]][:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+            assert row[2].endswith("(soon)") is (expiry <= soon), (row, customer.expiry[row[0]])
+        if not customer.protected:
+            assert "Not read for this customer." in page_of(written, customer, month).read_text()
+
+
+def test_counters_and_gauges_disagreeing_is_said(month_prometheus: Backfilled, written: Path) -> None:
+    from tests.integration.test_report_month import counted  # it imports this module
+
+    month = month_prometheus.month
+    said = 0
+    for customer in month.customers.values():
+        body = page_of(written, customer, month).read_text()
+        assert "no avepoint_backup_job_runs_total" not in body
+        for (job_type, module), job in customer.jobs.items():
+            runs = counted(customer, job, month)
+            if not job.never_ran and len(runs) != len(job.finished(month.start, month.start + month.plan.days * DAY)):
+                assert f"{job_type} / {module}: the exporter counted {len(runs)} runs" in body
+                said += 1
+    assert said
