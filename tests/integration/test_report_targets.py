@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) is not installed"),
 ]
 # Three days are enough: no restart, the second customer listed from day 1, an outage on day 1.
-PLAN = Plan(days=3, customers=2, added=1, added_day=1.0, restart_day=10.0, outage=(0, 0, 0.5, 1.5))
+PLAN = Plan(days=3, customers=2, added=1, added_day=1.0, restart_day=10.0, outage=(0, 0, 0.5, 1.5), names=())
 SECOND = "exporter-b:9877"
 
 
