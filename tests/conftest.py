@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support import free_port
-from tests.support.harness import stop_processes
+from tests.support.harness import SCRIPT, stop_processes
 from tests.support.month import GAUGES_ONLY, Backfilled, backfill, generate
 from tests.support.pki import Pki, make_pki
 
@@ -36,3 +37,19 @@ def month_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backf
         yield prometheus
     finally:
         stop_processes(procs, tmp)
+
+
+@pytest.fixture(scope="session")
+def month_report(month_prometheus: Backfilled, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`avepoint-backup-exporter report` over the shared month, once per run (some 15 s: 30 days of 5-minute
+    samples, and PDFs where Chromium is): the folder it wrote. An MSP name with HTML in it, to be escaped."""
+    out = tmp_path_factory.mktemp("month-report")
+    done = subprocess.run(
+        [SCRIPT, "report", "--prometheus.url", month_prometheus.url, "--month", month_prometheus.month.plan.month,
+         "--out", str(out), "--msp.name", "Contoso <MSP>"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out

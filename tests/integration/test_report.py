@@ -111,12 +111,16 @@ def added(month: Month) -> CustomerTruth:
     return customer
 
 
-@pytest.fixture(scope="module")
-def written(month_prometheus: Backfilled, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("out")
-    done = report(month_prometheus.url, out, month_prometheus.month.plan.month, "--msp.name", "Contoso <MSP>")
-    assert done.returncode == 0, done.stderr
-    return out
+@pytest.fixture
+def written(month_report: Path) -> Path:
+    """The report of the shared month (tests/conftest.py), written once per run."""
+    return month_report
+
+
+def week(month_prometheus: Backfilled) -> Month:
+    """The gauges-only week beside the month: small, for the tests of flags and errors (reports in ~1 s)."""
+    (month,) = month_prometheus.others
+    return month
 
 
 def test_with_only_the_gauges_the_runs_are_rebuilt_from_them(month_prometheus: Backfilled, tmp_path: Path) -> None:
@@ -233,7 +237,7 @@ def test_the_pdf_has_pages_and_the_numbers(month_prometheus: Backfilled, written
 
 
 def test_letter_paper_and_a_time_zone(month_prometheus: Backfilled, tmp_path: Path) -> None:
-    month = month_prometheus.month
+    month = week(month_prometheus)
     customer = first(month)
     done = report(month_prometheus.url, tmp_path, month.plan.month, "--customer", customer.id,
                   "--timezone", "America/New_York", "--paper", "letter")  # fmt: skip
@@ -245,18 +249,15 @@ def test_letter_paper_and_a_time_zone(month_prometheus: Backfilled, tmp_path: Pa
         assert "612 x 792 pts (letter)" in info
     page = parse(page_of(tmp_path, customer, month))
     zone = ZoneInfo("America/New_York")
-    # The month's boundaries are New York's: a run that failed late on November 30 in UTC may be December's.
-    failed = sorted(
-        r.start for j in customer.jobs.values() for r in j.runs
-        if r.outcome == "failed" and r.end is not None and datetime.fromtimestamp(r.end, zone).month == 11
-    )  # fmt: skip
-    assert page.tables["failed"][1][0] == datetime.fromtimestamp(failed[0], zone).strftime("%Y-%m-%d %H:%M")
+    # Dates in New York's time: the week's outage failed runs, shown at their local start.
+    failed = sorted(r.start for j in customer.jobs.values() for r in j.runs if r.outcome == "failed" and r.end)
+    assert failed and page.tables["failed"][1][0] == datetime.fromtimestamp(failed[0], zone).strftime("%Y-%m-%d %H:%M")
     assert len(list(tmp_path.glob("report-*.html"))) == 1
 
 
 def test_display_name_override_and_logo(month_prometheus: Backfilled, tmp_path: Path) -> None:
-    month = month_prometheus.month
-    customer = added(month)
+    month = week(month_prometheus)
+    customer = list(month.customers.values())[1]
     logo = tmp_path / "logo.png"
     logo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     out = tmp_path / "out"
@@ -272,7 +273,7 @@ def test_display_name_override_and_logo(month_prometheus: Backfilled, tmp_path: 
 
 
 def test_bad_input_gets_a_clear_error_and_exit_code(month_prometheus: Backfilled, tmp_path: Path) -> None:
-    url, month = month_prometheus.url, month_prometheus.month.plan.month
+    url, month = month_prometheus.url, week(month_prometheus).plan.month
     cases = [
         (report("http://127.0.0.1:9", tmp_path / "a", month), 1, "cannot connect"),
         (report(url + "/no/such/prefix", tmp_path / "b", month), 1, "HTTP 404"),
@@ -295,7 +296,7 @@ def test_bad_input_gets_a_clear_error_and_exit_code(month_prometheus: Backfilled
 
 
 def test_pdf_engine_missing_or_failing(month_prometheus: Backfilled, tmp_path: Path) -> None:
-    month = month_prometheus.month
+    month = week(month_prometheus)
     customer = first(month)
     env = {**os.environ, "CHROMIUM": str(tmp_path / "no-such-chromium")}
     args = [SCRIPT, "report", "--prometheus.url", month_prometheus.url, "--month", month.plan.month,
@@ -310,7 +311,7 @@ def test_pdf_engine_missing_or_failing(month_prometheus: Backfilled, tmp_path: P
 
 
 def test_tls_client_certificate_and_basic_auth(month_prometheus: Backfilled, tmp_path: Path) -> None:
-    month = month_prometheus.month
+    month = week(month_prometheus)
     customer = first(month)
     pki = make_pki(tmp_path / "pki")
     web = tmp_path / "web.yml"
