@@ -4,6 +4,7 @@ against the truth the simulator served, run counters included (issue 16's "done 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -120,3 +121,30 @@ def test_every_customer_page_holds_the_month_the_simulator_served(
             assert " ".join(customer.organization.split()) in fleet_text, fleet_text
             summary = parse(month_report / f"report-{customer.id}-{month.plan.month}.html").texts["summary"]
             assert summary in " ".join(text(f"report-{customer.id}-{month.plan.month}.pdf").split())
+
+
+def test_the_longest_gap_is_the_dashboards(month_prometheus: Backfilled, month_report: Path) -> None:
+    """The page's longest time without a success and the Backup report dashboard's query (max_over_time of the
+    last success's age, every 5 minutes) agree per job, to the exporter's refresh interval, the dashboard's
+    step and the page's minute, a gap from a success before the month included."""
+    month = month_prometheus.month
+    end = period_end(month)
+    compared = 0
+    for customer in month.customers.values():
+        page = parse(month_report / f"report-{customer.id}-{month.plan.month}.html")
+        for row in page.tables["jobs"][1:]:
+            spans = re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d)", row[5])
+            if len(spans) != 2 or row[5].startswith("at least"):
+                continue  # never ran, or no earlier success known: the dashboard has no age to compare
+            a, b = (datetime.strptime(s, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() for s in spans)
+            job_type, module = row[0].split(" not measured before")[0].split(" / ", 1)
+            selector = (f'avepoint_backup_job_last_success_timestamp_seconds{{customer_id="{customer.id}",'
+                        f'job_type="{job_type}",job_module="{module}"}}')  # fmt: skip
+            seconds = int(end - month.start)
+            (result,) = month_prometheus.query(f"max(max_over_time((time() - {selector})[{seconds}s:5m]))", end)
+            # The exporter learns of a success at its next refresh (cache.ttl later at most): the dashboard's age
+            # runs on until then; the page has the run's own end time.
+            late = float(result["value"][1]) - (b - a)
+            assert -360 <= late <= month.plan.ttl + 360, (customer.id, module, row[5], late)
+            compared += 1
+    assert compared >= 5
