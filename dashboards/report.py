@@ -156,8 +156,12 @@ def report() -> Json:
         ),
         stat(
             "Longest without a success",
-            "The longest any backup job went without a successful run in the period (from the exporter's "
-            "last-success time; unknown for a job never seen succeeding).",
+            "The longest any backup job went without a successful run in the period, counted from its last "
+            "success even when that was before the period (a job unprotected since the 28th of the month before "
+            "counts from then, as the monthly report does); from the exporter's last-success time, unknown for a "
+            "job never seen succeeding. Sampled every 5 minutes: a month is 8,640 steps per job, so a view of "
+            "more than about 5,800 jobs passes Prometheus' default --query.max-samples (50,000,000): pick an "
+            "organization, or raise the limit.",
             "s",
             longest_without_success(""),
             steps=thresholds((None, "green"), (129600, "orange"), (259200, "red")),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pygal
 from pygal.style import Style
 
-from exporter.report.data import GOOD, CustomerMonth, days, local
+from exporter.report.data import FINISHED, GOOD, CustomerMonth, days, local
 
 # The colours of the status page: green success, red failure, grey for the rest.
 _STYLE = Style(
@@ -71,24 +71,37 @@ def _common(style: Style = _STYLE) -> dict[str, object]:
     }
 
 
-def daily(month: CustomerMonth) -> str:
-    # Bars side by side, not stacked: pygal's StackedBar draws a None as 0, its Bar leaves it out.
-    chart = pygal.Bar(title="Finished runs per day", include_x_axis=True, **_common())
+def daily_counts(month: CustomerMonth) -> dict[str, list[int | None]]:
+    """Finished runs per day: from the counters where a job has them (so the bars add up to the table's
+    runs), else its runs seen in the gauges by their date. Days before any job was measured are None."""
     spans = days(month.period)
-    chart.x_labels = [local(a, month.period.zone, "%d") for a, _ in spans]
     first = min([j.measured_from for j in month.jobs], default=month.measured_from)
-    runs = [r for j in month.jobs for r in j.runs]
     counts: dict[str, list[int | None]] = {"successful": [], "failed": [], "other": []}
-    for a, b in spans:
+    for i, (a, b) in enumerate(spans):
         if b <= first:  # not measured yet: left empty, not 0
             for values in counts.values():
                 values.append(None)
             continue
-        day = [r for r in runs if a <= r.when < b]
-        counts["successful"].append(sum(r.outcome in GOOD for r in day))
-        counts["failed"].append(sum(r.outcome == "failed" for r in day))
-        counts["other"].append(sum(r.outcome not in (*GOOD, "failed") for r in day))
-    for title, values in counts.items():
+        day = {o: 0 for o in FINISHED}
+        for job in month.jobs:
+            if job.per_day is not None:
+                for o in FINISHED:
+                    day[o] += job.per_day[i].get(o, 0)
+            else:
+                for r in job.runs:
+                    if a <= r.when < b:
+                        day[r.outcome] = day.get(r.outcome, 0) + 1
+        counts["successful"].append(sum(day[o] for o in GOOD))
+        counts["failed"].append(day["failed"])
+        counts["other"].append(sum(v for o, v in day.items() if o not in (*GOOD, "failed")))
+    return counts
+
+
+def daily(month: CustomerMonth) -> str:
+    # Bars side by side, not stacked: pygal's StackedBar draws a None as 0, its Bar leaves it out.
+    chart = pygal.Bar(title="Finished runs per day", include_x_axis=True, **_common())
+    chart.x_labels = [local(a, month.period.zone, "%d") for a, _ in days(month.period)]
+    for title, values in daily_counts(month).items():
         chart.add(title, values)
     return _svg(chart)
 
@@ -130,4 +143,4 @@ def for_customer(month: CustomerMonth) -> Charts:
     return Charts(daily(month), size(month), size_legend(month))
 
 
-__all__ = ["Charts", "daily", "for_customer", "size", "size_legend"]
+__all__ = ["Charts", "daily", "daily_counts", "for_customer", "size", "size_legend"]

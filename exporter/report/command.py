@@ -68,6 +68,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="per query (default 60)",
     )
     p.add_argument(
+        "--prometheus.selector",
+        dest="prometheus_selector",
+        default="",
+        metavar="MATCHERS",
+        help='label matchers added to every query, e.g. job="avepoint",instance="host:9877": one exporter '
+        "when several are scraped (default: none)",
+    )
+    p.add_argument(
         "--month",
         required=True,
         metavar="YYYY-MM",
@@ -171,6 +179,7 @@ def generate(args: argparse.Namespace, now: float | None = None) -> Written:
     zone = data.parse_zone(args.timezone)
     period = data.parse_month(args.month, zone, now)
     names = _names(args.customer_names)
+    matchers = data.parse_selector(args.prometheus_selector) if args.prometheus_selector.strip() else ""
     msp_logo = logo.load(args.msp_logo) if args.msp_logo else None
     try:
         from exporter.report import charts, html  # noqa: PLC0415  # pygal: the `report` extra
@@ -188,10 +197,10 @@ def generate(args: argparse.Namespace, now: float | None = None) -> Written:
         def fetch(selector: str, before: float) -> list[Series]:
             return prom.samples(selector, period.start - before, period.end)
 
-        ids = list(dict.fromkeys(args.customers)) or data.customers(fetch)
+        ids = list(dict.fromkeys(args.customers)) or data.customers(fetch, matchers)
         if not ids:
             raise NoData(f"Prometheus at {prom.url} has no avepoint_customer_info samples in {period.month}")
-        months = tuple(data.build(fetch, cid, period, names.get(cid), now) for cid in ids)
+        months = tuple(data.build(fetch, cid, period, names.get(cid), now, matchers=matchers) for cid in ids)
     finally:
         prom.close()
     engine = pdf.find() if args.pdf == "auto" else None
@@ -217,6 +226,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except ReportError as exc:
         log.error("report failed", extra={"error": str(exc)})
         return exc.exit_code
+    except Exception as exc:  # a bug: said in one line with its type, never a traceback as the interface
+        log.error("report failed: internal error", extra={"error": type(exc).__name__})
+        log.debug("internal error", exc_info=True)
+        return 1
     for month in written.customers:
         problems = len(month.modules_with_failures)
         summary = "all backups healthy" if not problems else f"{problems} module(s) with failed runs"

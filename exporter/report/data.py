@@ -9,8 +9,10 @@ measured stays missing, with the time the measurement starts: never a 0.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ FINISHED = ("success", "warning", "failed", "canceled", "unknown")
 GOOD = ("success", "warning")
 # The success ratio's denominator leaves canceled runs out: a person stopped them (as the recording rules).
 COUNTED = ("success", "warning", "failed", "unknown")
+# The kinds a success ratio judges, as the recording rules and the alert (avepoint_backup_job_kind{kind="backup"});
+# "" is a job without a kind series (an exporter older than the family): counted as a backup.
+BACKUP_KINDS = ("", "backup")
 # A hole in a customer's samples longer than this many of its usual intervals is reported as not measured.
 GAP_FACTOR = 2.0
 # Subscriptions expiring within this many days after the period are flagged on the fleet page.
@@ -138,6 +143,9 @@ class JobMonth:
     size: tuple[float | None, float | None]
     size_samples: Samples
     never_ran: bool = False  # no start time in the whole period: the documented never-run row
+    # From the counters: finished runs by outcome on each of days(period), adding up to `outcomes`; None when
+    # the runs come from the gauges (the chart then counts `runs` by date).
+    per_day: tuple[Mapping[str, int], ...] | None = None
 
     @property
     def total(self) -> int:
@@ -151,6 +159,11 @@ class JobMonth:
     def ratio(self) -> float | None:
         counted = sum(self.outcomes.get(o, 0) for o in COUNTED)
         return sum(self.outcomes.get(o, 0) for o in GOOD) / counted if counted else None
+
+    @property
+    def is_backup(self) -> bool:
+        """Judged in the summary and the ratios: scan, archiver and retention jobs are shown but not judged."""
+        return self.kind in BACKUP_KINDS
 
     @property
     def failed_runs(self) -> tuple[Run, ...]:
@@ -193,8 +206,13 @@ class CustomerMonth:
     notes: tuple[str, ...] = field(default=())  # what could not be measured, said plainly
 
     @property
+    def backups(self) -> tuple[JobMonth, ...]:
+        """The jobs the summary judges (kind "backup", or no kind series), as the recording rules do."""
+        return tuple(j for j in self.jobs if j.is_backup)
+
+    @property
     def failed(self) -> int:
-        return sum(j.failed for j in self.jobs)
+        return sum(j.failed for j in self.backups)
 
     @property
     def late_start(self) -> float | None:
@@ -204,22 +222,24 @@ class CustomerMonth:
 
     @property
     def ratio(self) -> float | None:
-        counted = sum(j.outcomes.get(o, 0) for j in self.jobs for o in COUNTED)
-        good = sum(j.outcomes.get(o, 0) for j in self.jobs for o in GOOD)
+        counted = sum(j.outcomes.get(o, 0) for j in self.backups for o in COUNTED)
+        good = sum(j.outcomes.get(o, 0) for j in self.backups for o in GOOD)
         return good / counted if counted else None
 
     @property
     def modules_with_failures(self) -> tuple[JobMonth, ...]:
-        return tuple(j for j in self.jobs if j.failed)
+        return tuple(j for j in self.backups if j.failed)
 
     @property
     def never_ran(self) -> tuple[JobMonth, ...]:
-        return tuple(j for j in self.jobs if j.never_ran)
+        return tuple(j for j in self.backups if j.never_ran)
 
     @property
     def modules_without_success(self) -> tuple[JobMonth, ...]:
         return tuple(
-            j for j in self.jobs if j.last_success is None or j.last_success < max(self.period.start, j.measured_from)
+            j
+            for j in self.backups
+            if j.last_success is None or j.last_success < max(self.period.start, j.measured_from)
         )
 
     def expiring(self, days: int = EXPIRY_DAYS) -> tuple[Subscription, ...]:
@@ -230,6 +250,75 @@ class CustomerMonth:
 def quote(value: str) -> str:
     """A PromQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def finite(series: Iterable[Series]) -> list[Series]:
+    """The series without their NaN and ±Inf samples (a stale marker, a bad exporter, a recording rule's 0/0):
+    none of them is a count, a time or a size; a series left without samples is dropped."""
+    out = []
+    for s in series:
+        kept = tuple(p for p in s.samples if math.isfinite(p[1]))
+        if kept:
+            out.append(s if len(kept) == len(s.samples) else Series(s.labels, kept))
+    return out
+
+
+Source = tuple[str, str]  # a scrape target: (job, instance), Prometheus' target labels
+# A label matcher of PromQL: name, operator, a quoted string (Prometheus' escapes).
+_MATCHER = re.compile(r"""\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*""")
+
+
+def parse_selector(text: str) -> str:
+    """`--prometheus.selector`: label matchers (job="avepoint",instance="x:9877"), as PromQL writes them inside
+    braces (the braces optional), returned ready to join to the report's own matchers."""
+    inner = text.strip()
+    if inner.startswith("{") and inner.endswith("}"):
+        inner = inner[1:-1]
+    matchers = []
+    pos = 0
+    while inner.strip(", \t") and pos < len(inner):
+        match = _MATCHER.match(inner, pos)
+        if match is None:
+            raise UsageError(
+                f'--prometheus.selector: {text!r} is not label matchers such as job="avepoint",instance="host:9877"'
+                f" (cannot read {inner[pos:][:40]!r})"
+            )
+        matchers.append(f"{match[1]}{match[2]}{match[3]}")
+        pos = match.end()
+        if pos < len(inner):
+            if inner[pos] != ",":
+                raise UsageError(
+                    f"--prometheus.selector: {text!r}: expected ',' between matchers at {inner[pos:][:40]!r}"
+                )
+            pos += 1
+    if not matchers:
+        raise UsageError(f"--prometheus.selector: {text!r} holds no label matcher")
+    return ",".join(matchers)
+
+
+def _source(s: Series) -> Source:
+    return (s.labels.get("job", ""), s.labels.get("instance", ""))
+
+
+def one_source(series: Iterable[Series]) -> tuple[list[Source], list[Source]]:
+    """The scrape targets whose series of one job are kept, and those left out. Targets one after another (a
+    pod replaced, its instance changed) are all kept: their counters add up. Targets at overlapping times (two
+    exporters, or one scraped by two Prometheus jobs) would count every run twice: the one with the most
+    samples is kept."""
+    times: dict[Source, set[float]] = defaultdict(set)
+    for s in series:
+        times[_source(s)].update(t for t, _ in s.samples)
+    spans = {k: (min(v), max(v)) for k, v in times.items() if v}
+    kept: list[Source] = []
+    for src in sorted(spans, key=lambda k: (-len(times[k]), k)):
+        lo, hi = spans[src]
+        if all(hi < spans[k][0] or lo > spans[k][1] for k in kept):
+            kept.append(src)
+    return kept, sorted(k for k in spans if k not in kept)
+
+
+def _target(src: Source) -> str:
+    return f"job={quote(src[0])}, instance={quote(src[1])}"
 
 
 def _key(s: Series) -> tuple[str, str]:
@@ -316,14 +405,30 @@ def increase(samples: Samples) -> float:
     return total
 
 
+def per_day(counters: Sequence[Series], spans: Sequence[tuple[float, float]]) -> tuple[dict[str, int], ...]:
+    """The counters' increase on each day (a, b], by outcome: each step between two samples counts on the day
+    of its later sample, so the days add up to the month's increase (resets counted as in `increase`)."""
+    out: tuple[dict[str, int], ...] = tuple({o: 0 for o in FINISHED} for _ in spans)
+    ends = [end for _, end in spans]
+    for s in counters:
+        outcome = s.labels.get("outcome", "")
+        if outcome not in FINISHED:
+            continue
+        for (_, a), (t, b) in pairwise(s.samples):
+            i = bisect_left(ends, t)
+            if i < len(spans) and spans[i][0] < t:
+                out[i][outcome] += round(b - a if b >= a else b)
+    return out
+
+
 def longest_gap(
     successes: Iterable[float], before: float | None, start: float, end: float, floor: float | None = None
 ) -> Gap | None:
     """The longest stretch of [start, end] without a success. `before`: the last success before `start`, if
-    known (the stretch then begins there, but not before `floor`, the period's start); without one the stretch
-    begins at `start` and is open (at least that long)."""
+    known (the stretch then begins there, even in the month before, unless `floor` clips it); without one the
+    stretch begins at `start` and is open (at least that long)."""
     points = sorted({t for t in successes if start <= t <= end})
-    first = (max(before, start if floor is None else floor), False) if before is not None else (start, True)
+    first = (before if floor is None else max(before, floor), False) if before is not None else (start, True)
     edges: list[tuple[float, bool]] = [first]
     edges += [(t, False) for t in points]
     best = None
@@ -334,13 +439,20 @@ def longest_gap(
 
 
 def build(
-    fetch: Fetch, customer_id: str, period: Period, name: str | None = None, now: float | None = None
+    fetch: Fetch,
+    customer_id: str,
+    period: Period,
+    name: str | None = None,
+    now: float | None = None,
+    *,
+    matchers: str = "",
 ) -> CustomerMonth:
-    """One customer's month from `fetch(selector)`, which answers every raw sample of the period."""
-    sel = "{customer_id=" + quote(customer_id) + "}"
+    """One customer's month from `fetch(selector)`, which answers every raw sample of the period; `matchers`
+    (parse_selector's) are added to every selector."""
+    sel = "{customer_id=" + quote(customer_id) + ("," + matchers if matchers else "") + "}"
 
     def get(metric: str, before: float = 0.0) -> list[Series]:
-        return fetch(metric + sel, before)
+        return finite(fetch(metric + sel, before))
 
     info = get("avepoint_customer_info")
     if not info:
@@ -362,6 +474,24 @@ def build(
         notes.append(
             "Runs are counted from the latest-job gauges (this Prometheus has no avepoint_backup_job_runs_total): "
             "a run that started and ended between two refreshes of the exporter is not seen."
+        )
+    doubled: dict[tuple[str, str], tuple[Source, list[Source]]] = {}
+    for key in status:
+        targets, dropped = one_source([*status[key], *counters.get(key, [])])
+        if dropped:
+            doubled[key] = (targets[0], dropped)
+            for table in (status, starts, ends, success, objects, sizes, kinds, counters, seen_since):
+                if key in table:
+                    table[key] = [s for s in table[key] if _source(s) in targets]
+    if doubled:
+        notes.append(
+            "The same jobs came from more than one scrape target at the same time, and are counted from one of "
+            "them, not summed: "
+            + "; ".join(
+                f"{k[0]} / {k[1]} from {_target(one)} (the most samples), not {', '.join(map(_target, dropped))}"
+                for k, (one, dropped) in sorted(doubled.items())
+            )
+            + ". --prometheus.selector picks the target."
         )
     jobs = []
     for key in sorted(status):
@@ -387,19 +517,25 @@ def build(
                     "(A restart without state_file, or a job first seen mid-run, leaves a run uncounted; a run "
                     "between two scrapes is counted but has no date.)"
                 )
+            daily = per_day([Series(c.labels, _from(c.samples, period.start)) for c in counters[key]], days(period))
         else:
             outcomes = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
             source = "gauges"
+            daily = None
         last = _merged(success.get(key, []))
         in_period = [v for _, v in last if v <= period.end]
         # Every success known: the last-success gauge's values and the good runs the gauges show. The gap
-        # starts at the last one before the measurement starts (a customer added mid-month has one), else open.
+        # starts at the last one before the measurement starts, even in the month before (a job unprotected
+        # since October 28 was unprotected that long on November 3: the dashboard's rule too), else open.
         good = {r.when for r in seen_runs if r.outcome in GOOD and r.when <= period.end} | set(in_period)
         begin = max(period.start, job_from)
         prior = [t for t in good if t < begin]
         size = _merged(sizes.get(key, []))
         obj = _merged(objects.get(key, []))
-        kind = kinds[key][-1].labels.get("kind", "") if key in kinds else ""
+        # The kind at the newest sample of any of its series (a job's kind can change; the order Prometheus
+        # answers in says nothing about time).
+        newest_kind = _newest(kinds.get(key, []), "job_type", "job_module")
+        kind = next(iter(newest_kind.values())).labels.get("kind", "") if newest_kind else ""
         jobs.append(
             JobMonth(
                 job_type=key[0],
@@ -410,11 +546,12 @@ def build(
                 runs=runs,
                 measured_from=job_from,
                 last_success=max(good) if good else None,
-                longest_gap=longest_gap(good, max(prior) if prior else None, begin, period.end, period.start),
+                longest_gap=longest_gap(good, max(prior) if prior else None, begin, period.end),
                 never_ran=key not in starts and not runs,
                 objects=(obj[0][1], obj[-1][1]) if obj else (None, None),
                 size=(size[0][1], size[-1][1]) if size else (None, None),
                 size_samples=size,
+                per_day=daily,
             )
         )
     protected = []
@@ -460,12 +597,14 @@ def build(
     )
 
 
-def customers(fetch: Fetch) -> list[str]:
+def customers(fetch: Fetch, matchers: str = "") -> list[str]:
     """Every customer id with samples in the period."""
-    return sorted({s.labels["customer_id"] for s in fetch("avepoint_customer_info", 0.0) if "customer_id" in s.labels})
+    selector = "avepoint_customer_info" + ("{" + matchers + "}" if matchers else "")
+    return sorted({s.labels["customer_id"] for s in fetch(selector, 0.0) if "customer_id" in s.labels})
 
 
 __all__ = [
+    "BACKUP_KINDS",
     "COUNTED",
     "EXPIRY_DAYS",
     "FINISHED",
@@ -480,12 +619,16 @@ __all__ = [
     "build",
     "customers",
     "days",
+    "finite",
     "holes",
     "increase",
     "local",
     "longest_gap",
+    "one_source",
     "parse_month",
+    "parse_selector",
     "parse_zone",
+    "per_day",
     "quote",
     "runs_from_gauges",
 ]

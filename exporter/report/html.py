@@ -7,6 +7,7 @@ came from AvePoint (organization, module, subscription and status names) or from
 
 from __future__ import annotations
 
+import hashlib
 import html as _html
 import re
 from collections.abc import Iterable, Sequence
@@ -63,8 +64,13 @@ class Page:
 
 
 def filename(customer_id: str, month: str) -> str:
-    """A file name from a customer id: ids are GUIDs, but a name must never leave the folder."""
-    return f"report-{re.sub(r'[^A-Za-z0-9_.-]', '_', customer_id).lstrip('.')}-{month}"
+    """A file name from a customer id: ids are GUIDs, but a name must never leave the folder. An id that had
+    to be changed gets a short hash of itself, so ids differing only in the characters replaced (a/b, a:b)
+    do not write the same file."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", customer_id).lstrip(".")
+    if safe != customer_id:
+        safe += "-" + hashlib.sha256(customer_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"report-{safe}-{month}"
 
 
 def _e(text: object) -> str:
@@ -144,13 +150,14 @@ def _period(month: CustomerMonth) -> str:
 def summary(month: CustomerMonth) -> tuple[str, bool]:
     failing = month.modules_with_failures
     without = month.modules_without_success
-    if not month.jobs:
+    backups = month.backups
+    if not backups:
         return "No backup jobs were measured this month.", True
     if not failing and not without:
-        return f"All backups healthy: {len(month.jobs)} of {len(month.jobs)} modules succeeded, no failed runs.", False
+        return f"All backups healthy: {len(backups)} of {len(backups)} modules succeeded, no failed runs.", False
     parts = []
     if failing:
-        parts.append(f"{len(failing)} of {len(month.jobs)} modules had failed runs ({month.failed} in all)")
+        parts.append(f"{len(failing)} of {len(backups)} modules had failed runs ({month.failed} in all)")
     never = [j for j in without if j.never_ran]
     if len(without) > len(never):
         parts.append(f"{len(without) - len(never)} without a successful run")
@@ -196,7 +203,7 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
             if job.measured_from - month.period.start > max(month.interval * 3, 60.0)
             else ""
         )
-        kind = f" <span class=note>({_e(job.kind)})</span>" if job.kind and job.kind != "backup" else ""
+        kind = f" <span class=note>({_e(job.kind)}, not a backup)</span>" if not job.is_backup else ""
         objects = (
             f"{job.objects[1]:,.0f}{_change(job.objects)}" if job.objects[1] is not None else _missing("not measured")
         )
@@ -224,8 +231,10 @@ def customer(month: CustomerMonth, page: Page, charts: Charts) -> str:
     out.append(
         '<p class="note">Runs: the finished runs the exporter saw '
         + ("(from its run counters)" if sources == ["counters"] else "(from the latest-job gauges)")
-        + "; the success ratio leaves canceled runs out. Objects and size: the latest run at the month's end, "
-        "with the change since its start.</p>"
+        + "; the success ratio leaves canceled runs out. The longest without a success counts from the last "
+        "success before the month where there was one. The summary and the customer's ratio judge backup jobs "
+        "only, as the alerts do: scan, archiver and retention jobs are listed, marked, but not judged. "
+        "Objects and size: the latest run at the month's end, with the change since its start.</p>"
     )
     legend = "".join(
         f'<li><span class="swatch" style="background:{_e(colour)}"></span>{_e(name)}</li>'
@@ -334,7 +343,11 @@ def fleet(months: Sequence[CustomerMonth], page: Page) -> str:
             ]
         )
     out.append(_rows(rows) + "</tbody></table>")
-    out.append('<p class="note">Subscriptions expiring within 30 days after the period are listed.</p></body></html>\n')
+    out.append(
+        '<p class="note">The success ratio and the failed runs are of backup jobs only, as the alerts judge them '
+        "(scan, archiver and retention jobs are left out). Subscriptions expiring within 30 days after the period "
+        "are listed.</p></body></html>\n"
+    )
     return "".join(out)
 
 

@@ -64,9 +64,10 @@ def test_every_option_reaches_its_flag_and_secrets_are_files(chart: helm.Chart, 
                 "passwordKey": "password",
                 "caKey": "ca.crt",
             },
-            "mspName": "Contoso IT",
-            "customers": ["c-1", "c-2"],
-            "customerNames": {"c-1": "Alpha & Co"},
+            # YAML's own characters: ": " made a map of an unquoted arg, " #" cut it as a comment.
+            "mspName": "Contoso: Managed IT #1",
+            "customers": ["c-1", "c-2: x"],
+            "customerNames": {"c-1": "Alpha & Co", "c-2: x": "Fabrikam #1 Ltd", "c3": "'quoted' \"both\" \\ {x}"},
             "volume": {"persistentVolumeClaim": {"claimName": "reports"}},
             "extraArgs": ["--paper=letter"],
         }
@@ -79,7 +80,9 @@ def test_every_option_reaches_its_flag_and_secrets_are_files(chart: helm.Chart, 
     assert args.prometheus_username == "reporter"
     assert args.prometheus_password_file == "/run/secrets/avepoint-report/password"
     assert args.prometheus_ca_file == "/run/secrets/avepoint-report/ca.crt"
-    assert (args.msp_name, args.customers, args.customer_names) == ("Contoso IT", ["c-1", "c-2"], ["c-1=Alpha & Co"])
+    assert all(isinstance(a, str) for a in c["args"]), c["args"]
+    assert (args.msp_name, args.customers) == ("Contoso: Managed IT #1", ["c-1", "c-2: x"])
+    assert args.customer_names == ["c-1=Alpha & Co", "c-2: x=Fabrikam #1 Ltd", "c3='quoted' \"both\" \\ {x}"]
     assert (args.timezone, args.month, args.paper) == ("Europe/Berlin", "2026-11", "letter")
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     assert mounts["prometheus-secret"] == {

@@ -4,6 +4,7 @@ against the truth the simulator served, run counters included (issue 16's "done 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -13,7 +14,6 @@ import pytest
 
 from exporter.report.html import duration
 from tests.integration.test_report import Tables, parse
-from tests.support.harness import SCRIPT
 from tests.support.month import Backfilled, CustomerTruth, JobTruth, Month, Run
 
 pytestmark = [
@@ -46,7 +46,7 @@ def expected_gap(customer: CustomerTruth, job: JobTruth, month: Month) -> tuple[
     begin = customer.first_exported
     known = [r.end for r in job.finished() if r.outcome in GOOD and r.end is not None]
     prior = [t for t in known if t < begin]
-    edges = [(max(*prior, month.start), False) if prior else (begin, True)]
+    edges = [(max(prior), False) if prior else (begin, True)]
     edges += [(t, False) for t in sorted(t for t in known if begin <= t <= period_end(month))]
     ends = [t for t, _ in edges[1:]] + [period_end(month)]
     return max(((a, b, o) for (a, o), b in zip(edges, ends, strict=True)), key=lambda g: g[1] - g[0])
@@ -90,7 +90,9 @@ def check(out: Path, month: Month) -> None:
         assert page.texts["measured"] == "; ".join(holes).capitalize() + "."
 
 
-def test_every_customer_page_holds_the_month_the_simulator_served(month_prometheus: Backfilled, tmp_path: Path) -> None:
+def test_every_customer_page_holds_the_month_the_simulator_served(
+    month_prometheus: Backfilled, month_report: Path
+) -> None:
     month = month_prometheus.month
     # What makes the month worth checking against: the restart, the customer added mid-month, a never-run
     # module, failures, and runs the counters leave out as a baseline.
@@ -102,16 +104,8 @@ def test_every_customer_page_holds_the_month_the_simulator_served(month_promethe
         for c in month.customers.values()
         for j in c.jobs.values()
     )
-    done = subprocess.run(
-        [SCRIPT, "report", "--prometheus.url", month_prometheus.url, "--month", month.plan.month,
-         "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    check(tmp_path, month)
-    fleet = parse(tmp_path / f"fleet-{month.plan.month}.html").tables["fleet"]
+    check(month_report, month)
+    fleet = parse(month_report / f"fleet-{month.plan.month}.html").tables["fleet"]
     assert sorted(r[0].split(" not measured")[0] for r in fleet[1:]) == sorted(
         c.organization for c in month.customers.values()
     )
@@ -119,11 +113,38 @@ def test_every_customer_page_holds_the_month_the_simulator_served(month_promethe
         # The PDFs hold the same page: each customer's summary line, the fleet page every organization.
         def text(name: str) -> str:
             return subprocess.run(
-                ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
+                ["pdftotext", str(month_report / name), "-"], capture_output=True, text=True, check=True
             ).stdout
 
-        fleet_text = text(f"fleet-{month.plan.month}.pdf")
+        fleet_text = " ".join(text(f"fleet-{month.plan.month}.pdf").split())  # a long name wraps in its cell
         for customer in month.customers.values():
-            assert customer.organization in fleet_text
-            summary = parse(tmp_path / f"report-{customer.id}-{month.plan.month}.html").texts["summary"]
+            assert " ".join(customer.organization.split()) in fleet_text, fleet_text
+            summary = parse(month_report / f"report-{customer.id}-{month.plan.month}.html").texts["summary"]
             assert summary in " ".join(text(f"report-{customer.id}-{month.plan.month}.pdf").split())
+
+
+def test_the_longest_gap_is_the_dashboards(month_prometheus: Backfilled, month_report: Path) -> None:
+    """The page's longest time without a success and the Backup report dashboard's query (max_over_time of the
+    last success's age, every 5 minutes) agree per job, to the exporter's refresh interval, the dashboard's
+    step and the page's minute, a gap from a success before the month included."""
+    month = month_prometheus.month
+    end = period_end(month)
+    compared = 0
+    for customer in month.customers.values():
+        page = parse(month_report / f"report-{customer.id}-{month.plan.month}.html")
+        for row in page.tables["jobs"][1:]:
+            spans = re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d)", row[5])
+            if len(spans) != 2 or row[5].startswith("at least"):
+                continue  # never ran, or no earlier success known: the dashboard has no age to compare
+            a, b = (datetime.strptime(s, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() for s in spans)
+            job_type, module = row[0].split(" not measured before")[0].split(" / ", 1)
+            selector = (f'avepoint_backup_job_last_success_timestamp_seconds{{customer_id="{customer.id}",'
+                        f'job_type="{job_type}",job_module="{module}"}}')  # fmt: skip
+            seconds = int(end - month.start)
+            (result,) = month_prometheus.query(f"max(max_over_time((time() - {selector})[{seconds}s:5m]))", end)
+            # The exporter learns of a success at its next refresh (cache.ttl later at most): the dashboard's age
+            # runs on until then; the page has the run's own end time.
+            late = float(result["value"][1]) - (b - a)
+            assert -360 <= late <= month.plan.ttl + 360, (customer.id, module, row[5], late)
+            compared += 1
+    assert compared >= 5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -111,25 +113,49 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], tmp: Path) -> None:
 
 
 def start_prometheus(
-    tmp: Path, prom_cfg: dict[str, Any], port: int, procs: list[subprocess.Popen[bytes]], flags: tuple[str, ...] = ()
+    tmp: Path,
+    prom_cfg: dict[str, Any],
+    port: int,
+    procs: list[subprocess.Popen[bytes]],
+    flags: tuple[str, ...] = (),
+    *,
+    web_config: Path | None = None,
+    data: Path | None = None,
 ) -> str:
-    """Debian's Prometheus with `prom_cfg` and `flags`, data in `tmp`/prom-data, once ready; its process joins
-    `procs` to be stopped."""
+    """Debian's Prometheus with `prom_cfg` and `flags`, data in `data` (default `tmp`/prom-data), once ready; its
+    process joins `procs` to be stopped. With `web_config` (TLS, auth) it serves https, and is ready once its
+    port accepts connections (its /-/ready wants the client certificate and password the test holds)."""
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
     prometheus = run_process(
         [
             "prometheus",
             f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--storage.tsdb.path={data or tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *([f"--web.config.file={web_config}"] if web_config else []),
             *flags,
         ],
         tmp / "prometheus.log",
     )
     procs.append(prometheus)
+    if web_config:
+        wait_listening(port, prometheus, seconds=30)
+        return f"https://127.0.0.1:{port}"
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/-/ready", prometheus, seconds=30)
     return url
+
+
+def wait_listening(port: int, proc: subprocess.Popen[Any], seconds: float) -> None:
+    """Until 127.0.0.1:`port` accepts a connection (bounded; fails if the process exits first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the process on port {port} exited early with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"127.0.0.1:{port} did not accept connections within {seconds}s")
 
 
 NOW = 1_760_000_000.0

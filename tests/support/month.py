@@ -10,7 +10,9 @@ instance first and last exported each customer.
 The month has, on purpose: the simulator's own failed, warning and canceled runs; a forced outage (one job fails
 for days, so "longest time without a success" is days); an exporter restart (a new Refresher and cache, no
 state file: counters start again from 0, the last-success memory is lost) with a gap without scrapes; a customer
-added mid-month (absent from every answer before); and a module that never ran (no run, no ratio).
+added mid-month (absent from every answer before), its organization full of HTML (HOSTILE_NAME); and a module
+that never ran (no run, no ratio). `Plan(counters=False)` leaves the run counters out, as an exporter from
+before them served (GAUGES_ONLY: the week the report's gauges fallback is tested on).
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ COUNTED: Final = ("success", "warning", "failed", "canceled", "unknown")  # the 
 _UNITS: Final = {"KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 # A module no simulated customer has in this fleet: pinned onto the first customer as a job that never ran.
 NEVER_RUN: Final = ("Microsoft 365", "Power Apps")
+# The organization of the customer added mid-month: HTML in it, for the report's escaping. No `"`, `\` or
+# regex metacharacters, so the dashboards' tests can put it in a PromQL string or a Grafana regex as it is.
+HOSTILE_NAME: Final = "Beta <script>alert</script> & 'Sons' <b>"
+# The run counters' families: left out of the exposition for a month of an exporter that has none.
+RUN_COUNTERS: Final = ("avepoint_backup_job_runs", "avepoint_backup_job_runs_seen_since_timestamp_seconds")
 
 
 def month_start(month: str) -> float:
@@ -79,6 +86,8 @@ class Plan:
     added: int = 2  # index of the customer the API lists only from `added_day` on
     added_day: float = 9.5
     outage: tuple[int, int, float, float] = (0, 0, 5.0, 9.0)  # customer, module index, from day, to day: Failed
+    names: tuple[tuple[int, str], ...] = ((2, HOSTILE_NAME),)  # customer index -> organization served
+    counters: bool = True  # False: the exposition without the run counters (an exporter from before them)
 
     @property
     def start(self) -> float:
@@ -88,6 +97,11 @@ class Plan:
     def end(self) -> float:
         """The last scrape's time (the month's last step)."""
         return self.start + self.days * DAY - self.step
+
+
+# A week of an exporter without run counters, two months before the default month: no restart, no customer
+# added (both come later than a week), the outage on days 5 to 7.
+GAUGES_ONLY: Final = Plan(month="2026-09", days=7, counters=False, names=())
 
 
 @dataclass
@@ -336,8 +350,9 @@ class _Families:
     """The month's samples grouped by family, one spool file each, so the result is one OpenMetrics exposition
     (a family's header once, its samples together) rather than thousands of concatenated scrapes."""
 
-    def __init__(self, spool: Path) -> None:
+    def __init__(self, spool: Path, leave_out: tuple[str, ...] = ()) -> None:
         self._spool = spool
+        self._leave_out = leave_out
         self._headers: dict[str, str] = {}
         self._files: dict[str, TextIO] = {}
         self.samples = 0
@@ -367,7 +382,7 @@ class _Families:
         # A timestamp after every sample (OpenMetrics allows one per sample); joined in C, not line by line.
         suffix = f" {stamp}\n"
         for name, header, lines in families:
-            if not lines:
+            if not lines or name in self._leave_out:
                 continue
             out = self._files.get(name)
             if out is None:
@@ -403,6 +418,8 @@ def generate(path: Path, plan: Plan | None = None) -> Month:
         FleetSpec(customers=plan.customers, seed=plan.seed, jobs_per_customer=plan.jobs_per_customer), clock=clock
     )
     ids = scenario.customer_ids
+    for index, organization in plan.names:
+        scenario.rename_customer(ids[index], organization)
     added = ids[plan.added]
     scenario.remove_customer(added)
     # A module this customer does not have: the documented never-run row, all month.
@@ -424,7 +441,7 @@ def generate(path: Path, plan: Plan | None = None) -> Month:
     cache = ExpositionCache()
     generation, families = -1, list[tuple[str, str, list[str]]]()
     with tempfile.TemporaryDirectory(prefix="month-", dir=path.parent) as spool:
-        grouped = _Families(Path(spool))
+        grouped = _Families(Path(spool), () if plan.counters else RUN_COUNTERS)
         step = 0
         while (now := plan.start + step * plan.step) <= plan.end:
             step += 1
@@ -467,6 +484,8 @@ class Backfilled:
 
     month: Month
     url: str
+    data: Path  # its TSDB folder (a copy serves another Prometheus)
+    others: tuple[Month, ...] = ()  # more months in the same Prometheus (backfill's `others`)
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
         return self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
@@ -507,17 +526,20 @@ def create_blocks(source: Path, data: Path) -> None:
         raise AssertionError(f"promtool could not backfill {source}: {done.stderr or done.stdout}")
 
 
-def backfill(month: Month, tmp: Path, procs: list[subprocess.Popen[bytes]], port: int) -> Backfilled:
+def backfill(
+    month: Month, tmp: Path, procs: list[subprocess.Popen[bytes]], port: int, others: tuple[Month, ...] = ()
+) -> Backfilled:
     """The month's blocks in `tmp`/prom-data and Prometheus started on them (its process joins `procs`).
 
     Retention a year: Prometheus measures it from the newest block, and a month of blocks is older than the
     default 15 days at its start.
     """
-    create_blocks(month.path, tmp / "prom-data")
+    for each in (month, *others):
+        create_blocks(each.path, tmp / "prom-data")
     url = start_prometheus(
         tmp, {"global": {"evaluation_interval": "1m"}}, port, procs, ("--storage.tsdb.retention.time=1y",)
     )
-    return Backfilled(month, url)
+    return Backfilled(month, url, tmp / "prom-data", others)
 
 
 def known_last_success(month: Month, job: JobTruth, at: float) -> float | None:
