@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
 
 import cachetools
 
@@ -24,13 +23,10 @@ from exporter.model import (
     Job,
     JobKey,
     ModuleKey,
-    ProtectedData,
     Runs,
-    ScanProfile,
     Snapshot,
-    TenantSeats,
 )
-from exporter.refresh import changes, fetch, records, slots
+from exporter.refresh import changes, customer, records, slots
 from exporter.refresh.fetch import ApiClient
 from exporter.refresh.last_success import Entry, LastSuccess
 from exporter.refresh.parse_log import ParseLog
@@ -270,7 +266,7 @@ class Refresher:
         enabled = self._config.endpoints
         # At least one request per group and customer (pages and scan summaries come on top).
         per_customer = int(enabled.jobs) + int(enabled.protected) + int(enabled.scan_profiles)
-        if _reads_seats(self._config):
+        if customer.reads_seats(self._config):
             per_customer += len(enabled.seat_tenant_types)
         fleet = 2 if enabled.services else 1
         api = self._config.api
@@ -421,17 +417,9 @@ class Refresher:
         error = exc if isinstance(exc, Failure) else Failure.of(exc)
         with self._lock:
             enabled = self._config.endpoints
-            seats_error = error if _reads_seats(self._config) else None
+            got = customer.Fetched.failed(self._config, error)
             for cid in [cid for cid in self._customers if cid not in self._fresh]:
-                self._record_locked(
-                    enabled,
-                    cid,
-                    now,
-                    jobs_error=error,
-                    protected_error=error,
-                    scan_error=error,
-                    seats_error=seats_error,
-                )
+                self._record_locked(enabled, cid, now, got)
             if enabled.services:
                 self._services = self._services.after(error, now)
                 self._mark_fresh_locked(SERVICES)
@@ -448,11 +436,11 @@ class Refresher:
             self._mark_fresh_locked(LISTING)  # retry after the TTL, not on every scrape
             self._publish_locked()
 
-    def _listed_state(self, old: CustomerState | None, customer: Customer) -> CustomerState:
+    def _listed_state(self, old: CustomerState | None, listed: Customer) -> CustomerState:
         if old is None:
             # New, or known from the state file: its remembered successes apply once its jobs are fetched.
-            return CustomerState(customer)
-        return old if old.customer == customer else replace(old, customer=customer)
+            return CustomerState(listed)
+        return old if old.customer == listed else replace(old, customer=listed)
 
     def _guarded_refresh(self, config: Config, client: ApiClient, customer_id: str) -> None:
         """Refresh one customer; a bug or an unexpected error fails that customer alone, visibly."""
@@ -464,124 +452,28 @@ class Refresher:
             log.exception("refreshing customer failed unexpectedly", extra={"customer_id": customer_id})
             with self._lock:
                 self._record_locked(
-                    config.endpoints,
-                    customer_id,
-                    self._wall(),
-                    jobs_error=INTERNAL,
-                    protected_error=INTERNAL,
-                    scan_error=INTERNAL,
-                    seats_error=INTERNAL if _reads_seats(config) else None,
+                    config.endpoints, customer_id, self._wall(), customer.Fetched.failed(config, INTERNAL)
                 )
                 self._publish_locked()
 
     def _refresh_customer(self, config: Config, client: ApiClient, customer_id: str) -> None:
-        # Each endpoint group on its own: a missing scope for one (403) must not hide the others.
         now = self._wall()
-        jobs: tuple[Job, ...] | None = None
-        protected: tuple[ProtectedData, ...] | None = None
-        profiles: tuple[ScanProfile, ...] | None = None
-        seats: tuple[TenantSeats, ...] | None = None
-        jobs_error = protected_error = scan_error = seats_error = None
-        if config.endpoints.jobs:
-            try:
-                jobs = records.jobs(config, fetch.jobs(config, client, customer_id), customer_id, self._bad)
-            except ApiError as exc:
-                jobs_error = self._failed("refreshing customer failed, keeping its last good data", exc, customer_id)
-        if config.endpoints.protected:
-            try:
-                protected = records.protected(client.protected(customer_id), customer_id, self._bad)
-            except ApiError as exc:
-                protected_error = self._failed(
-                    "refreshing protected data failed, keeping the last good data", exc, customer_id
-                )
-        if config.endpoints.scan_profiles:
-            try:
-                pairs = fetch.scan_profiles(config, client, customer_id)
-                profiles = records.scan_profiles(config, pairs, customer_id, self._bad)
-            except ApiError as exc:
-                scan_error = self._failed(
-                    "refreshing scan profiles failed, keeping the last good data", exc, customer_id
-                )
-        if _reads_seats(config):
-            try:
-                seats = records.seats(fetch.seats(config, client, customer_id), customer_id, self._bad)
-            except ApiError as exc:
-                seats_error = self._failed("refreshing user seats failed, keeping the last good data", exc, customer_id)
+        got = customer.fetched(config, client, customer_id, self._bad)
         with self._lock:
-            self._record_locked(
-                config.endpoints,
-                customer_id,
-                now,
-                jobs=jobs,
-                jobs_error=jobs_error,
-                protected=protected,
-                protected_error=protected_error,
-                profiles=profiles,
-                scan_error=scan_error,
-                seats=seats,
-                seats_error=seats_error,
-            )
+            self._record_locked(config.endpoints, customer_id, now, got)
             self._publish_locked()
 
-    def _record_locked(
-        self,
-        enabled: EndpointsConfig,
-        customer_id: str,
-        now: float,
-        *,
-        jobs: tuple[Job, ...] | None = None,
-        jobs_error: Failure | None = None,
-        protected: tuple[ProtectedData, ...] | None = None,
-        protected_error: Failure | None = None,
-        profiles: tuple[ScanProfile, ...] | None = None,
-        scan_error: Failure | None = None,
-        seats: tuple[TenantSeats, ...] | None = None,
-        seats_error: Failure | None = None,
-    ) -> None:
-        """Store one customer's refresh: new data where it came, the attempt of each enabled group.
-
-        The seats' attempt is recorded only where the seats were asked for (or failed before they could be):
-        `seats` or `seats_error` set.
-        """
+    def _record_locked(self, enabled: EndpointsConfig, customer_id: str, now: float, got: customer.Fetched) -> None:
+        """Store one customer's refresh (customer.applied); nothing if it left the listing meanwhile."""
         current = self._customers.get(customer_id)
-        if current is None:  # dropped from the listing meanwhile
+        if current is None:
             return
         self._mark_fresh_locked(customer_id)
-        changes: dict[str, Any] = {}
-        if enabled.jobs:
-            changes["attempt"] = current.attempt.after(jobs_error, now)
-        if jobs is not None:
-            seen: Mapping[ModuleKey, float] = self._memory.record(customer_id, jobs)
-            runs: Mapping[ModuleKey, Runs] = self._runs.record(customer_id, jobs, now)
-            # Else keep the cached objects: the exposition re-encodes a customer whose objects changed.
-            if jobs != current.jobs or seen != current.last_success or runs != current.runs:
-                changes.update(jobs=jobs, last_success=seen, runs=runs)
-        if enabled.protected:
-            changes["protected_attempt"] = current.protected_attempt.after(protected_error, now)
-        if protected is not None and protected != current.protected:
-            changes["protected"] = protected
-        if enabled.scan_profiles:
-            changes["scan_profiles_attempt"] = current.scan_profiles_attempt.after(scan_error, now)
-        if profiles is not None and profiles != current.scan_profiles:
-            changes["scan_profiles"] = profiles
-        if seats is not None or seats_error is not None:
-            changes["seats_attempt"] = (current.seats_attempt or Attempt()).after(seats_error, now)
-        if seats is not None and seats != current.seats:
-            changes["seats"] = seats
-        self._customers[customer_id] = replace(current, **changes)
 
-    @staticmethod
-    def _failed(message: str, exc: ApiError, customer_id: str = "") -> Failure:
-        log.warning(
-            message,
-            extra={
-                "customer_id": customer_id,
-                "endpoint": exc.endpoint,
-                "error": str(exc),
-                "error_class": type(exc).__name__,
-            },
-        )
-        return Failure.of(exc)
+        def remember(jobs: tuple[Job, ...]) -> tuple[Mapping[ModuleKey, float], Mapping[ModuleKey, Runs]]:
+            return self._memory.record(customer_id, jobs), self._runs.record(customer_id, jobs, now)
+
+        self._customers[customer_id] = customer.applied(current, got, enabled, now, remember)
 
     def _refresh_services(self, config: Config, client: ApiClient) -> None:
         now = self._wall()
@@ -590,7 +482,7 @@ class Refresher:
         try:
             elements = client.services(ids)
         except ApiError as exc:
-            error = self._failed("refreshing subscriptions failed, keeping the last good data", exc)
+            error = customer.failed("refreshing subscriptions failed, keeping the last good data", exc)
             with self._lock:
                 self._services = self._services.after(error, now)
                 self._mark_fresh_locked(SERVICES)
@@ -621,8 +513,3 @@ class Refresher:
             refreshed=self._refreshed,
             last_refresh_seconds=self._last_refresh_seconds,
         )
-
-
-def _reads_seats(config: Config) -> bool:
-    """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
-    return config.endpoints.services and config.api.version == "v3" and bool(config.endpoints.seat_tenant_types)
