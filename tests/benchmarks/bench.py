@@ -275,21 +275,23 @@ def keepalive(customers: int, count: int, tmp: Path) -> Result:
 
 
 @contextmanager
-def simulator_process(customers: int, latency: float) -> Iterator[str]:
-    """The upstream in its own process, so its work does not share a core's time with the measurement."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "avepoint_simulator",
-            "--listen=127.0.0.1:0",
-            f"--customers={customers}",
-            f"--jobs-per-customer={JOBS_PER_CUSTOMER}",
-            f"--latency={latency}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def simulator_process(
+    customers: int, latency: float = 0.0, *, jobs_per_customer: int | None = None, rate_limit: float | None = None
+) -> Iterator[str]:
+    """The upstream in its own process, so its work does not share a core's time with the measurement; yields
+    its base URL. `rate_limit`: requests per second it enforces (429 past it)."""
+    args = [
+        sys.executable,
+        "-m",
+        "avepoint_simulator",
+        "--listen=127.0.0.1:0",
+        f"--customers={customers}",
+        f"--jobs-per-customer={jobs_per_customer or JOBS_PER_CUSTOMER}",
+        f"--latency={latency}",
+    ]
+    if rate_limit is not None:
+        args.append(f"--rate-limit={rate_limit:g}")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         yield proc.stdout.readline().strip()

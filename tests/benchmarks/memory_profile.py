@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import subprocess
-import sys
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -27,30 +23,9 @@ from exporter.exposition import Telemetry
 from exporter.refresh import Refresher
 from exporter.upstream import Client
 from exporter.web import App
+from tests.benchmarks.bench import simulator_process
 
 ROOT = str(Path(__file__).resolve().parents[2])
-
-
-@contextmanager
-def simulator(customers: int, jobs_per_customer: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "avepoint_simulator",
-            "--listen=127.0.0.1:0",
-            f"--customers={customers}",
-            f"--jobs-per-customer={jobs_per_customer}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def area(tb: tracemalloc.Traceback) -> str:
@@ -60,7 +35,7 @@ def area(tb: tracemalloc.Traceback) -> str:
 
 
 def profile(customers: int, jobs_per_customer: int, tmp: Path) -> tuple[int, list[tuple[str, int]]]:
-    with simulator(customers, jobs_per_customer) as base_url:
+    with simulator_process(customers, jobs_per_customer=jobs_per_customer) as base_url:
         (tmp / "secret").write_text(DEMO_CLIENT_SECRET)
         (tmp / "config.yml").write_text(
             f"api: {{base_url: '{base_url}', token_url: '{base_url}/connect/token', max_requests_per_second: 100000}}\n"

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from exporter import config
 from exporter.refresh import Refresher
 from exporter.upstream import Client
+from tests.benchmarks.bench import simulator_process
 
 
 @dataclass
@@ -41,29 +38,6 @@ class Run:
     oldest: float = 0.0  # the oldest data any scrape saw, seconds
 
 
-@contextmanager
-def simulator(customers: int, jobs: int, limit: float) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "avepoint_simulator",
-            "--listen=127.0.0.1:0",
-            f"--customers={customers}",
-            f"--jobs-per-customer={jobs}",
-            f"--rate-limit={limit:g}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def run(label: str, spread: bool, args: argparse.Namespace) -> Run:
     out = Run(label)
     answers: list[tuple[float, int]] = []
@@ -73,7 +47,7 @@ def run(label: str, spread: bool, args: argparse.Namespace) -> Run:
         with lock:
             answers.append((time.monotonic(), int(code) if code.isdigit() else 0))
 
-    with simulator(args.customers, args.jobs_per_customer, args.limit) as base_url:
+    with simulator_process(args.customers, jobs_per_customer=args.jobs_per_customer, rate_limit=args.limit) as base_url:
         cfg = config.from_mapping(
             {
                 "api": {
