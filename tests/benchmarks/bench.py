@@ -414,15 +414,17 @@ def slope(points: list[tuple[int, int]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
 
 
-def fleet_snapshot(customers: int) -> Snapshot:
-    """The simulator's fleet as a snapshot, parsed as the refresher would, without HTTP."""
+def fleet_snapshot(customers: int, *, last_success: bool = False) -> Snapshot:
+    """The simulator's fleet as a snapshot, parsed as the refresher would, without HTTP; with `last_success`,
+    each job's end time as its remembered success."""
     sim = Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER))
     states = []
     for row in sim.customers:
         customer, _ = parse.customer(row)
         assert customer is not None
         jobs = tuple(sorted((j for j, _ in map(parse.job, sim.jobs(customer.id)) if j), key=lambda j: j.key))
-        states.append(CustomerState(customer, jobs, Attempt(True, 1.0)))
+        last = {job.key: job.end_time for job in jobs if job.end_time is not None} if last_success else {}
+        states.append(CustomerState(customer, jobs, Attempt(True, 1.0), last))
     return Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
 
 

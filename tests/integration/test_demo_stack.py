@@ -10,6 +10,7 @@ import pytest
 
 from avepoint_simulator import FleetSpec, Simulator
 from tests.support import free_port
+from tests.support.dashboards import live_queries
 from tests.support.harness import SCRIPT, Stack, eventually, run_process, start_prometheus, stop_processes, wait_for
 
 pytestmark = [
@@ -44,8 +45,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
-    from dashboards import generate, panels
-
     eventually(lambda: bool(demo.query("count_over_time(avepoint_up[30s]) > 10")), 60, "30 s of scrapes")
     # The customer dashboard is looked at for a customer with a successful job, as a user picks one.
     customer_id = demo.query("avepoint_backup_job_last_success_timestamp_seconds")[0]["metric"]["customer_id"]
@@ -58,20 +57,9 @@ def test_every_panel_shows_data_against_the_demo(demo: Stack) -> None:
         "instance": demo.query('avepoint_exporter_build_info{job="avepoint-backup-exporter"}')[0]["metric"]["instance"],
         "datasource": "prometheus",
     }
-    empty, checked = [], 0
-    for name, dashboard in generate.build().items():
-        for title, expr in generate.panel_queries(dashboard):
-            if title in panels.V3_ONLY:  # legacy has no such data: tests/integration/test_seats_stack.py
-                continue
-            if name == "avepoint-report.json":
-                # A month's runs and gaps, which a stack up for a minute does not have (a ratio of no finished
-                # runs is no number): tests/artifacts/test_report_dashboard.py runs it on a backfilled month.
-                continue
-            query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
-            checked += 1
-            if not demo.query(query):
-                empty.append(f"{name} / {title}: {query}")
-    assert checked >= 40
+    queries = live_queries(values)
+    empty = [f"{name} / {title}: {query}" for name, title, query in queries if not demo.query(query)]
+    assert len(queries) >= 40
     assert not empty, "panels without data against --demo:\n" + "\n".join(empty)
 
 

@@ -22,6 +22,7 @@ import yaml
 
 from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
 from tests.support import ROOT, free_port
+from tests.support.dashboards import live_queries
 from tests.support.harness import (
     SCRIPT,
     Receiver,
@@ -242,7 +243,6 @@ def test_alert_resolves_when_the_failure_heals(stack: Stack) -> None:
 
 
 def test_every_dashboard_query_returns_data(stack: Stack) -> None:
-    from dashboards import generate, panels
 
     # Rates need two scrapes inside the window: wait until the exporter has been scraped a while.
     eventually(lambda: bool(stack.query("count_over_time(avepoint_up[30s]) > 10")), 60, "30 s of scrapes")
@@ -256,19 +256,7 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
         ],
         "datasource": "prometheus",
     }
-    empty = []
-    checked = 0
-    for name, dashboard in generate.build().items():
-        for title, expr in generate.panel_queries(dashboard):
-            if title in panels.V3_ONLY:  # legacy has no such data: tests/integration/test_seats_stack.py
-                continue
-            if name == "avepoint-report.json":
-                # A month's runs and gaps, which a stack up for a minute does not have (a ratio of no finished
-                # runs is no number): tests/artifacts/test_report_dashboard.py runs it on a backfilled month.
-                continue
-            query = generate.substitute(expr, values, rate_interval="30s", interval="15s", range_="5m")
-            checked += 1
-            if not stack.query(query):
-                empty.append(f"{name} / {title}: {query}")
-    assert checked >= 40
+    queries = live_queries(values)
+    empty = [f"{name} / {title}: {query}" for name, title, query in queries if not stack.query(query)]
+    assert len(queries) >= 40
     assert not empty, "queries with no series:\n" + "\n".join(empty)

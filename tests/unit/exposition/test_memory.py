@@ -7,28 +7,16 @@ import gzip
 import tracemalloc
 from dataclasses import replace
 
-from avepoint_simulator import FleetSpec, Simulator
-from exporter import config
 from exporter.exposition import ExpositionCache
 from exporter.exposition.cache import BLOCK
 from exporter.exposition.text import encode
-from exporter.model import Attempt, CustomerState, Snapshot
-from exporter.upstream import parse
-
-JOBS_PER_CUSTOMER = 20
+from exporter.model import Attempt, Snapshot
+from tests.benchmarks.bench import JOBS_PER_CUSTOMER, fleet_snapshot
 
 
 def fleet(customers: int) -> Snapshot:
     """The simulator's fleet parsed as the refresher parses it, without HTTP."""
-    sim = Simulator(FleetSpec(customers=customers, seed=1, jobs_per_customer=JOBS_PER_CUSTOMER))
-    states = []
-    for row in sim.customers:
-        customer, _ = parse.customer(row)
-        assert customer is not None
-        jobs = tuple(sorted((j for j, _ in map(parse.job, sim.jobs(customer.id)) if j), key=lambda j: j.key))
-        last = {job.key: job.end_time for job in jobs if job.end_time is not None}
-        states.append(CustomerState(customer, jobs, Attempt(True, 1.0), last))
-    return Snapshot(1, config.Config(), True, Attempt(True, 1.0), tuple(states), True, 1.0)
+    return fleet_snapshot(customers, last_success=True)
 
 
 def test_blocks_made_again_from_records_equal_the_reference_encoding() -> None:
