@@ -16,6 +16,7 @@ from pathlib import Path
 
 from exporter import codes
 from exporter.model import CustomerState, Job, JobKey, ModuleKey, Outcome
+from exporter.refresh.retention import forget_unexported
 from exporter.refresh.runs import Saved
 
 log = logging.getLogger(__name__)
@@ -331,13 +332,9 @@ class LastSuccess:
         for cid, times in list(self._last_success.items()):
             seen = self._last_seen.setdefault(cid, {})
             current = customers.get(cid)
-            if current is not None and current.last_success:
-                # Exactly the exported jobs with a remembered success (see record).
-                seen.update(dict.fromkeys(current.last_success, now))
-            gone = [key for key in times if now - seen.setdefault(key, now) > retention]
-            for key in gone:
-                del times[key], seen[key]
-            pruned += len(gone)
+            # Exactly the exported jobs with a remembered success (see record).
+            exported = current.last_success if current is not None else ()
+            pruned += forget_unexported(times, seen, exported, now, retention)
             if not times:
                 del self._last_success[cid]
                 self._last_seen.pop(cid, None)

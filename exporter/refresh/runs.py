@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from exporter import codes
 from exporter.model import FINISHED, CustomerState, Job, JobKey, ModuleKey, Runs
+from exporter.refresh.retention import forget_unexported
 
 # Per job: the run accounted for last (job id, start time; None, None for none yet) and its counts.
 Memory = tuple[str | None, float | None, Runs]
@@ -88,11 +89,7 @@ class RunMemory:
         for cid, memory in list(self._jobs.items()):
             seen = self._seen.setdefault(cid, {})
             current = customers.get(cid)
-            if current is not None and current.runs:
-                seen.update(dict.fromkeys(current.runs, now))
-            gone = [key for key in memory if now - seen.setdefault(key, now) > retention]
-            for key in gone:
-                del memory[key], seen[key]
+            forget_unexported(memory, seen, current.runs if current is not None else (), now, retention)
             if not memory:
                 del self._jobs[cid]
                 self._seen.pop(cid, None)
