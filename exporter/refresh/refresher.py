@@ -256,7 +256,7 @@ class Refresher:
                     self._mark_fresh_locked(cid)
 
     def _spreading_locked(self) -> bool:
-        """Spread when a full refresh takes more than a second at the rate limit (and exceeds its burst).
+        """Spread when a full refresh takes more than a second at the rate limit (and more than one round of workers).
 
         A smaller fleet's refresh is over within a second whenever it comes, which is no burst worth
         spreading: it keeps the plain TTL, each customer refreshed exactly when its data turns a TTL old.

@@ -93,26 +93,29 @@ class Gate:
 
 
 class RateLimiter:
-    """Spaces request starts to at most `rate` per second, allowing a burst of `burst` (GCRA)."""
+    """Spaces request starts evenly, 1/`rate` seconds apart, so no second ever holds more than `rate` of them.
+
+    No burst: `api.max_requests_per_second` is read as the upstream's limit, and an upstream that counts
+    requests over a sliding second (as a strict one does) refuses every request past it. A burst of B on
+    top of the rate would put up to rate + B - 1 starts into one second whenever the refresh runs at the
+    limit, which it does when a large fleet catches up after falling behind (refresh slots).
+    """
 
     def __init__(
         self,
         rate: float,
-        burst: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._interval = 1.0 / rate
-        self._tolerance = (max(burst, 1) - 1) * self._interval
         self._clock, self._sleep = clock, sleep
-        self._tat = 0.0
+        self._next = -float("inf")  # the earliest start of the next request
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
-            tat = max(self._tat, now)
-            wait = tat - self._tolerance - now
-            self._tat = tat + self._interval
-        if wait > 0:
-            self._sleep(wait)
+            start = max(self._next, now)
+            self._next = start + self._interval
+        if start > now:
+            self._sleep(start - now)

@@ -72,7 +72,7 @@ class Transport:
         self._observe = observe or (lambda endpoint, code, seconds: None)
         self._clock, self._wall, self._sleep = clock, wall_clock, sleep
         self._rng = rng or random.Random()
-        self._limiter = RateLimiter(api.max_requests_per_second, api.max_concurrency, clock, sleep)
+        self._limiter = RateLimiter(api.max_requests_per_second, clock, sleep)
         self._slots = threading.BoundedSemaphore(api.max_concurrency)
         self._gate = Gate(clock)
         self._session = session or requests.Session()

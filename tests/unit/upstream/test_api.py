@@ -377,7 +377,7 @@ def test_concurrency_cap_holds(sim: Simulator, version: str) -> None:
     assert time.monotonic() - started >= 0.6
 
 
-def test_rate_limiter_spaces_requests_after_a_burst() -> None:
+def test_rate_limiter_spaces_every_start_with_no_burst() -> None:
     now = [0.0]
     slept: list[float] = []
 
@@ -385,11 +385,25 @@ def test_rate_limiter_spaces_requests_after_a_burst() -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    limiter = RateLimiter(rate=10, burst=3, clock=lambda: now[0], sleep=sleep)
-    for _ in range(6):
+    limiter = RateLimiter(rate=10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
         limiter.acquire()
-    # Three go at once (the burst), then one every 0.1 s.
+    # The first goes at once, each next 0.1 s after the one before: no burst, even after idling.
     assert slept == pytest.approx([0.1, 0.1, 0.1])
+    now[0] += 5.0
+    limiter.acquire()
+    limiter.acquire()
+    assert slept == pytest.approx([0.1, 0.1, 0.1, 0.1])
+
+
+def test_workers_arriving_together_start_one_interval_apart() -> None:
+    """The refresh pool's eight workers asking at the same instant: each starts 1/rate after the one before,
+    so a sliding second holds `rate` starts, not rate + 7 (the old burst of max_concurrency)."""
+    waits: list[float] = []
+    limiter = RateLimiter(rate=10, clock=lambda: 0.0, sleep=waits.append)
+    for _ in range(8):
+        limiter.acquire()
+    assert waits == pytest.approx([0.1 * i for i in range(1, 8)])
 
 
 def test_job_route_label_is_a_template(sim: Simulator, version: str) -> None:
