@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,34 @@ from tests.support import free_port
 from tests.support.harness import SCRIPT, stop_processes
 from tests.support.month import GAUGES_ONLY, Backfilled, backfill, generate
 from tests.support.pki import Pki, make_pki
+
+# The modules that read the backfilled month's session fixtures (month_prometheus, month_report, below):
+# tests/run's xdist scheduler sends them to one worker, which builds the month once (some 20 s) rather than
+# once per worker. tests/unit/test_test_groups.py keeps the list complete.
+MONTH_MODULES = frozenset(
+    {
+        "tests/artifacts/test_report_dashboard.py",
+        "tests/integration/test_month.py",
+        "tests/integration/test_report.py",
+        "tests/integration/test_report_month.py",
+    }
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `--dist loadfile` (tests/run): a module's tests on one worker, as xdist does, so a module fixture (a
+    Prometheus, a simulator, a browser) starts once as in a serial run; and the MONTH_MODULES on one worker
+    together. (xdist's own `loadgroup` marks are lost under pytest 9.2, which no longer reads `item._nodeid`.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class MonthTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "month" if module in MONTH_MODULES else module
+
+    return MonthTogether(config, log)
 
 
 @pytest.fixture(scope="session")
