@@ -35,7 +35,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class MonthTogether(LoadFileScheduling):
+    class MonthTogether(LoadFileScheduling):  # type: ignore[misc]  # untyped: xdist ships no types
         def _split_scope(self, nodeid: str) -> str:
             module = super()._split_scope(nodeid)
             return "month" if module in MONTH_MODULES else module
