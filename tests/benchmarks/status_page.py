@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 from prometheus_client import CollectorRegistry
@@ -347,6 +347,58 @@ def rebuild(customers: int = 5000, changed: int = 5, rounds: int = 7) -> Rebuild
     return Rebuild(customers, changed, view_before, view_after, page_before, page_after, max(built))
 
 
+@dataclass
+class BrowserChange:
+    customers: int
+    kept: bool  # the rows kept between builds (after), or every row built per generation (before)
+    changed: int
+    opens: list[dict[str, float]]  # each the first open of a new generation: the server builds the page meanwhile
+
+    def report(self) -> str:
+        def ms(key: str) -> str:
+            values = [t[key] for t in self.opens]
+            return f"{statistics.median(values):>7.0f} {max(values):>7.0f}"
+
+        label = "after (kept rows)" if self.kept else "before (every row)"
+        return f"{self.customers:>9} {label:<19} {ms('response')} {ms('paint')} {ms('load')}"
+
+
+CHANGE_HEADER = (
+    f"{'customers':>9} {'first open after a change':<19} {'response med/max':>15} {'first paint':>15}"
+    f" {'load event':>15}   (ms; %d customers changed before each open)"
+)
+
+
+def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5, seed: int = 1) -> BrowserChange:
+    """Chromium opens the page right after `changed` customers changed, `opens` times: a new generation each."""
+    from tests.support.devtools import DevTools  # the benchmark's only use of the test support
+
+    holder = Changing(_fleet(customers, seed))
+    registry = CollectorRegistry()
+    app = App(lambda: cast(Refresher, holder), registry, Telemetry(registry))  # it reads only snapshots
+    if not kept:
+        app.status.rows = FromScratch()
+    server = Server(("127.0.0.1", 0), app)
+    serve_in_thread(server)
+    reuse, cache.REUSE = cache.REUSE, 0.0  # every generation built: the cost, not how long an old page is served
+    with tempfile.TemporaryDirectory() as profile:
+        devtools = DevTools(Path(profile))
+        try:
+            devtools.open(server.url + "/")  # the first generation: every row built, either way
+            devtools.load_timings()
+            timings = []
+            for _ in range(opens):
+                holder.change(changed)
+                devtools.open(server.url + "/")
+                timings.append(devtools.load_timings())
+        finally:
+            devtools.close()
+            cache.REUSE = reuse
+            server.shutdown()
+            server.server_close()
+    return BrowserChange(customers, kept, changed, timings)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--customers", type=int, default=1000)
@@ -359,9 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         print(rebuild(args.customers, args.changed).report())
         return 0
     results = [browser(n, paged) for n in args.browser for paged in (False, True)]
+    changes = [browser_change(n, kept, changed=args.changed) for n in args.browser for kept in (False, True)]
     print(BROWSER_HEADER)
     for result in results:
         print(result.report())
+    print(CHANGE_HEADER % args.changed)
+    for change in changes:
+        print(change.report())
     return 0
 
 
