@@ -4,9 +4,11 @@ changed customer; a staleness flip rebuilds just its row; nothing kept of custom
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import random
+import tracemalloc
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
@@ -294,3 +296,36 @@ def test_a_kept_row_holds_up_to_the_edges_of_its_window() -> None:
                     assert view.row(cs, snap, edge) == kept, (last, expected, at, edge)
                     checked += 1
     assert checked > 2000
+
+
+def test_memory_stays_one_row_per_current_customer_across_generations() -> None:
+    # Customers changed, gone and new in every generation: what the page keeps must not grow with the history.
+    gc.collect()
+    tracemalloc.start()  # before the fleet is made: what is freed later must have been counted
+    try:
+        held = _fleet(200)
+        clock = [NOW]
+        pages = StatusCache(PROCESS, wall_clock=lambda: clock[0])
+        added = 1000
+        seen = {job().key: NOW - HOUR, job("OneDrive").key: NOW - HOUR}  # shared, as in _fleet: its size stays
+
+        def generation(n: int) -> int:
+            nonlocal added
+            for cid in sorted(held)[n % 7 :: 10]:  # some 20 customers refreshed
+                held[cid] = replace(held[cid], attempt=Attempt(True, clock[0]))
+            for cid in sorted(held)[:5]:  # 5 gone, 5 new
+                del held[cid]
+                added += 1
+                held[f"n{added}"] = customer(f"n{added}", f"Org {added}", job(), job("OneDrive"), last_success=seen)
+            clock[0] += 1.0
+            pages.get(snapshot(*(held[c] for c in sorted(held)), generation=n, cfg=_BASE)).html()
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+
+        first = generation(1) and max(generation(n) for n in range(2, 6))
+        last = max(generation(n) for n in range(6, 46))
+    finally:
+        tracemalloc.stop()
+    assert len(pages.rows) == len(held) == 200
+    # 40 generations of 25 new rows each would be some 1,000 rows (a few KB each) more if any were kept.
+    assert last - first < 100 * 1024, (first, last)
