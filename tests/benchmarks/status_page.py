@@ -8,6 +8,10 @@ The fleet is the simulator's, fetched in-process (its rows, no HTTP) by a real R
 what the exporter holds. Measured: the build of the page for a new snapshot generation (view, HTML, JSON,
 gzip), then requests for the cached page: App.landing() (the exporter's own time per request) and a
 GET over loopback through the real HTTP server (that plus sending the bytes).
+
+After a change (`--changed 5`: that many customers refreshed, a new generation, as a refresh slot makes them),
+before and after the rows were kept between builds (web/status/rows.py): the build of the view and of the
+page (view, HTML of the default view, gzip) in process, and with `--browser` Chromium's open of the page.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 from prometheus_client import CollectorRegistry
@@ -27,9 +31,12 @@ from prometheus_client import CollectorRegistry
 from avepoint_simulator import FleetSpec, Simulator
 from exporter import config
 from exporter.exposition.telemetry import Telemetry
+from exporter.model import Attempt, Snapshot
 from exporter.refresh import Refresher
 from exporter.web import App, Server, serve_in_thread
-from exporter.web.status import paging
+from exporter.web.status import Process, StatusCache, cache, paging, view
+from exporter.web.status.rows import RowCache
+from exporter.web.status.view import Status
 
 
 class SimulatorRows:
@@ -232,19 +239,185 @@ def browser(customers: int, paged: bool, opens: int = 4, seed: int = 1) -> Brows
     return Browser(customers, paged, int(size), timings[0], timings[1:], float(filter_ms), float(problems_ms))
 
 
+class Changing:
+    """What App asks the refresher for, here a snapshot in which `change()` refreshes some customers: their
+    states are new objects (a new attempt), as customer.applied leaves a refresh that brought nothing new,
+    in a new generation."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self._next = 0
+
+    def change(self, count: int) -> Snapshot:
+        states = list(self.snap.customers)
+        step = max(1, len(states) // max(count, 1))
+        for _ in range(min(count, len(states))):
+            n = self._next = (self._next + step) % len(states)  # customers all over the sorted order
+            states[n] = replace(states[n], attempt=Attempt(True, time.time()))
+        self.snap = replace(self.snap, generation=self.snap.generation + 1, customers=tuple(states))
+        return self.snap
+
+    def snapshot(self) -> Snapshot:
+        return self.snap
+
+    def snapshot_within(self, wait: float) -> Snapshot:
+        return self.snap
+
+
+class FromScratch(RowCache):
+    """The view as built before rows were kept: every customer's Row for each generation (view.build)."""
+
+    def build(self, snap: Snapshot, process: Process, now: float) -> Status:
+        status = view.build(snap, process, now)
+        self.built, self.reused = len(status.rows), 0
+        self.haystacks = tuple(paging.haystack(row) for row in status.rows)  # the page built them on first use
+        return status
+
+
+def _fleet(customers: int, seed: int = 1) -> Snapshot:
+    sim = Simulator(FleetSpec(customers=customers, seed=seed))
+    cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
+    refresher = Refresher(cfg, SimulatorRows(sim), spread=False)
+    try:
+        cycle = refresher.trigger()
+        assert cycle is not None
+        cycle.result()
+        return refresher.snapshot()
+    finally:
+        refresher.close()
+
+
+@dataclass
+class Rebuild:
+    customers: int
+    changed: int
+    view_before: list[float]  # view.build, every row
+    view_after: list[float]  # the kept rows' build: the changed customers' rows, a sort
+    page_before: list[float]  # view, HTML of the default view, gzip: what the first request after a change pays
+    page_after: list[float]
+    built_after: int  # rows the kept build built per change
+
+    def report(self) -> str:
+        def line(what: str, before: list[float], after: list[float]) -> str:
+            b, a = statistics.median(before), statistics.median(after)
+            return f"  {what:<38}before {b * 1000:8.1f} ms, after {a * 1000:7.1f} ms (ratio {a / b:.3f})"
+
+        return (
+            f"status page after {self.changed} of {self.customers} customers changed (median of "
+            f"{len(self.view_after)} changes; {self.built_after} rows built per change after)\n"
+            + line("build of the view:", self.view_before, self.view_after)
+            + "\n"
+            + line("page (view, HTML, gzip):", self.page_before, self.page_after)
+        )
+
+
+def rebuild(customers: int = 5000, changed: int = 5, rounds: int = 7) -> Rebuild:
+    """Before and after side by side, interleaved, on the same changes: from scratch, and from the kept rows."""
+    process = Process("bench", time.time())
+    holder = Changing(_fleet(customers))
+    rows = RowCache()
+    scratch, kept = StatusCache(process), StatusCache(process)
+    scratch.rows = FromScratch()
+    times: list[tuple[float, float, float, float]] = []
+    built = []
+    reuse, cache.REUSE = cache.REUSE, 0.0  # every generation built: the cost, not how long an old page is served
+    try:
+        rows.build(holder.snap, process, time.time())
+        for pages in (scratch, kept):
+            pages.get(holder.snap).html_parts(time.time(), gzip=True)
+        for _ in range(rounds):
+            snap = holder.change(changed)
+            now = time.time()
+            started = time.perf_counter()
+            view.build(snap, process, now)
+            view_built = time.perf_counter()
+            rows.build(snap, process, now)
+            rows_built = time.perf_counter()
+            scratch.get(snap).html_parts(now, gzip=True)
+            scratch_page = time.perf_counter()
+            kept.get(snap).html_parts(now, gzip=True)
+            kept_page = time.perf_counter()
+            built.append(rows.built)
+            times.append(
+                (view_built - started, rows_built - view_built, scratch_page - rows_built, kept_page - scratch_page)
+            )
+    finally:
+        cache.REUSE = reuse
+    view_before, view_after, page_before, page_after = (list(column) for column in zip(*times, strict=True))
+    return Rebuild(customers, changed, view_before, view_after, page_before, page_after, max(built))
+
+
+@dataclass
+class BrowserChange:
+    customers: int
+    kept: bool  # the rows kept between builds (after), or every row built per generation (before)
+    changed: int
+    opens: list[dict[str, float]]  # each the first open of a new generation: the server builds the page meanwhile
+
+    def report(self) -> str:
+        def ms(key: str) -> str:
+            values = [t[key] for t in self.opens]
+            return f"{statistics.median(values):>7.0f} {max(values):>7.0f}"
+
+        label = "after (kept rows)" if self.kept else "before (every row)"
+        return f"{self.customers:>9} {label:<19} {ms('response')} {ms('paint')} {ms('load')}"
+
+
+CHANGE_HEADER = (
+    f"{'customers':>9} {'first open after a change':<19} {'response med/max':>15} {'first paint':>15}"
+    f" {'load event':>15}   (ms; %d customers changed before each open)"
+)
+
+
+def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5, seed: int = 1) -> BrowserChange:
+    """Chromium opens the page right after `changed` customers changed, `opens` times: a new generation each."""
+    from tests.support.devtools import DevTools  # the benchmark's only use of the test support
+
+    holder = Changing(_fleet(customers, seed))
+    registry = CollectorRegistry()
+    app = App(lambda: cast(Refresher, holder), registry, Telemetry(registry))  # it reads only snapshots
+    if not kept:
+        app.status.rows = FromScratch()
+    server = Server(("127.0.0.1", 0), app)
+    serve_in_thread(server)
+    reuse, cache.REUSE = cache.REUSE, 0.0  # every generation built: the cost, not how long an old page is served
+    with tempfile.TemporaryDirectory() as profile:
+        devtools = DevTools(Path(profile))
+        try:
+            devtools.open(server.url + "/")  # the first generation: every row built, either way
+            devtools.load_timings()
+            timings = []
+            for _ in range(opens):
+                holder.change(changed)
+                devtools.open(server.url + "/")
+                timings.append(devtools.load_timings())
+        finally:
+            devtools.close()
+            cache.REUSE = reuse
+            server.shutdown()
+            server.server_close()
+    return BrowserChange(customers, kept, changed, timings)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--customers", type=int, default=1000)
     p.add_argument("--requests", type=int, default=30)
+    p.add_argument("--changed", type=int, default=5, help="customers changed per new generation (after a change)")
     p.add_argument("--browser", type=int, nargs="*", metavar="CUSTOMERS", help="measure in Chromium at these sizes")
     args = p.parse_args(argv)
     if args.browser is None:
         print(measure(args.customers, args.requests).report())
+        print(rebuild(args.customers, args.changed).report())
         return 0
     results = [browser(n, paged) for n in args.browser for paged in (False, True)]
+    changes = [browser_change(n, kept, changed=args.changed) for n in args.browser for kept in (False, True)]
     print(BROWSER_HEADER)
     for result in results:
         print(result.report())
+    print(CHANGE_HEADER % args.changed)
+    for change in changes:
+        print(change.report())
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from exporter import safe
 from exporter.model import Failure
 from exporter.web.status import scan_profiles
-from exporter.web.status.view import Coverage, Refresh, Row, Seats, Status
+from exporter.web.status.view import Coverage, Refresh, Row, Seats, Status, age
 
 JSON_TYPE = "application/json; charset=utf-8"
 CSP_JSON = "default-src 'none'; frame-ancestors 'none'"
@@ -21,6 +21,7 @@ JSON_HEADERS = (
 
 def to_dict(status: Status) -> dict[str, Any]:
     h = status.header
+    now = status.generated  # every age as of the page's time
     return {
         "generated_timestamp_seconds": status.generated,
         "exporter": {
@@ -37,7 +38,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                 "duration_seconds": h.last_refresh_seconds,
                 "error": _error_dict(h.listing.error),
             },
-            "services": _refresh_dict(h.services) if h.services is not None else None,
+            "services": _refresh_dict(h.services, now) if h.services is not None else None,
             "customers": h.customers,
             "customers_with_problems": h.problem_customers,
             "jobs": h.jobs,
@@ -50,8 +51,8 @@ def to_dict(status: Status) -> dict[str, Any]:
                 "status": row.status,
                 "health": row.health,
                 "problems": list(row.reasons),
-                "data_age_seconds": row.data_age,
-                "refresh": [_refresh_dict(r) for r in row.refresh],
+                "data_age_seconds": row.data_age(now),
+                "refresh": [_refresh_dict(r, now) for r in row.refresh],
                 **_extras(row, coverage=h.coverage, seats=h.seats),
                 "jobs": [
                     {
@@ -62,7 +63,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                         "failed_objects": c.failed_objects,
                         "end_timestamp_seconds": c.end_time,
                         "last_success_timestamp_seconds": c.last_success,
-                        "seconds_since_last_success": c.since_success,
+                        "seconds_since_last_success": age(c.last_success, now),
                         "expected_interval_seconds": c.expected_interval,
                         "stale": c.stale,
                         "never_run": c.never_run,
@@ -70,7 +71,7 @@ def to_dict(status: Status) -> dict[str, Any]:
                     }
                     for c in row.cells
                 ],
-                **({"scan_profiles": scan_profiles.to_dicts(row.scan_profiles)} if h.scan_profiles else {}),
+                **({"scan_profiles": scan_profiles.to_dicts(row.scan_profiles, now)} if h.scan_profiles else {}),
             }
             for row in status.rows
         ],
@@ -108,12 +109,12 @@ def _seats_dict(s: Seats) -> dict[str, Any]:
     }
 
 
-def _refresh_dict(r: Refresh) -> dict[str, Any]:
+def _refresh_dict(r: Refresh, now: float) -> dict[str, Any]:
     return {
         "endpoint": r.endpoint,
         "success": r.success,
         "last_success_timestamp_seconds": r.last_success,
-        "age_seconds": r.age,
+        "age_seconds": age(r.last_success, now),
         "error": _error_dict(r.error),
     }
 

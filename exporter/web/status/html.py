@@ -207,7 +207,8 @@ def _facts(status: Status) -> str:
         up = '<span class="bad">0</span> (no customer list yet)'
     if h.listing.last_success is not None:
         took = f", took {h.last_refresh_seconds:.1f} s" if h.last_refresh_seconds is not None else ""
-        refreshed = f"{_e(utc(h.listing.last_success))} ({_e(ago(h.listing.age or 0.0))} ago{took})"
+        since = ago(status.generated - h.listing.last_success)  # as every age on the page: as of its time
+        refreshed = f"{_e(utc(h.listing.last_success))} ({_e(since)} ago{took})"
     elif h.ready:
         refreshed = '<span class="bad">failed</span>'
     else:
@@ -254,24 +255,25 @@ def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | N
         "</tr></thead>\n<tbody>\n",
     ]
     column = {key: i for i, key in enumerate(modules)}
+    now = status.generated  # every age as of the page's time
     empty = "<td></td>"
     for n, row in enumerate(rows):
         search = f' data-search="{_e(haystacks[n])}"' if haystacks is not None else ""
         cells = [empty] * len(modules)
         for cell in row.cells:
-            cells[column[(cell.job_type, cell.job_module)]] = _cell_html(cell)
+            cells[column[(cell.job_type, cell.job_module)]] = _cell_html(cell, now)
         why = f'<span class="why">{_e(", ".join(row.reasons))}</span>' if row.reasons else ""
-        age = row.data_age
+        data_age = row.data_age(now)
         out.append(
             f'<tr class="h-{row.health}" data-health="{row.health}"{search}'
             f' data-problem="{int(row.health in PROBLEMS)}" data-id="{_e(row.customer_id)}">'
             f'<td class="customer"><span class="org" title="{_e(row.country)}">{_e(row.organization)}</span>'
             f'<span class="id">{_e(row.customer_id)}</span>{why}</td><td class="status">{_e(row.status)}</td>'
             f"{''.join(cells)}"
-            f"{_scan_html(row.scan_profiles) if status.header.scan_profiles else ''}"
+            f"{_scan_html(row.scan_profiles, now) if status.header.scan_profiles else ''}"
             f"{_coverage_html(row) if h.coverage else ''}{_seats_html(row) if h.seats else ''}"
             f'<td class="refresh">{_refresh_html(row.refresh)}</td>'
-            f'<td class="age">{_e(ago(age)) if age is not None else DASH}</td>'
+            f'<td class="age">{_e(ago(data_age)) if data_age is not None else DASH}</td>'
             f'<td><a href="probe?customer_id={_e(_query(row.customer_id))}">probe</a></td></tr>\n'
         )
     out.append("</tbody></table>\n")
@@ -283,7 +285,7 @@ def _table(status: Status, rows: tuple[Row, ...], haystacks: tuple[str, ...] | N
     return "".join(out)
 
 
-def _cell_html(cell: Cell) -> str:
+def _cell_html(cell: Cell, now: float) -> str:
     module = _e(f"{cell.job_type} / {cell.job_module}")
     lines = [f"{cell.status} ({LABELS[cell.outcome]})"]
     if cell.kind != codes.KIND_BACKUP:
@@ -292,8 +294,8 @@ def _cell_html(cell: Cell) -> str:
         lines.append(f"job: {cell.job_name}")
     if cell.failed_objects is not None:
         lines.append(f"failed objects: {cell.failed_objects}")
-    if cell.since_success is not None and cell.last_success is not None:
-        lines.append(f"last success: {ago(cell.since_success)} ago ({utc(cell.last_success)})")
+    if cell.last_success is not None:
+        lines.append(f"last success: {ago(now - cell.last_success)} ago ({utc(cell.last_success)})")
     else:
         lines.append("last success: none seen")
     lines.append(f"expected every {ago(cell.expected_interval)}" + (": STALE" if cell.stale else ""))
@@ -303,14 +305,14 @@ def _cell_html(cell: Cell) -> str:
     return f'<td class="{classes}" data-module="{module}" title="{title}">{GLYPHS[cell.outcome]}</td>'
 
 
-def _scan_html(scan: tuple[ScanCell, ...]) -> str:
+def _scan_html(scan: tuple[ScanCell, ...], now: float) -> str:
     """One glyph per scan profile, its outcome's colour (a silent one marked stale); the details in its title."""
     glyphs = []
     for c in scan:
         lines = [c.name or c.profile_id, f"last scan: {c.status or DASH} ({LABELS[c.outcome]})"]
-        if c.last_update is not None and c.since_update is not None:
+        if c.last_update is not None:
             silent = f": SILENT (over {ago(SILENT_SECONDS)})" if c.silent else ""
-            lines.append(f"last daily report: {ago(c.since_update)} ago ({utc(c.last_update)}){silent}")
+            lines.append(f"last daily report: {ago(now - c.last_update)} ago ({utc(c.last_update)}){silent}")
         else:
             lines.append("last daily report: unknown")
         counts = (("new", c.new_objects), ("moved", c.moved_objects), ("out of policy", c.out_of_policy_objects))

@@ -11,14 +11,13 @@ SILENT_SECONDS = 2 * 86400.0
 
 
 class ScanCell(NamedTuple):
-    """One scan profile as the page shows it; ages as of the page's time."""
+    """One scan profile as the page shows it; silent as of the page's time (which its ages are computed from)."""
 
     profile_id: str
     name: str
     status: str
     outcome: Outcome
     last_update: float | None
-    since_update: float | None
     silent: bool
     new_objects: int | None
     moved_objects: int | None
@@ -36,7 +35,6 @@ def cells(profiles: tuple[ScanProfile, ...], now: float) -> tuple[ScanCell, ...]
                 p.status,
                 p.outcome,
                 p.last_update,
-                since,
                 since is not None and since > SILENT_SECONDS,
                 p.new_objects,
                 p.moved_objects,
@@ -58,8 +56,8 @@ def reasons(scan: tuple[ScanCell, ...]) -> list[str]:
     return out
 
 
-def to_dicts(scan: tuple[ScanCell, ...]) -> list[dict[str, Any]]:
-    """The scan profiles of a customer in /status.json."""
+def to_dicts(scan: tuple[ScanCell, ...], now: float) -> list[dict[str, Any]]:
+    """The scan profiles of a customer in /status.json, their ages as of `now` (the page's time)."""
     return [
         {
             "profile_id": c.profile_id,
@@ -67,7 +65,7 @@ def to_dicts(scan: tuple[ScanCell, ...]) -> list[dict[str, Any]]:
             "status": c.status,
             "outcome": c.outcome.value,
             "last_update_timestamp_seconds": c.last_update,
-            "seconds_since_last_update": c.since_update,
+            "seconds_since_last_update": None if c.last_update is None else max(0.0, now - c.last_update),
             "silent": c.silent,
             "new_objects": c.new_objects,
             "moved_objects": c.moved_objects,

@@ -1,9 +1,13 @@
 """The status page's view model: what it shows of a snapshot (customers, cells, refreshes, health, coverage,
-seats). Pure."""
+seats). Pure.
+
+A view holds absolute times, not ages: the renderers compute every age from `Status.generated` (`age()`), so
+a customer's Row depends on the clock only through its staleness (rows.py reuses Rows on that ground).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -39,6 +43,11 @@ HEALTH_RANK = {FAILED: 0, WARNING: 1, PENDING: 2, OK: 3}
 PROBLEMS = frozenset({FAILED, WARNING})
 
 
+def age(since: float | None, now: float) -> float | None:
+    """Seconds from `since` to `now`, never negative; None without a time. Every age the page shows."""
+    return None if since is None else max(0.0, now - since)
+
+
 @dataclass(frozen=True, slots=True)
 class Process:
     """What the page says about this process; fixed for its life."""
@@ -55,8 +64,7 @@ class Refresh:
     endpoint: str
     attempted: bool
     success: bool
-    last_success: float | None
-    age: float | None  # seconds between the last success and the page's time
+    last_success: float | None  # its age on the page: age(last_success, Status.generated)
     error: Failure | None
 
 
@@ -71,10 +79,9 @@ class Cell(NamedTuple):
     job_name: str | None
     failed_objects: int | None
     end_time: float | None
-    last_success: float | None
-    since_success: float | None
+    last_success: float | None  # its age on the page: age(last_success, Status.generated)
     expected_interval: float
-    stale: bool
+    stale: bool  # as of Status.generated
     never_run: bool
     kind: str = codes.KIND_BACKUP
 
@@ -156,9 +163,8 @@ class Row:
     coverage: tuple[Coverage, ...] = ()
     seats: tuple[Seats, ...] = ()
 
-    @property
-    def data_age(self) -> float | None:
-        return self.refresh[0].age if self.refresh else None
+    def data_age(self, now: float) -> float | None:
+        return age(self.refresh[0].last_success, now) if self.refresh else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +200,26 @@ class Status:
 
 
 def build(snap: Snapshot, process: Process, now: float) -> Status:
-    """The view of a snapshot at `now` (wall time). Pure."""
+    """The view of a snapshot at `now` (wall time), every row built. Pure."""
+    rows = sorted((row(cs, snap, now) for cs in snap.customers), key=order)
+    return assemble(snap, process, now, tuple(rows), modules(cs.jobs for cs in snap.customers))
+
+
+def order(r: Row) -> tuple[int, str, str]:
+    """The rows' sort key: worst health first, then by organization and id."""
+    return HEALTH_RANK[r.health], r.organization.casefold(), r.customer_id
+
+
+def modules(jobs: Iterable[Iterable[Job]]) -> frozenset[tuple[str, str]]:
+    """The (job type, module) pairs of customers' jobs."""
+    return frozenset((job.job_type, job.job_module) for some in jobs for job in some)
+
+
+def assemble(
+    snap: Snapshot, process: Process, now: float, rows: tuple[Row, ...], columns: Iterable[tuple[str, str]]
+) -> Status:
+    """The view of `snap` at `now` from its rows (in order) and the (job type, module) pairs of its jobs."""
     cfg = snap.config
-    rows = sorted(
-        (_row(cs, snap, now) for cs in snap.customers),
-        key=lambda r: (HEALTH_RANK[r.health], r.organization.casefold(), r.customer_id),
-    )
-    modules = sorted({(job.job_type, job.job_module) for cs in snap.customers for job in cs.jobs})
     header = Header(
         version=process.version,
         started=process.started,
@@ -212,8 +231,8 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
         cache_ttl=cfg.cache.ttl,
         up=snap.up,
         ready=snap.refreshed,
-        listing=_refresh("customers", snap.listing, now, attempted=snap.refreshed),
-        services=_refresh(GROUP_SERVICES, snap.services, now) if cfg.endpoints.services else None,
+        listing=_refresh("customers", snap.listing, attempted=snap.refreshed),
+        services=_refresh(GROUP_SERVICES, snap.services) if cfg.endpoints.services else None,
         last_refresh_seconds=snap.last_refresh_seconds,
         customers=len(rows),
         problem_customers=sum(r.health in PROBLEMS for r in rows),
@@ -222,25 +241,27 @@ def build(snap: Snapshot, process: Process, now: float) -> Status:
         coverage=cfg.endpoints.protected,
         seats=_shows_seats(snap),
     )
-    return Status(snap.generation, now, header, tuple(modules), tuple(rows))
+    return Status(snap.generation, now, header, tuple(sorted(columns)), rows)
 
 
-def _row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
+def row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
+    """One customer's row at `now`: what it shows follows from `cs` and `snap.config`, and from `now` only
+    through its cells' staleness and its scan profiles' silence."""
     customer = cs.customer
     jobs_cfg = snap.config.jobs
     interval = jobs_cfg.expected_interval_for
     cells = tuple(_cell(customer.id, job, cs.last_success.get(job.key), interval, now) for job in cs.jobs)
     refresh: list[Refresh] = []
     if snap.config.endpoints.jobs:
-        refresh.append(_refresh(GROUP_JOBS, cs.attempt, now))
+        refresh.append(_refresh(GROUP_JOBS, cs.attempt))
     if snap.config.endpoints.protected:
-        refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt, now))
+        refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt))
     scan: tuple[ScanCell, ...] = ()
     if snap.config.endpoints.scan_profiles:
-        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt, now))
+        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt))
         scan = scan_profiles.cells(cs.scan_profiles, now)
     if _shows_seats(snap) and cs.seats_attempt is not None:
-        refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt, now))
+        refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt))
     counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
     for c in cells:
         for reason in c.reasons:
@@ -293,7 +314,7 @@ def _cell(
     now: float,
 ) -> Cell:
     expected = interval_for(customer_id, job.job_type, job.job_module)
-    since = None if last_success is None else max(0.0, now - last_success)
+    since = age(last_success, now)
     return Cell(
         job_type=job.job_type,
         job_module=job.job_module,
@@ -303,7 +324,6 @@ def _cell(
         failed_objects=job.failed_objects,
         end_time=job.end_time,
         last_success=last_success,
-        since_success=since,
         expected_interval=expected,
         stale=since is not None and since > STALE_FACTOR * expected,
         # The AvePointBackupNeverRun alert's test: a module without a job id.
@@ -312,14 +332,13 @@ def _cell(
     )
 
 
-def _refresh(endpoint: str, attempt: Attempt, now: float, attempted: bool | None = None) -> Refresh:
+def _refresh(endpoint: str, attempt: Attempt, attempted: bool | None = None) -> Refresh:
     tried = attempted if attempted is not None else (attempt.success or attempt.error is not None)
     return Refresh(
         endpoint=endpoint,
         attempted=tried,
         success=attempt.success,
         last_success=attempt.last_success,
-        age=None if attempt.last_success is None else max(0.0, now - attempt.last_success),
         error=None if attempt.error is None else attempt.error,
     )
 
@@ -341,6 +360,11 @@ __all__ = [
     "Row",
     "Seats",
     "Status",
+    "age",
+    "assemble",
     "build",
+    "modules",
+    "order",
+    "row",
     "total_coverage",
 ]

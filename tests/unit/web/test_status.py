@@ -292,7 +292,7 @@ def test_refresh_state_per_customer() -> None:
     row = status.build(snapshot(failed), PROCESS, NOW).rows[0]
     (refresh,) = row.refresh
     assert refresh.error == Failure("HTTPStatusError", "HTTP 503", "rid-7")
-    assert row.data_age == HOUR
+    assert row.data_age(NOW) == HOUR
     text = page(snapshot(failed))
     assert (
         '<td class="refresh"><span class="bad">failed</span> <span class="err" title="HTTP 503">HTTPStatusError'
