@@ -14,6 +14,10 @@ from typing import Any
 from tests.screenshot import CHROMIUM, FLAGS
 
 
+class Navigated(RuntimeError):
+    """An evaluation answered "Inspected target navigated or closed": the page went on to another document."""
+
+
 class DevTools:
     """Chromium driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: commands on fd 3,
     answers on fd 4, each a JSON message ended by NUL), so a test can type and click like a person."""
@@ -59,7 +63,8 @@ class DevTools:
             answer = json.loads(raw)
             if answer.get("id") == self._next:  # events and other answers are not needed here
                 if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
+                    error = RuntimeError if "navigated" not in str(answer["error"]) else Navigated
+                    raise error(f"{method}: {answer['error']}")
                 return dict(answer["result"])
 
     def open(self, url: str) -> None:
@@ -68,7 +73,9 @@ class DevTools:
         self.send("Page.navigate", url=url)
         deadline = time.monotonic() + 20
         # Until the new document is there and parsed to its end, where the page's script runs.
-        while self.eval(f"location.href === {json.dumps(url)} && document.readyState") != "complete":
+        while (
+            self._eval_between_navigations(f"location.href === {json.dumps(url)} && document.readyState") != "complete"
+        ):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not load")
             time.sleep(0.05)
@@ -98,11 +105,18 @@ class DevTools:
     def wait(self, expression: str, seconds: float = 10.0) -> Any:
         """Poll `expression` in the page until it is truthy; its value. Bounded: a TimeoutError after `seconds`."""
         deadline = time.monotonic() + seconds
-        while not (value := self.eval(expression)):
+        while not (value := self._eval_between_navigations(expression)):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{expression} stayed false for {seconds}s")
             time.sleep(0.02)
         return value
+
+    def _eval_between_navigations(self, expression: str) -> Any:
+        """`expression`'s value, or None when a navigation took its document away while it was evaluated."""
+        try:
+            return self.eval(expression)
+        except Navigated:
+            return None
 
     def load_timings(self) -> dict[str, float]:
         """Milliseconds from the navigation's start: response end, DOMContentLoaded, load event, first paint."""
