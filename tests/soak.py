@@ -12,7 +12,8 @@ the exporter refreshing all the time. Checked at the end:
 - the exporter's resident memory (VmRSS from /proc) after a warm-up (the first quarter) does not grow:
   the mean of the last third stays within 10% of the mean of the first third;
 - upstream requests never outrun `api.max_requests_per_second`: the whole run's rate, and every 5 s
-  window (a window may hold the limiter's burst, api.max_concurrency requests, on top of rate x 5 s);
+  window (the limiter spaces starts 1/rate apart, with no burst: rate x 5 s, plus one start that a thread's
+  late wake-up (well under the 200 ms spacing) carries into the window from before it);
 - the exporter is still running, and stops cleanly on SIGTERM.
 
 `tests/integration/test_soak.py` runs it for 20 s as part of the test suite. For a longer run:
@@ -348,7 +349,7 @@ def check(r: Result) -> list[str]:
         failures.append(f"memory grew from {r.rss_first_third_mb} MB to {r.rss_last_third_mb} MB")
     if r.upstream_rate > MAX_RPS:
         failures.append(f"upstream rate {r.upstream_rate}/s above api.max_requests_per_second {MAX_RPS:g}")
-    if r.upstream_max_per_window > MAX_RPS * WINDOW + MAX_CONCURRENCY:
+    if r.upstream_max_per_window > MAX_RPS * WINDOW + 1:
         failures.append(f"{r.upstream_max_per_window} upstream requests within {WINDOW:g} s")
     if r.upstream_requests == 0:
         failures.append("no upstream requests: the exporter never refreshed")

@@ -1,4 +1,4 @@
-"""Refresh spreading (issue 17, point 3): a fleet larger than the rate limiter's burst is refreshed evenly.
+"""Refresh spreading (issue 17, point 3): a fleet that takes over a second at the rate limit is refreshed evenly.
 
 Against the simulator as a real HTTP upstream that enforces a per-client rate limit (429 past it).
 Each test is checked against the plain TTL scheduling (`spread=False`, the benchmark's "before"),
