@@ -17,7 +17,9 @@ started within one sliding second, and the 429s the simulator's rule would give 
 they are 0 and the simulator still refused some, the arrivals bunched on the way: jitter, not the client's
 pacing). `--load N` keeps N processes spinning on a CPU through all runs (stopped at the end, also on
 Ctrl-C or an error; each also stops by itself once this process is gone), so a heavily loaded machine is
-reproducible; the load average is printed before and after each run. `--runs` picks some of the three.
+reproducible; the load average is printed before and after each run. `--runs` picks some of the three,
+in order, and may add `paced`: "after" with the Client's limiter at PACED of the limit (a headroom for
+the jitter of the starts, weighed as the fix for the 429s "after" still gets while it runs at the limit).
 """
 
 from __future__ import annotations
@@ -42,9 +44,7 @@ from exporter.upstream import Client, RateLimiter
 from tests.benchmarks.bench import simulator_process
 
 RUNS = ("before", "burst", "after")
-# Not run by default: "paced" is "after" with the Client's limiter at PACED of the limit, a headroom for
-# the jitter of the starts (the fix this benchmark weighs; see the README's Performance section).
-PACED = 0.9
+PACED = 0.9  # the "paced" run's share of the limit (not run by default; see the docstring)
 # A spinning process: Ctrl-C kills it quietly (SIG_DFL, no traceback), and it checks every few
 # milliseconds whether its parent is still the benchmark, so it cannot outlive a benchmark killed hard.
 SPIN = """
