@@ -18,8 +18,8 @@ they are 0 and the simulator still refused some, the arrivals bunched on the way
 pacing). `--load N` keeps N processes spinning on a CPU through all runs (stopped at the end, also on
 Ctrl-C or an error; each also stops by itself once this process is gone), so a heavily loaded machine is
 reproducible; the load average is printed before and after each run. `--runs` picks some of the three,
-in order, and may add `paced`: "after" with the Client's limiter at PACED of the limit (a headroom for
-the jitter of the starts, weighed as the fix for the 429s "after" still gets while it runs at the limit).
+in order, and may add `exact`: "after" with the Client's limiter spacing starts at exactly the limit, without
+the product's headroom (limits.HEADROOM), whose jittered starts a strict upstream refuses now and then.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from exporter.upstream import Client, RateLimiter
 from tests.benchmarks.bench import simulator_process
 
 RUNS = ("before", "burst", "after")
-PACED = 0.9  # the "paced" run's share of the limit (not run by default; see the docstring)
 # A spinning process: Ctrl-C kills it quietly (SIG_DFL, no traceback), and it checks every few
 # milliseconds whether its parent is still the benchmark, so it cannot outlive a benchmark killed hard.
 SPIN = """
@@ -171,8 +170,8 @@ def run(label: str, base_url: str, args: argparse.Namespace) -> Run:
     if label == "burst":
         # The transport calls acquire() before every attempt; nothing else of the Client changes.
         client._transport._limiter = BurstLimiter(args.limit, args.concurrency)  # type: ignore[assignment]
-    elif label == "paced":
-        client._transport._limiter = RateLimiter(args.limit * PACED)
+    elif label == "exact":
+        client._transport._limiter = RateLimiter(args.limit, headroom=1.0)
     refresher = Refresher(cfg, client, spread=label != "before")
     try:
         started = time.monotonic()
@@ -256,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     labels = [label.strip() for label in args.runs.split(",") if label.strip()]
-    unknown = [label for label in labels if label not in (*RUNS, "paced")]
+    unknown = [label for label in labels if label not in (*RUNS, "exact")]
     if unknown or not labels:
-        choices = ", ".join((*RUNS, "paced"))
+        choices = ", ".join((*RUNS, "exact"))
         parser.error(f"--runs: unknown run {', '.join(unknown) or '(none given)'}; choose from {choices}")
     if args.load < 0:
         parser.error(f"--load wants 0 or more processes, got {args.load}")

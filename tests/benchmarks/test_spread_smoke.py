@@ -41,8 +41,8 @@ def _spinners() -> list[int]:
 
 @pytest.mark.e2e
 def test_spread_benchmark_quick_run(capsys: pytest.CaptureFixture[str]) -> None:
-    # Every run (the opt-in "paced" too) and the load, on the tiniest fleet: the script's paths, not figures.
-    runs = "before,burst,after,paced"
+    # Every run (the opt-in "exact" too) and the load, on the tiniest fleet: the script's paths, not figures.
+    runs = "before,burst,after,exact"
     args = ["--customers", "3", "--ttl", "0.2", "--limit", "200", "--scrape-interval", "0.05", "--load", "1"]
     assert spread.main([*args, "--runs", runs]) == 0
     printed = capsys.readouterr().out
@@ -57,7 +57,7 @@ def test_spread_benchmark_refuses_unknown_runs(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exited:
         spread.main(["--runs", "before,sometimes"])
     assert exited.value.code == 2
-    assert "--runs: unknown run sometimes; choose from before, burst, after, paced" in capsys.readouterr().err
+    assert "--runs: unknown run sometimes; choose from before, burst, after, exact" in capsys.readouterr().err
 
 
 def test_load_stops_when_the_runs_fail() -> None:

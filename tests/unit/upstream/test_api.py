@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Si
 from exporter import config
 from exporter.errors import AuthError, HTTPStatusError, ResponseFormatError, TransportError, UpstreamTimeout
 from exporter.upstream import Client, RateLimiter, environment, parse
+from exporter.upstream.limits import HEADROOM
 from exporter.upstream.routes import (
     EP_CUSTOMERS,
     EP_JOBS,
@@ -390,22 +393,41 @@ def test_rate_limiter_spaces_every_start_with_no_burst() -> None:
     limiter = RateLimiter(rate=10, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):
         limiter.acquire()
-    # The first goes at once, each next 0.1 s after the one before: no burst, even after idling.
-    assert slept == pytest.approx([0.1, 0.1, 0.1])
+    # The first goes at once, each next 1/(10 * HEADROOM) s after the one before: no burst, even after idling.
+    spacing = 1 / (10 * HEADROOM)
+    assert slept == pytest.approx([spacing] * 3)
     now[0] += 5.0
     limiter.acquire()
     limiter.acquire()
-    assert slept == pytest.approx([0.1, 0.1, 0.1, 0.1])
+    assert slept == pytest.approx([spacing] * 4)
 
 
 def test_workers_arriving_together_start_one_interval_apart() -> None:
-    """The refresh pool's eight workers asking at the same instant: each starts 1/rate after the one before,
-    so a sliding second holds `rate` starts, not rate + 7 (the old burst of max_concurrency)."""
+    """The refresh pool's eight workers asking at the same instant: each starts an interval after the one
+    before, so a sliding second holds under `rate` starts, not rate + 7 (the old burst of max_concurrency)."""
     waits: list[float] = []
-    limiter = RateLimiter(rate=10, clock=lambda: 0.0, sleep=waits.append)
+    limiter = RateLimiter(rate=10, clock=lambda: 0.0, sleep=waits.append, headroom=1.0)
     for _ in range(8):
         limiter.acquire()
     assert waits == pytest.approx([0.1 * i for i in range(1, 8)])
+
+
+def test_headroom_keeps_late_starts_within_the_rate() -> None:
+    """Starts delayed by up to 0.1 s after their slot (a loaded machine) never put more than `rate` into a
+    sliding second at 0.9 of the rate; at exactly the rate they do."""
+    rng = random.Random(7)
+
+    def busiest_second(headroom: float) -> int:
+        waits: list[float] = []
+        limiter = RateLimiter(rate=50, clock=lambda: 0.0, sleep=waits.append, headroom=headroom)
+        for _ in range(500):
+            limiter.acquire()
+        # The first start at 0; each later one at its slot plus a wake-up delay of up to 0.1 s.
+        starts = sorted([0.0] + [w + rng.uniform(0.0, 0.1) for w in waits])
+        return max(bisect.bisect_left(starts, t + 1.0) - i for i, t in enumerate(starts))
+
+    assert busiest_second(HEADROOM) <= 50
+    assert busiest_second(1.0) > 50
 
 
 def test_job_route_label_is_a_template(sim: Simulator, version: str) -> None:
