@@ -155,7 +155,7 @@ def _assert_same(cache: RowCache, snap: Snapshot, now: float) -> None:
 @given(data=st.data())
 def test_the_kept_view_is_the_view_from_scratch_after_any_changes(data: st.DataObject) -> None:
     now = NOW
-    cfg = CONFIGS[0]
+    cfg = data.draw(st.sampled_from(CONFIGS))
     held = {f"c{n}": data.draw(states(f"c{n}", now)) for n in range(data.draw(st.integers(0, 6)))}
     cache, generation, added = RowCache(), 1, 100
 
@@ -166,11 +166,17 @@ def test_the_kept_view_is_the_view_from_scratch_after_any_changes(data: st.DataO
     _assert_same(cache, snap(), now)
     for _ in range(data.draw(st.integers(1, 25))):
         op = data.draw(
-            st.sampled_from(("change", "refresh", "nothing new", "add", "remove", "clock", "flip", "config", "same"))
+            st.sampled_from(
+                ("change", "change one", "refresh", "nothing new", "add", "remove", "clock", "flip", "config", "same")
+            )
         )
         if op == "change" and held:
             cid = data.draw(st.sampled_from(sorted(held)))
             held[cid] = data.draw(states(cid, now))
+        elif op == "change one" and held:  # one of the data a Body follows from, or the names; the rest the same
+            cid = data.draw(st.sampled_from(sorted(held)))
+            field = data.draw(st.sampled_from((*view.BODY_FIELDS, "customer")))
+            held[cid] = replace(held[cid], **{field: getattr(data.draw(states(cid, now)), field)})
         elif op == "refresh" and held:  # a new object, nothing else different: as customer.applied leaves it
             cid = data.draw(st.sampled_from(sorted(held)))
             held[cid] = replace(held[cid], attempt=Attempt(True, now))
@@ -258,6 +264,38 @@ def test_a_refresh_of_every_customer_that_brought_nothing_new_builds_no_cells(mo
     assert [r.customer_id for r in page.rows[:5]] == ["c007", "c107", "c207", "c307", "c407"]
     assert page.rows[0].health == status.WARNING and page.rows[0].reasons == ("jobs refresh failed",)
     assert cache.haystacks == tuple(paging.haystack(r) for r in page.rows)
+
+
+@pytest.mark.parametrize("field", view.BODY_FIELDS)
+def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: str) -> None:
+    # A refresh that brought new data of one kind replaces just that object (customer.applied): the kept Body
+    # must not outlive it. Both states are of the v3 config, where every field is shown.
+    cfg = CONFIGS[2]
+    one = CustomerState(
+        Customer("c1", "Org", "Germany", "Working"),
+        (job(), job("OneDrive")),
+        Attempt(True, NOW - 30),
+        {job().key: NOW - HOUR},
+        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 9),),
+        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 5, 10),),
+        seats_attempt=Attempt(True, NOW - 30),
+        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.SUCCESS, last_update=NOW - HOUR),),
+    )
+    other = replace(
+        one,
+        jobs=(job(outcome=Outcome.FAILED), job("OneDrive")),
+        last_success={job().key: NOW - 2 * HOUR},
+        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 4),),
+        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 9, 1),),
+        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.FAILED, last_update=NOW - HOUR),),
+    )
+    cache, built = _counting()
+    cache.build(snapshot(one, cfg=cfg), PROCESS, NOW)
+    changed = replace(one, attempt=Attempt(True, NOW), **{field: getattr(other, field)})
+    snap = snapshot(changed, generation=2, cfg=cfg)
+    assert cache.build(snap, PROCESS, NOW + 1) == view.build(snap, PROCESS, NOW + 1)
+    assert built == ["c1", "c1"] and cache.built == 1
+    assert cache.build(snap, PROCESS, NOW + 1) != view.build(snapshot(one, cfg=cfg), PROCESS, NOW + 1)
 
 
 def test_a_staleness_flip_rebuilds_only_that_row() -> None:
