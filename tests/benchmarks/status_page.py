@@ -12,7 +12,7 @@ GET over loopback through the real HTTP server (that plus sending the bytes).
 After a change, before (every row built) and after the rows were kept between builds (web/status/rows.py):
 the build of the view and of the page (view, HTML of the default view, gzip) in process, (a) after
 `--changed 5` customers got new data and (b) after every customer was refreshed with nothing new, a cache.ttl
-later; with `--browser`, Chromium's open of the page after that many customers were refreshed.
+later; with `--browser`, Chromium's open of the page after (a).
 """
 
 from __future__ import annotations
@@ -417,7 +417,7 @@ CHANGE_HEADER = (
 
 
 def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5, seed: int = 1) -> BrowserChange:
-    """Chromium opens the page right after `changed` customers changed, `opens` times: a new generation each."""
+    """Chromium opens the page right after `changed` customers got new data, `opens` times: a new generation each."""
     from tests.support.devtools import DevTools  # the benchmark's only use of the test support
 
     holder = Changing(_fleet(customers, seed))
@@ -435,7 +435,7 @@ def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5,
             devtools.load_timings()
             timings = []
             for _ in range(opens):
-                holder.change(changed)
+                holder.change(changed, new_data=True)
                 devtools.open(server.url + "/")
                 timings.append(devtools.load_timings())
         finally:
