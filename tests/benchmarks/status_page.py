@@ -9,9 +9,10 @@ what the exporter holds. Measured: the build of the page for a new snapshot gene
 gzip), then requests for the cached page: App.landing() (the exporter's own time per request) and a
 GET over loopback through the real HTTP server (that plus sending the bytes).
 
-After a change (`--changed 5`: that many customers refreshed, a new generation, as a refresh slot makes them),
-before and after the rows were kept between builds (web/status/rows.py): the build of the view and of the
-page (view, HTML of the default view, gzip) in process, and with `--browser` Chromium's open of the page.
+After a change, before (every row built) and after the rows were kept between builds (web/status/rows.py):
+the build of the view and of the page (view, HTML of the default view, gzip) in process, (a) after
+`--changed 5` customers got new data and (b) after every customer was refreshed with nothing new, a cache.ttl
+later; with `--browser`, Chromium's open of the page after (a).
 """
 
 from __future__ import annotations
@@ -242,18 +243,39 @@ def browser(customers: int, paged: bool, opens: int = 4, seed: int = 1) -> Brows
 class Changing:
     """What App asks the refresher for, here a snapshot in which `change()` refreshes some customers: their
     states are new objects (a new attempt), as customer.applied leaves a refresh that brought nothing new,
-    in a new generation."""
+    in a new generation. With `new_data`, each also got a new success of every module (new last successes)."""
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
         self._next = 0
 
-    def change(self, count: int) -> Snapshot:
+    def change(self, count: int, new_data: bool = False) -> Snapshot:
         states = list(self.snap.customers)
         step = max(1, len(states) // max(count, 1))
+        now = time.time()
         for _ in range(min(count, len(states))):
             n = self._next = (self._next + step) % len(states)  # customers all over the sorted order
-            states[n] = replace(states[n], attempt=Attempt(True, time.time()))
+            cs = states[n]
+            states[n] = replace(cs, attempt=Attempt(True, now))
+            if new_data:
+                states[n] = replace(states[n], last_success=dict.fromkeys(cs.last_success, now))
+        self.snap = replace(self.snap, generation=self.snap.generation + 1, customers=tuple(states))
+        return self.snap
+
+    def refresh_all(self, now: float) -> Snapshot:
+        """Every customer refreshed at `now` with nothing new: as customer.applied leaves it, a new state with new
+        Attempts (each enabled group's `after`) and the same data objects."""
+        enabled = self.snap.config.endpoints
+        states = []
+        for cs in self.snap.customers:
+            changes: dict[str, Any] = {"attempt": cs.attempt.after(None, now)}
+            if enabled.protected:
+                changes["protected_attempt"] = cs.protected_attempt.after(None, now)
+            if enabled.scan_profiles:
+                changes["scan_profiles_attempt"] = cs.scan_profiles_attempt.after(None, now)
+            if cs.seats_attempt is not None:
+                changes["seats_attempt"] = cs.seats_attempt.after(None, now)
+            states.append(replace(cs, **changes))
         self.snap = replace(self.snap, generation=self.snap.generation + 1, customers=tuple(states))
         return self.snap
 
@@ -290,12 +312,13 @@ def _fleet(customers: int, seed: int = 1) -> Snapshot:
 @dataclass
 class Rebuild:
     customers: int
-    changed: int
+    what: str  # what happened before each build
     view_before: list[float]  # view.build, every row
-    view_after: list[float]  # the kept rows' build: the changed customers' rows, a sort
+    view_after: list[float]  # the kept rows' build: the changed customers' cells, every new state finished, a sort
     page_before: list[float]  # view, HTML of the default view, gzip: what the first request after a change pays
     page_after: list[float]
-    built_after: int  # rows the kept build built per change
+    built_after: int  # rows whose cells the kept build built per change (the most of any)
+    finished_after: int  # rows it finished again from kept cells (the most of any)
 
     def report(self) -> str:
         def line(what: str, before: list[float], after: list[float]) -> str:
@@ -303,48 +326,72 @@ class Rebuild:
             return f"  {what:<38}before {b * 1000:8.1f} ms, after {a * 1000:7.1f} ms (ratio {a / b:.3f})"
 
         return (
-            f"status page after {self.changed} of {self.customers} customers changed (median of "
-            f"{len(self.view_after)} changes; {self.built_after} rows built per change after)\n"
+            f"status page after {self.what} (median of {len(self.view_after)} builds; after: at most "
+            f"{self.built_after} rows' cells built, {self.finished_after} rows finished from kept cells per build;"
+            " before: every row built)\n"
             + line("build of the view:", self.view_before, self.view_after)
             + "\n"
             + line("page (view, HTML, gzip):", self.page_before, self.page_after)
         )
 
 
-def rebuild(customers: int = 5000, changed: int = 5, rounds: int = 7) -> Rebuild:
-    """Before and after side by side, interleaved, on the same changes: from scratch, and from the kept rows."""
+def rebuild(customers: int = 5000, changed: int = 5, rounds: int = 7) -> list[Rebuild]:
+    """Before and after side by side, interleaved, on the same changes: from scratch, and from the kept rows.
+
+    Two cases: (a) `changed` customers got new data (a new success of each module); (b) every customer was
+    refreshed with nothing new, the page opened a cache.ttl later (the common case: a person opens it now and
+    then). In (b) the clock moves on a TTL per build, so the rows whose staleness flipped are built again.
+    """
     process = Process("bench", time.time())
     holder = Changing(_fleet(customers))
+    ttl = holder.snap.config.cache.ttl
     rows = RowCache()
-    scratch, kept = StatusCache(process), StatusCache(process)
+    clock = [time.time()]  # the builds' time, moved on a TTL per build in (b)
+    scratch, kept = StatusCache(process, lambda: clock[0]), StatusCache(process, lambda: clock[0])
     scratch.rows = FromScratch()
-    times: list[tuple[float, float, float, float]] = []
-    built = []
+    results = []
     reuse, cache.REUSE = cache.REUSE, 0.0  # every generation built: the cost, not how long an old page is served
     try:
-        rows.build(holder.snap, process, time.time())
+        rows.build(holder.snap, process, clock[0])
         for pages in (scratch, kept):
-            pages.get(holder.snap).html_parts(time.time(), gzip=True)
-        for _ in range(rounds):
-            snap = holder.change(changed)
-            now = time.time()
-            started = time.perf_counter()
-            view.build(snap, process, now)
-            view_built = time.perf_counter()
-            rows.build(snap, process, now)
-            rows_built = time.perf_counter()
-            scratch.get(snap).html_parts(now, gzip=True)
-            scratch_page = time.perf_counter()
-            kept.get(snap).html_parts(now, gzip=True)
-            kept_page = time.perf_counter()
-            built.append(rows.built)
-            times.append(
-                (view_built - started, rows_built - view_built, scratch_page - rows_built, kept_page - scratch_page)
+            pages.get(holder.snap).html_parts(clock[0], gzip=True)
+        for case in ("a", "b"):
+            times: list[tuple[float, float, float, float]] = []
+            built, finished = [], []
+            for _ in range(rounds):
+                if case == "a":
+                    clock[0] = max(clock[0], time.time())
+                    snap = holder.change(changed, new_data=True)
+                else:
+                    clock[0] += ttl
+                    snap = holder.refresh_all(clock[0])
+                now = clock[0]
+                started = time.perf_counter()
+                view.build(snap, process, now)
+                view_built = time.perf_counter()
+                rows.build(snap, process, now)
+                rows_built = time.perf_counter()
+                scratch.get(snap).html_parts(now, gzip=True)
+                scratch_page = time.perf_counter()
+                kept.get(snap).html_parts(now, gzip=True)
+                kept_page = time.perf_counter()
+                built.append(rows.built)
+                finished.append(rows.finished)
+                times.append(
+                    (view_built - started, rows_built - view_built, scratch_page - rows_built, kept_page - scratch_page)
+                )
+            what = (
+                f"{changed} of {customers} customers changed"
+                if case == "a"
+                else f"every one of {customers} customers refreshed with nothing new, a cache.ttl ({ttl:.0f} s) later"
+            )
+            view_before, view_after, page_before, page_after = (list(column) for column in zip(*times, strict=True))
+            results.append(
+                Rebuild(customers, what, view_before, view_after, page_before, page_after, max(built), max(finished))
             )
     finally:
         cache.REUSE = reuse
-    view_before, view_after, page_before, page_after = (list(column) for column in zip(*times, strict=True))
-    return Rebuild(customers, changed, view_before, view_after, page_before, page_after, max(built))
+    return results
 
 
 @dataclass
@@ -370,7 +417,7 @@ CHANGE_HEADER = (
 
 
 def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5, seed: int = 1) -> BrowserChange:
-    """Chromium opens the page right after `changed` customers changed, `opens` times: a new generation each."""
+    """Chromium opens the page right after `changed` customers got new data, `opens` times: a new generation each."""
     from tests.support.devtools import DevTools  # the benchmark's only use of the test support
 
     holder = Changing(_fleet(customers, seed))
@@ -388,7 +435,7 @@ def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5,
             devtools.load_timings()
             timings = []
             for _ in range(opens):
-                holder.change(changed)
+                holder.change(changed, new_data=True)
                 devtools.open(server.url + "/")
                 timings.append(devtools.load_timings())
         finally:
@@ -408,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.browser is None:
         print(measure(args.customers, args.requests).report())
-        print(rebuild(args.customers, args.changed).report())
+        for case in rebuild(args.customers, args.changed):
+            print(case.report())
         return 0
     results = [browser(n, paged) for n in args.browser for paged in (False, True)]
     changes = [browser_change(n, kept, changed=args.changed) for n in args.browser for kept in (False, True)]

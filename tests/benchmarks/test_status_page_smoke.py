@@ -11,10 +11,13 @@ from tests.screenshot import CHROMIUM
 
 
 def test_rebuild_after_a_change_quick_run() -> None:
-    result = status_page.rebuild(40, changed=3, rounds=2)
+    changed, refreshed = status_page.rebuild(40, changed=3, rounds=2)
     # From the kept rows only the changed customers' rows are built; from scratch, every row.
-    assert result.built_after == 3 and len(result.view_before) == len(result.page_after) == 2
-    assert "before" in result.report() and "ratio" in result.report()
+    assert changed.built_after == 3 and len(changed.view_before) == len(changed.page_after) == 2
+    assert "before" in changed.report() and "ratio" in changed.report()
+    # Every customer refreshed with nothing new: rows finished from their kept cells (but those whose staleness
+    # flipped in the TTL), not built.
+    assert refreshed.finished_after > refreshed.built_after and "nothing new" in refreshed.report()
 
 
 @pytest.mark.e2e

@@ -2,7 +2,9 @@
 seats). Pure.
 
 A view holds absolute times, not ages: the renderers compute every age from `Status.generated` (`age()`), so
-a customer's Row depends on the clock only through its staleness (rows.py reuses Rows on that ground).
+a customer's Row depends on the clock only through its staleness (rows.py reuses Rows on that ground). A Row is
+made in two steps: its Body (the cells, from the customer's data) and `finish` (the refreshes, from its attempts),
+so that rows.py can keep the Body across refreshes that brought nothing new.
 """
 
 from __future__ import annotations
@@ -244,32 +246,70 @@ def assemble(
     return Status(snap.generation, now, header, tuple(sorted(columns)), rows)
 
 
+class Body(NamedTuple):
+    """The costly part of a customer's Row: what follows from its data (customer.applied keeps those objects when
+    a refresh brought nothing new), the config and, through staleness and silence, the time; not its attempts,
+    which every refresh replaces. rows.py keeps it across such refreshes; `finish` adds the attempts."""
+
+    cells: tuple[Cell, ...]
+    scan_profiles: tuple[ScanCell, ...]
+    coverage: tuple[Coverage, ...]
+    seats: tuple[Seats, ...]
+    reasons: tuple[str, ...]  # the cells' and scan profiles', in the summary's order
+    failed: bool  # some backup cell failed: the row's health is FAILED whatever its refreshes
+
+
+# The CustomerState fields a Body follows from (besides the customer's id, and the config): when each is the
+# same object as a kept Body's, the Body holds (within its staleness window, rows.window).
+BODY_FIELDS = ("jobs", "last_success", "scan_profiles", "protected", "seats")
+
+
 def row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
     """One customer's row at `now`: what it shows follows from `cs` and `snap.config`, and from `now` only
     through its cells' staleness and its scan profiles' silence."""
-    customer = cs.customer
-    jobs_cfg = snap.config.jobs
-    interval = jobs_cfg.expected_interval_for
-    cells = tuple(_cell(customer.id, job, cs.last_success.get(job.key), interval, now) for job in cs.jobs)
-    refresh: list[Refresh] = []
-    if snap.config.endpoints.jobs:
-        refresh.append(_refresh(GROUP_JOBS, cs.attempt))
-    if snap.config.endpoints.protected:
-        refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt))
-    scan: tuple[ScanCell, ...] = ()
-    if snap.config.endpoints.scan_profiles:
-        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt))
-        scan = scan_profiles.cells(cs.scan_profiles, now)
-    if _shows_seats(snap) and cs.seats_attempt is not None:
-        refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt))
+    return finish(cs, snap, body(cs, snap, now))
+
+
+def body(cs: CustomerState, snap: Snapshot, now: float) -> Body:
+    """The part of `cs`'s row that follows from the BODY_FIELDS of `cs`, its id and `snap.config`, at `now`."""
+    interval = snap.config.jobs.expected_interval_for
+    cid = cs.customer.id
+    cells = tuple(_cell(cid, job, cs.last_success.get(job.key), interval, now) for job in cs.jobs)
+    scan = scan_profiles.cells(cs.scan_profiles, now) if snap.config.endpoints.scan_profiles else ()
     counts: dict[str, int] = dict.fromkeys(_REASON_ORDER, 0)
     for c in cells:
         for reason in c.reasons:
             counts[reason] += 1
     reasons = [f"{n} {what}" for what, n in counts.items() if n]
     reasons.extend(scan_profiles.reasons(scan))
-    reasons.extend(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
-    if counts["failed"]:
+    return Body(
+        cells,
+        scan,
+        tuple(_coverage(item) for item in cs.protected) if snap.config.endpoints.protected else (),
+        tuple(_seats(item) for item in cs.seats) if _shows_seats(snap) else (),
+        tuple(reasons),
+        counts["failed"] > 0,
+    )
+
+
+def finish(cs: CustomerState, snap: Snapshot, part: Body) -> Row:
+    """`cs`'s row from its Body (`part`, made from the same data and config): the customer, its refreshes, and
+    the reasons and health that follow from both. Cheap: a few objects per row."""
+    endpoints = snap.config.endpoints
+    refresh: list[Refresh] = []
+    if endpoints.jobs:
+        refresh.append(_refresh(GROUP_JOBS, cs.attempt))
+    if endpoints.protected:
+        refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt))
+    if endpoints.scan_profiles:
+        refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt))
+    if _shows_seats(snap) and cs.seats_attempt is not None:
+        refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt))
+    reasons = part.reasons
+    failed = tuple(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
+    if failed:
+        reasons += failed
+    if part.failed:
         health = FAILED
     elif reasons:
         health = WARNING
@@ -277,18 +317,19 @@ def row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
         health = PENDING
     else:
         health = OK
+    customer = cs.customer
     return Row(
         customer.id,
         customer.organization,
         customer.country,
         customer.status,
         health,
-        tuple(reasons),
-        cells,
+        reasons,
+        part.cells,
         tuple(refresh),
-        scan,
-        tuple(_coverage(item) for item in cs.protected) if snap.config.endpoints.protected else (),
-        tuple(_seats(item) for item in cs.seats) if _shows_seats(snap) else (),
+        part.scan_profiles,
+        part.coverage,
+        part.seats,
     )
 
 
@@ -344,6 +385,7 @@ def _refresh(endpoint: str, attempt: Attempt, attempted: bool | None = None) -> 
 
 
 __all__ = [
+    "BODY_FIELDS",
     "FAILED",
     "HEALTH_RANK",
     "OK",
@@ -352,6 +394,7 @@ __all__ = [
     "SEATS_RATIO",
     "STALE_FACTOR",
     "WARNING",
+    "Body",
     "Cell",
     "Coverage",
     "Header",
@@ -362,7 +405,9 @@ __all__ = [
     "Status",
     "age",
     "assemble",
+    "body",
     "build",
+    "finish",
     "modules",
     "order",
     "row",

@@ -10,7 +10,9 @@ import math
 import random
 import tracemalloc
 from dataclasses import replace
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +33,7 @@ from exporter.web import status
 from exporter.web.status import StatusCache, paging, rows, view
 from exporter.web.status.rows import RowCache
 from exporter.web.status.scan_profiles import SILENT_SECONDS
-from exporter.web.status.view import STALE_FACTOR, Row
+from exporter.web.status.view import STALE_FACTOR
 from tests.support.views import CONFIG, HOUR, NOW, PROCESS
 from tests.unit.web.test_status import customer, job, snapshot
 
@@ -110,6 +112,24 @@ def states(draw: st.DrawFn, cid: str, now: float) -> CustomerState:
     )
 
 
+# What a refresh's attempts may be: all worked, all failed (keeping the last success), or only the jobs failed.
+ATTEMPTS = ("worked", "failed", "jobs failed")
+
+
+def _refreshed(cs: CustomerState, how: str, now: float) -> CustomerState:
+    """`cs` after a refresh that brought no new data, as customer.applied leaves it: a new state and new Attempts
+    (each group's `after`), every data object the same."""
+    error = Failure("HTTPStatusError", "503 <unavailable>", "rid-2")
+    every = None if how == "worked" else error
+    return replace(
+        cs,
+        attempt=cs.attempt.after(None if how == "worked" else error, now),
+        protected_attempt=cs.protected_attempt.after(every if how == "failed" else None, now),
+        scan_profiles_attempt=cs.scan_profiles_attempt.after(every if how == "failed" else None, now),
+        seats_attempt=(cs.seats_attempt or Attempt()).after(every if how == "failed" else None, now),
+    )
+
+
 def _flips(snap: Snapshot) -> list[float]:
     """The times at which some cell turns stale or some scan profile silent, as view.py computes them."""
     out = []
@@ -135,7 +155,7 @@ def _assert_same(cache: RowCache, snap: Snapshot, now: float) -> None:
 @given(data=st.data())
 def test_the_kept_view_is_the_view_from_scratch_after_any_changes(data: st.DataObject) -> None:
     now = NOW
-    cfg = CONFIGS[0]
+    cfg = data.draw(st.sampled_from(CONFIGS))
     held = {f"c{n}": data.draw(states(f"c{n}", now)) for n in range(data.draw(st.integers(0, 6)))}
     cache, generation, added = RowCache(), 1, 100
 
@@ -145,13 +165,25 @@ def test_the_kept_view_is_the_view_from_scratch_after_any_changes(data: st.DataO
 
     _assert_same(cache, snap(), now)
     for _ in range(data.draw(st.integers(1, 25))):
-        op = data.draw(st.sampled_from(("change", "refresh", "add", "remove", "clock", "flip", "config", "same")))
+        op = data.draw(
+            st.sampled_from(
+                ("change", "change one", "refresh", "nothing new", "add", "remove", "clock", "flip", "config", "same")
+            )
+        )
         if op == "change" and held:
             cid = data.draw(st.sampled_from(sorted(held)))
             held[cid] = data.draw(states(cid, now))
+        elif op == "change one" and held:  # one of the data a Body follows from, or the names; the rest the same
+            cid = data.draw(st.sampled_from(sorted(held)))
+            field = data.draw(st.sampled_from((*view.BODY_FIELDS, "customer")))
+            held[cid] = replace(held[cid], **{field: getattr(data.draw(states(cid, now)), field)})
         elif op == "refresh" and held:  # a new object, nothing else different: as customer.applied leaves it
             cid = data.draw(st.sampled_from(sorted(held)))
             held[cid] = replace(held[cid], attempt=Attempt(True, now))
+        elif op == "nothing new" and held:  # one customer or all refreshed, only new attempts: as applied leaves it
+            picked = sorted(held) if data.draw(st.booleans()) else [data.draw(st.sampled_from(sorted(held)))]
+            for cid in picked:
+                held[cid] = _refreshed(held[cid], data.draw(st.sampled_from(ATTEMPTS)), now)
         elif op == "add":
             added += 1
             held[f"c{added}"] = data.draw(states(f"c{added}", now))
@@ -183,11 +215,11 @@ def _fleet(n: int) -> dict[str, CustomerState]:
 def _counting() -> tuple[RowCache, list[str]]:
     built: list[str] = []
 
-    def build_row(cs: CustomerState, snap: Snapshot, now: float) -> Row:
+    def build_body(cs: CustomerState, snap: Snapshot, now: float) -> view.Body:
         built.append(cs.customer.id)
-        return view.row(cs, snap, now)
+        return view.body(cs, snap, now)
 
-    return RowCache(build_row), built
+    return RowCache(build_body), built
 
 
 def test_one_changed_customer_of_many_builds_one_row() -> None:
@@ -204,6 +236,66 @@ def test_one_changed_customer_of_many_builds_one_row() -> None:
     built.clear()
     cache.build(replace(snap, generation=3), PROCESS, NOW + 120)  # a new generation, no customer changed
     assert built == []
+
+
+def test_a_refresh_of_every_customer_that_brought_nothing_new_builds_no_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 17: each refresh gives a customer a new state (new Attempts) with the same data objects; the page,
+    # opened a TTL later, must not build every row's cells again, and must show the new attempts.
+    cells: list[str] = []
+    cell = view._cell
+
+    def counting_cell(customer_id: str, *args: Any) -> view.Cell:
+        cells.append(customer_id)
+        return cell(customer_id, *args)
+
+    monkeypatch.setattr(view, "_cell", counting_cell)
+    held = _fleet(500)
+    cache = RowCache()
+    cache.build(snapshot(*held.values(), cfg=_BASE), PROCESS, NOW)
+    assert len(cells) == 1000  # two cells each
+    for n, cid in enumerate(held):
+        held[cid] = _refreshed(held[cid], "jobs failed" if n % 100 == 7 else "worked", NOW + 60)
+    snap = snapshot(*held.values(), generation=2, cfg=_BASE)
+    cells.clear()
+    page = cache.build(snap, PROCESS, NOW + 60)
+    assert cells == [] and (cache.built, cache.reused) == (0, 500)
+    monkeypatch.setattr(view, "_cell", cell)
+    assert page == view.build(snap, PROCESS, NOW + 60)  # the new attempts shown: five failed refreshes first
+    assert [r.customer_id for r in page.rows[:5]] == ["c007", "c107", "c207", "c307", "c407"]
+    assert page.rows[0].health == status.WARNING and page.rows[0].reasons == ("jobs refresh failed",)
+    assert cache.haystacks == tuple(paging.haystack(r) for r in page.rows)
+
+
+@pytest.mark.parametrize("field", view.BODY_FIELDS)
+def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: str) -> None:
+    # A refresh that brought new data of one kind replaces just that object (customer.applied): the kept Body
+    # must not outlive it. Both states are of the v3 config, where every field is shown.
+    cfg = CONFIGS[2]
+    one = CustomerState(
+        Customer("c1", "Org", "Germany", "Working"),
+        (job(), job("OneDrive")),
+        Attempt(True, NOW - 30),
+        {job().key: NOW - HOUR},
+        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 9),),
+        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 5, 10),),
+        seats_attempt=Attempt(True, NOW - 30),
+        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.SUCCESS, last_update=NOW - HOUR),),
+    )
+    other = replace(
+        one,
+        jobs=(job(outcome=Outcome.FAILED), job("OneDrive")),
+        last_success={job().key: NOW - 2 * HOUR},
+        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 4),),
+        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 9, 1),),
+        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.FAILED, last_update=NOW - HOUR),),
+    )
+    cache, built = _counting()
+    cache.build(snapshot(one, cfg=cfg), PROCESS, NOW)
+    changed = replace(one, attempt=Attempt(True, NOW), **{field: getattr(other, field)})
+    snap = snapshot(changed, generation=2, cfg=cfg)
+    assert cache.build(snap, PROCESS, NOW + 1) == view.build(snap, PROCESS, NOW + 1)
+    assert built == ["c1", "c1"] and cache.built == 1
+    assert cache.build(snap, PROCESS, NOW + 1) != view.build(snapshot(one, cfg=cfg), PROCESS, NOW + 1)
 
 
 def test_a_staleness_flip_rebuilds_only_that_row() -> None:
@@ -270,7 +362,7 @@ def test_the_status_cache_serves_the_kept_rows_and_their_haystacks() -> None:
     snap = snapshot(*held.values(), generation=2, cfg=_BASE)
     clock[0] = NOW + 5
     page = pages.get(snap)
-    assert pages.rows.built == 1
+    assert (pages.rows.built, pages.rows.finished) == (0, 1)  # a new name: the row finished again, its cells kept
     fresh = status.Page(view.build(snap, PROCESS, NOW + 5))
     assert page.html() == fresh.html() and page.html(paging.Query("renamed")) == fresh.html(paging.Query("renamed"))
     assert page.json() == fresh.json()
