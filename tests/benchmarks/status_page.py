@@ -296,9 +296,11 @@ class FromScratch(RowCache):
         return status
 
 
-def _fleet(customers: int, seed: int = 1) -> Snapshot:
+def refreshed_fleet(customers: int, seed: int = 1, cfg: config.Config | None = None) -> Snapshot:
+    """The simulator's fleet after one refresh by a real Refresher (without HTTP: SimulatorRows)."""
     sim = Simulator(FleetSpec(customers=customers, seed=seed))
-    cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
+    if cfg is None:
+        cfg = config.from_mapping({"auth": {"client_id": "bench", "client_secret": "bench"}, "cache": {"ttl": "1h"}})
     refresher = Refresher(cfg, SimulatorRows(sim), spread=False)
     try:
         cycle = refresher.trigger()
@@ -343,7 +345,7 @@ def rebuild(customers: int = 5000, changed: int = 5, rounds: int = 7) -> list[Re
     then). In (b) the clock moves on a TTL per build, so the rows whose staleness flipped are built again.
     """
     process = Process("bench", time.time())
-    holder = Changing(_fleet(customers))
+    holder = Changing(refreshed_fleet(customers))
     ttl = holder.snap.config.cache.ttl
     rows = RowCache()
     clock = [time.time()]  # the builds' time, moved on a TTL per build in (b)
@@ -420,7 +422,7 @@ def browser_change(customers: int, kept: bool, opens: int = 5, changed: int = 5,
     """Chromium opens the page right after `changed` customers got new data, `opens` times: a new generation each."""
     from tests.support.devtools import DevTools  # the benchmark's only use of the test support
 
-    holder = Changing(_fleet(customers, seed))
+    holder = Changing(refreshed_fleet(customers, seed))
     registry = CollectorRegistry()
     app = App(lambda: cast(Refresher, holder), registry, Telemetry(registry))  # it reads only snapshots
     if not kept:

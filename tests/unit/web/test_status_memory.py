@@ -7,24 +7,10 @@ import gc
 import gzip
 import tracemalloc
 
-from avepoint_simulator import FleetSpec, Simulator
 from exporter.model import Snapshot
-from exporter.refresh import Refresher
 from exporter.web.status import StatusCache
 from tests.benchmarks import status_page
 from tests.support.views import CONFIG, PROCESS
-
-
-def _snapshot(customers: int) -> Snapshot:
-    sim = Simulator(FleetSpec(customers=customers, seed=2))
-    refresher = Refresher(CONFIG, status_page.SimulatorRows(sim))
-    try:
-        cycle = refresher.trigger()
-        assert cycle is not None
-        cycle.result()
-        return refresher.snapshot()
-    finally:
-        refresher.close()
 
 
 def _page_bytes(snap: Snapshot) -> tuple[int, bytes, bytes]:
@@ -48,8 +34,8 @@ def _page_bytes(snap: Snapshot) -> tuple[int, bytes, bytes]:
 def test_a_page_keeps_one_page_of_rows_whatever_the_fleet() -> None:
     # Both fleets are larger than a page (100 customers): the cached page must not grow with the fleet, as the
     # whole-fleet page did (11 MB of HTML at 5,000 customers, kept beside its gzip).
-    small_kept, small_zipped, small_plain = _page_bytes(_snapshot(120))
-    large_kept, large_zipped, large_plain = _page_bytes(_snapshot(360))
+    small_kept, small_zipped, small_plain = _page_bytes(status_page.refreshed_fleet(120, seed=2, cfg=CONFIG))
+    large_kept, large_zipped, large_plain = _page_bytes(status_page.refreshed_fleet(360, seed=2, cfg=CONFIG))
     assert gzip.decompress(small_zipped) == small_plain and gzip.decompress(large_zipped) == large_plain
     assert len(large_plain) < 1.3 * len(small_plain), (len(small_plain), len(large_plain))
     # What stays cached (head, tail, their gzip runs, the filter's haystacks) is about one page, not three.
