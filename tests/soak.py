@@ -13,7 +13,7 @@ the exporter refreshing all the time. Checked at the end:
   the mean of the last third stays within 10% of the mean of the first third;
 - upstream requests never outrun `api.max_requests_per_second`: the whole run's rate, and every 5 s
   window (the limiter spaces starts evenly at 0.9 of the rate, with no burst: rate x 5 s, plus one start a thread's
-  late wake-up (well under the 200 ms spacing) carries into the window from before it);
+  late wake-up (well under the 222 ms spacing) carries into the window from before it);
 - the exporter is still running, and stops cleanly on SIGTERM.
 
 `tests/integration/test_soak.py` runs it for 20 s as part of the test suite. For a longer run:

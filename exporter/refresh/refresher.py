@@ -258,8 +258,9 @@ class Refresher:
     def _spreading_locked(self) -> bool:
         """Spread when a full refresh takes more than a second at the rate limit (and more than one round of workers).
 
-        A smaller fleet's refresh is over within a second whenever it comes, which is no burst worth
-        spreading: it keeps the plain TTL, each customer refreshed exactly when its data turns a TTL old.
+        A smaller fleet's refresh is over within about a second whenever it comes (1/0.9 of one at the limit, with
+        the limiter's headroom), which is no burst worth spreading: it keeps the plain TTL, each customer
+        refreshed exactly when its data turns a TTL old.
         """
         if not self._spread:
             return False

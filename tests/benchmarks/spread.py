@@ -261,6 +261,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs: unknown run {', '.join(unknown) or '(none given)'}; choose from {choices}")
     if args.load < 0:
         parser.error(f"--load wants 0 or more processes, got {args.load}")
+    for flag, value in (
+        ("--customers", args.customers),
+        ("--ttl", args.ttl),
+        ("--limit", args.limit),
+        ("--concurrency", args.concurrency),
+        ("--scrape-interval", args.scrape_interval),
+    ):
+        if not value > 0:
+            parser.error(f"{flag} wants a number greater than 0, got {value:g}")
     logging.basicConfig(level=logging.ERROR)  # 429s past the retries are the point, not news
     # One simulator for all runs: each run's Client has a token of its own, so its own sliding second.
     with (

@@ -60,6 +60,14 @@ def test_spread_benchmark_refuses_unknown_runs(capsys: pytest.CaptureFixture[str
     assert "--runs: unknown run sometimes; choose from before, burst, after, exact" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--customers", "--ttl", "--limit", "--concurrency", "--scrape-interval"])
+def test_spread_benchmark_refuses_sizes_of_zero(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        spread.main([flag, "0"])
+    assert exited.value.code == 2
+    assert f"{flag} wants a number greater than 0, got 0" in capsys.readouterr().err
+
+
 def test_load_stops_when_the_runs_fail() -> None:
     with pytest.raises(KeyboardInterrupt), spread.busy(2) as procs:
         assert len(procs) == 2 and all(proc.poll() is None for proc in procs)
@@ -72,9 +80,12 @@ def test_load_stops_by_itself_when_the_benchmark_is_gone() -> None:
     starter = (
         "import os, subprocess, sys; "
         f"spin = [sys.executable, '-c', {spread.SPIN!r}, str(os.getpid())]; "
-        "print(subprocess.Popen(spin, stdout=subprocess.DEVNULL).pid)"
+        "print(subprocess.Popen(spin, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,"
+        " stderr=subprocess.DEVNULL).pid)"
     )
-    pid = int(subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, check=True).stdout)
+    pid = int(
+        subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, check=True, timeout=10).stdout
+    )
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)

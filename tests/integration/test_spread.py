@@ -45,7 +45,7 @@ def _refresher(sim: Simulator, *, spread: bool, clock: Clock | None = None) -> R
 
 
 def _run(sim: Simulator, spread: bool) -> tuple[list[int], int, float, float, float, float]:
-    """Request counts per BUCKET after the first cycle, 429s among them, the first cycle's duration, the
+    """Request counts per BUCKET after the first cycle, the 429s of the whole run, the first cycle's duration, the
     oldest data any scrape saw, the oldest from a TTL (and a tick's slack) after the first cycle on, and
     the last snapshot's duration of the last full refresh."""
     refresher = _refresher(sim, spread=spread)
@@ -70,10 +70,12 @@ def _run(sim: Simulator, spread: bool) -> tuple[list[int], int, float, float, fl
         took = refresher.snapshot().last_refresh_seconds or 0.0
     finally:
         refresher.close()
-    # From a second on, when the simulator's sliding window has forgotten the first cycle's burst.
+    # Counted from a second after the first cycle, whose requests come at the limiter's pace, not spread.
     begin = settle + 1.0
     counts = Counter(int((t - begin) / BUCKET) for t, _ in sim.arrivals if begin <= t < end)
-    rejected = sum(1 for t, status in sim.arrivals if begin <= t < end and status == 429)
+    # The first cycle included: it runs at the limit (the limiter's 0.9 of it), where a burst or starts
+    # bunched by late threads would be refused.
+    rejected = sum(1 for t, status in sim.arrivals if t < end and status == 429)
     buckets = [counts.get(i, 0) for i in range(int((end - begin) / BUCKET))]
     return buckets, rejected, settle - started, oldest, steady, took
 
@@ -84,7 +86,7 @@ def test_after_the_first_cycle_requests_come_evenly_within_the_limit(sim: Simula
     # Stated bound: every half second within the limit and within half the mean of it; the plain TTL has
     # half seconds at the limit (twice the mean here) and half seconds with none.
     assert all(0.5 * mean <= n <= min(1.5 * mean, LIMIT * BUCKET) for n in buckets), (buckets, mean)
-    assert rejected == 0, f"{rejected} requests refused with 429 once spread"
+    assert rejected == 0, f"{rejected} requests refused with 429"
     assert oldest <= TTL + first_cycle + SLACK, f"a scrape saw data {oldest:.2f}s old"
     assert steady <= TTL + SLACK, f"a TTL after the first cycle, a scrape saw data {steady:.2f}s old"
     # avepoint_refresh_duration_seconds and the status page's "took": the full refresh, not the last tick's.

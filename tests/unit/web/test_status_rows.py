@@ -25,8 +25,10 @@ from exporter.model import (
     Job,
     Outcome,
     ProtectedData,
+    Runs,
     ScanProfile,
     Snapshot,
+    Subscription,
     TenantSeats,
 )
 from exporter.web import status
@@ -295,7 +297,15 @@ def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: st
     snap = snapshot(changed, generation=2, cfg=cfg)
     assert cache.build(snap, PROCESS, NOW + 1) == view.build(snap, PROCESS, NOW + 1)
     assert built == ["c1", "c1"] and cache.built == 1
-    assert cache.build(snap, PROCESS, NOW + 1) != view.build(snapshot(one, cfg=cfg), PROCESS, NOW + 1)
+    # And what the row shows did change with the field: the new data, not the kept body.
+    (new,) = cache.build(snap, PROCESS, NOW + 1).rows
+    (old,) = view.build(snapshot(one, cfg=cfg), PROCESS, NOW + 1).rows
+    assert (new.cells, new.scan_profiles, new.coverage, new.seats) != (
+        old.cells,
+        old.scan_profiles,
+        old.coverage,
+        old.seats,
+    )
 
 
 def test_a_staleness_flip_rebuilds_only_that_row() -> None:
@@ -421,3 +431,36 @@ def test_memory_stays_one_row_per_current_customer_across_generations() -> None:
     assert len(pages.rows) == len(held) == 200
     # 15 generations of 25 new rows each would be some 375 rows (a few KB each, over 1 MB) more if any were kept.
     assert last - first < 100 * 1024, (first, last)
+
+
+def test_a_body_follows_from_its_fields_the_id_and_the_config_alone() -> None:
+    """Every CustomerState field outside view.BODY_FIELDS changed (the customer's names and status kept only by
+    id): the body is the same. A body that started to read another field (the run counts, an attempt, the
+    subscriptions) would be kept by rows.py when it should not, and fails this."""
+    cfg = CONFIGS[2]  # v3, every column shown
+    one = CustomerState(
+        Customer("c1", "Org", "Germany", "Working"),
+        (job(), job("OneDrive", outcome=Outcome.FAILED)),
+        Attempt(True, NOW - 30),
+        {job().key: NOW - HOUR},
+        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 9),),
+        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 5, 10),),
+        seats_attempt=Attempt(True, NOW - 30),
+        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.SUCCESS, last_update=NOW - HOUR),),
+    )
+    failed = Attempt(False, NOW - 3 * HOUR, Failure("HTTPStatusError", "503"))
+    other = replace(
+        one,
+        customer=Customer("c1", "Other name", "France", "Expired"),
+        attempt=failed,
+        protected_attempt=failed,
+        seats_attempt=failed,
+        scan_profiles_attempt=failed,
+        subscriptions=(Subscription("c1", "Microsoft 365"),),
+        runs={job().key: Runs(NOW - HOUR, success=3, failed=1)},
+    )
+    assert all(getattr(other, f) is getattr(one, f) for f in view.BODY_FIELDS)
+    snap = snapshot(one, cfg=cfg)
+    assert view.body(other, snap, NOW) == view.body(one, snap, NOW)
+    # What the row finishes from those fields does differ: the test is not vacuous.
+    assert view.row(other, snap, NOW) != view.row(one, snap, NOW)
