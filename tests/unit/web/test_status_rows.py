@@ -268,14 +268,11 @@ def test_a_refresh_of_every_customer_that_brought_nothing_new_builds_no_cells(mo
     assert cache.haystacks == tuple(paging.haystack(r) for r in page.rows)
 
 
-@pytest.mark.parametrize("field", view.BODY_FIELDS)
-def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: str) -> None:
-    # A refresh that brought new data of one kind replaces just that object (customer.applied): the kept Body
-    # must not outlive it. Both states are of the v3 config, where every field is shown.
-    cfg = CONFIGS[2]
-    one = CustomerState(
+def _every_field(*jobs: Job) -> CustomerState:
+    """One customer with something in every field a row shows (jobs, last success, coverage, seats, a scan profile)."""
+    return CustomerState(
         Customer("c1", "Org", "Germany", "Working"),
-        (job(), job("OneDrive")),
+        jobs,
         Attempt(True, NOW - 30),
         {job().key: NOW - HOUR},
         protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 9),),
@@ -283,6 +280,14 @@ def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: st
         seats_attempt=Attempt(True, NOW - 30),
         scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.SUCCESS, last_update=NOW - HOUR),),
     )
+
+
+@pytest.mark.parametrize("field", view.BODY_FIELDS)
+def test_new_data_in_any_field_the_cells_follow_from_builds_them_again(field: str) -> None:
+    # A refresh that brought new data of one kind replaces just that object (customer.applied): the kept Body
+    # must not outlive it. Both states are of the v3 config, where every field is shown.
+    cfg = CONFIGS[2]
+    one = _every_field(job(), job("OneDrive"))
     other = replace(
         one,
         jobs=(job(outcome=Outcome.FAILED), job("OneDrive")),
@@ -438,16 +443,7 @@ def test_a_body_follows_from_its_fields_the_id_and_the_config_alone() -> None:
     id): the body is the same. A body that started to read another field (the run counts, an attempt, the
     subscriptions) would be kept by rows.py when it should not, and fails this."""
     cfg = CONFIGS[2]  # v3, every column shown
-    one = CustomerState(
-        Customer("c1", "Org", "Germany", "Working"),
-        (job(), job("OneDrive", outcome=Outcome.FAILED)),
-        Attempt(True, NOW - 30),
-        {job().key: NOW - HOUR},
-        protected=(ProtectedData("Microsoft 365", "Exchange Online", 10, 9),),
-        seats=(TenantSeats("Microsoft 365", "t-1", "tenant", 5, 10),),
-        seats_attempt=Attempt(True, NOW - 30),
-        scan_profiles=(ScanProfile("p1", "Profile", "Finished", Outcome.SUCCESS, last_update=NOW - HOUR),),
-    )
+    one = _every_field(job(), job("OneDrive", outcome=Outcome.FAILED))
     failed = Attempt(False, NOW - 3 * HOUR, Failure("HTTPStatusError", "503"))
     other = replace(
         one,
