@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from exporter.config import Config
 from exporter.errors import ResponseFormatError
@@ -21,6 +21,9 @@ from exporter.model import (
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
 from exporter.upstream.scan_rows import scan_profile
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def customers(rows: list[Any], bad: ParseLog) -> list[Customer]:
@@ -67,14 +70,13 @@ def jobs(config: Config, rows: list[Any], customer_id: str, bad: ParseLog) -> tu
 
 def protected(rows: list[Any], customer_id: str, bad: ParseLog) -> tuple[ProtectedData, ...]:
     """One item per (service, module), the first where rows repeat one."""
-    found: dict[tuple[str, str], ProtectedData] = {}
-    for row in rows:
-        item, errors = parse.protected(row) if isinstance(row, dict) else (None, ["protected"])
-        if errors:
-            where = {"service_type": item.service, "service_module": item.module} if item is not None else {}
-            bad.count(errors, customer_id, where)
-        if item is not None:
-            found.setdefault((item.service, item.module), item)  # a duplicate would repeat a series
+    found = _first_per_key(
+        (parse.protected(row) if isinstance(row, dict) else (None, ["protected"]) for row in rows),
+        lambda item: (item.service, item.module),
+        lambda item: {"service_type": item.service, "service_module": item.module},
+        customer_id,
+        bad,
+    )
     return tuple(found[key] for key in sorted(found))
 
 
@@ -82,17 +84,17 @@ def scan_profiles(
     config: Config, pairs: list[tuple[Any, dict[str, Any] | None]], customer_id: str, bad: ParseLog
 ) -> tuple[ScanProfile, ...]:
     """One record per profile id, the first where rows repeat one; ResponseFormatError if no row is usable."""
-    found: dict[str, ScanProfile] = {}
-    for row, summary in pairs:
-        item, errors = (
-            scan_profile(row, summary, config.jobs.status_outcomes)
-            if isinstance(row, dict)
-            else (None, ["scanProfile"])
-        )
-        if errors:
-            bad.count(errors, customer_id, {"profile_id": item.profile_id} if item is not None else {})
-        if item is not None:
-            found.setdefault(item.profile_id, item)
+    overrides = config.jobs.status_outcomes
+    found = _first_per_key(
+        (
+            scan_profile(row, summary, overrides) if isinstance(row, dict) else (None, ["scanProfile"])
+            for row, summary in pairs
+        ),
+        lambda item: item.profile_id,
+        lambda item: {"profile_id": item.profile_id},
+        customer_id,
+        bad,
+    )
     if pairs and not found:
         raise ResponseFormatError(f"none of the {len(pairs)} scan profile rows is usable", endpoint=GROUP_SCAN_PROFILES)
     return tuple(found[key] for key in sorted(found))
@@ -105,15 +107,35 @@ def scan_outcome(profile: ScanProfile, overrides: Mapping[str, Outcome]) -> Outc
 
 def seats(rows: list[tuple[str, Any]], customer_id: str, bad: ParseLog) -> tuple[TenantSeats, ...]:
     """One item per (tenant type, tenant id), the first where rows repeat one; `rows` pair the type asked with a row."""
-    found: dict[tuple[str, str], TenantSeats] = {}
-    for requested, row in rows:
-        item, errors = parse.tenant_seats(row, requested) if isinstance(row, dict) else (None, ["tenantId"])
-        if errors:
-            where = {"tenant_type": item.tenant_type, "tenant_id": item.tenant_id} if item is not None else {}
-            bad.count(errors, customer_id, where)
-        if item is not None:
-            found.setdefault((item.tenant_type, item.tenant_id), item)  # a duplicate would repeat a series
+    found = _first_per_key(
+        (
+            parse.tenant_seats(row, requested) if isinstance(row, dict) else (None, ["tenantId"])
+            for requested, row in rows
+        ),
+        lambda item: (item.tenant_type, item.tenant_id),
+        lambda item: {"tenant_type": item.tenant_type, "tenant_id": item.tenant_id},
+        customer_id,
+        bad,
+    )
     return tuple(found[key] for key in sorted(found))
+
+
+def _first_per_key(
+    parsed: Iterable[tuple[T | None, list[str]]],
+    key: Callable[[T], K],
+    where: Callable[[T], dict[str, str]],
+    customer_id: str,
+    bad: ParseLog,
+) -> dict[K, T]:
+    """The parsed items by `key`, the first where rows repeat one (a duplicate would repeat a series); each row's
+    bad fields counted, with `where` the item's labels when it was usable."""
+    found: dict[K, T] = {}
+    for item, errors in parsed:
+        if errors:
+            bad.count(errors, customer_id, where(item) if item is not None else {})
+        if item is not None:
+            found.setdefault(key(item), item)
+    return found
 
 
 def unique_subscriptions(subs: list[Subscription]) -> tuple[Subscription, ...]:
