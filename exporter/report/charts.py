@@ -13,32 +13,22 @@ from pygal.style import Style
 
 from exporter.report.data import FINISHED, GOOD, CustomerMonth, days, local
 
+# Everything but the colours, shared by both charts.
+_LOOK: dict[str, object] = {
+    "background": "#ffffff",
+    "plot_background": "#ffffff",
+    "foreground": "#333333",
+    "foreground_strong": "#111111",
+    "foreground_subtle": "#777777",
+    "font_family": "Helvetica, Arial, sans-serif",
+    "label_font_size": 11,
+    "legend_font_size": 12,
+    "title_font_size": 14,
+}
 # The colours of the status page: green success, red failure, grey for the rest.
-_STYLE = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#333333",
-    foreground_strong="#111111",
-    foreground_subtle="#777777",
-    colors=("#2e7d32", "#c62828", "#9e9e9e", "#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"),
-    font_family="Helvetica, Arial, sans-serif",
-    label_font_size=11,
-    legend_font_size=12,
-    title_font_size=14,
-)
+_STYLE = Style(colors=("#2e7d32", "#c62828", "#9e9e9e", "#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"), **_LOOK)
 # Lines of the size chart: no green or red, which mean success and failure in the other chart.
-_LINES = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#333333",
-    foreground_strong="#111111",
-    foreground_subtle="#777777",
-    colors=("#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457", "#558b2f", "#37474f"),
-    font_family="Helvetica, Arial, sans-serif",
-    label_font_size=11,
-    legend_font_size=12,
-    title_font_size=14,
-)
+_LINES = Style(colors=("#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457", "#558b2f", "#37474f"), **_LOOK)
 # pygal adds a <script> with its configuration (for tooltips it would load from the network): not wanted in
 # a self-contained page, and never a place where text from the API should end up.
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S | re.I)
