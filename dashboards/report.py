@@ -91,6 +91,22 @@ def coverage() -> str:
     return f"{protected} / on (customer_id, service, module, job, instance) ({scanned} > 0)"
 
 
+# The period's figures both tables show, per customer or per job: columns A to E and their queries.
+PERIOD_COLUMNS = (
+    Column("Value #A", "Runs", unit="short"),
+    Column("Value #B", "Failed", unit="short", steps=BAD_FROM_1, colour="text"),
+    Column("Value #C", "Success ratio", unit="percentunit", steps=RATIO_STEPS, colour="text"),
+    Column("Value #D", "Longest without a success", unit="s"),
+    Column("Value #E", "Size at the end", unit="bytes"),
+)
+
+
+def _period_targets(by: str) -> list[Json]:
+    """The queries of PERIOD_COLUMNS, grouped `by`."""
+    figures = (runs(FINISHED, by), runs(FAILED, by), success_ratio(by), longest_without_success(by), size_at_end(by))
+    return [target(_named(expression)) for expression in figures]
+
+
 def _named(expr: str) -> str:
     return with_organization(expr, *SCOPE, CUSTOMERS)
 
@@ -187,17 +203,9 @@ def report() -> Json:
             [
                 Column("organization", "Organization"),
                 Column("customer_id", "Customer id"),
-                Column("Value #A", "Runs", unit="short"),
-                Column("Value #B", "Failed", unit="short", steps=BAD_FROM_1, colour="text"),
-                Column("Value #C", "Success ratio", unit="percentunit", steps=RATIO_STEPS, colour="text"),
-                Column("Value #D", "Longest without a success", unit="s"),
-                Column("Value #E", "Size at the end", unit="bytes"),
+                *PERIOD_COLUMNS,
             ],
-            target(_named(runs(FINISHED, "customer_id"))),
-            target(_named(runs(FAILED, "customer_id"))),
-            target(_named(success_ratio("customer_id"))),
-            target(_named(longest_without_success("customer_id"))),
-            target(_named(size_at_end("customer_id"))),
+            *_period_targets("customer_id"),
             keys=CUSTOMER_KEYS,
             sort_by="Organization",
             h=8,
@@ -211,18 +219,10 @@ def report() -> Json:
                 Column("organization", "Organization"),
                 Column("job_type", "Job type"),
                 Column("job_module", "Module"),
-                Column("Value #A", "Runs", unit="short"),
-                Column("Value #B", "Failed", unit="short", steps=BAD_FROM_1, colour="text"),
-                Column("Value #C", "Success ratio", unit="percentunit", steps=RATIO_STEPS, colour="text"),
-                Column("Value #D", "Longest without a success", unit="s"),
-                Column("Value #E", "Size at the end", unit="bytes"),
+                *PERIOD_COLUMNS,
                 Column("Value #F", "Runs counted since", unit="dateTimeAsIso"),
             ],
-            target(_named(runs(FINISHED, JOB))),
-            target(_named(runs(FAILED, JOB))),
-            target(_named(success_ratio(JOB))),
-            target(_named(longest_without_success(JOB))),
-            target(_named(size_at_end(JOB))),
+            *_period_targets(JOB),
             target(
                 _named(f"1000 * min by ({JOB}) (min_over_time({metric(SEEN_SINCE, CUSTOMERS)}[$__range]))"),
             ),
