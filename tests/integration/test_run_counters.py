@@ -18,10 +18,10 @@ from prometheus_client.core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 
-from avepoint_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FleetSpec, Simulator
+from avepoint_simulator import FleetSpec, Simulator
 from exporter import codes
 from tests.support import free_port
-from tests.support.harness import NOW, SCRIPT, stop, wait_for
+from tests.support.harness import NOW, SCRIPT, stop, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -123,14 +123,7 @@ def scrape_fresh(url: str, sim: Simulator) -> str:
 def test_runs_are_counted_as_the_simulated_jobs_run(
     sim: Simulator, clock: SimClock, tmp_path: Path, version: str
 ) -> None:
-    (tmp_path / "secret").write_text(DEMO_CLIENT_SECRET + "\n")
-    cfg = tmp_path / "config.yml"
-    cfg.write_text(
-        f"api:\n  base_url: {sim.base_url}\n  token_url: {sim.token_url}\n  version: {version}\n"
-        f"  max_requests_per_second: 100\n"
-        f"auth:\n  client_id: {DEMO_CLIENT_ID}\n  client_secret_file: {tmp_path / 'secret'}\n"
-        "cache:\n  ttl: 1s\n"
-    )
+    cfg = write_config(tmp_path / "config.yml", sim, version=version, ttl="1s")
     port = free_port()
     proc = subprocess.Popen(
         [SCRIPT, "--config.file", str(cfg), "--web.listen-address", f"127.0.0.1:{port}"],

@@ -46,11 +46,12 @@ def stop(proc: subprocess.Popen[str]) -> tuple[float, str]:
     return time.monotonic() - started, err
 
 
-def write_config(path: Path, sim: Simulator, extra: str = "") -> Path:
+def write_config(path: Path, sim: Simulator, extra: str = "", *, version: str = "legacy", ttl: str = "30s") -> Path:
     path.write_text(
-        f"api:\n  base_url: {sim.base_url}\n  token_url: {sim.token_url}\n  max_requests_per_second: 100\n"
+        f"api:\n  base_url: {sim.base_url}\n  token_url: {sim.token_url}\n  version: {version}\n"
+        f"  max_requests_per_second: 100\n"
         f"auth:\n  client_id: {DEMO_CLIENT_ID}\n  client_secret_file: secret\n"
-        f"cache:\n  ttl: 30s\n{extra}"
+        f"cache:\n  ttl: {ttl}\n{extra}"
     )
     (path.parent / "secret").write_text(DEMO_CLIENT_SECRET + "\n")
     return path
