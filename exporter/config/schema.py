@@ -192,3 +192,10 @@ class Config:
     state_file: str = ""
     # Last-success times of jobs not exported for this long (customer or module gone) are forgotten.
     state_retention: float = _duration("90d")
+
+    @property
+    def reads_seats(self) -> bool:
+        """The user seats come with the subscriptions, from v3 only (the legacy routes have none), for the tenant
+        types listed. The refresher reads them and the status page shows them by this one rule."""
+        endpoints = self.endpoints
+        return endpoints.services and self.api.version == "v3" and bool(endpoints.seat_tenant_types)

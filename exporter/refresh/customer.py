@@ -51,13 +51,8 @@ class Fetched:
             jobs_error=error,
             protected_error=error,
             scan_error=error,
-            seats_error=error if reads_seats(config) else None,
+            seats_error=error if config.reads_seats else None,
         )
-
-
-def reads_seats(config: Config) -> bool:
-    """The user seats come with the subscriptions, from v3 only: the legacy routes have no seats."""
-    return config.endpoints.services and config.api.version == "v3" and bool(config.endpoints.seat_tenant_types)
 
 
 def failed(message: str, exc: ApiError, customer_id: str = "") -> Failure:
@@ -95,7 +90,7 @@ def fetched(config: Config, client: ApiClient, customer_id: str, bad: ParseLog) 
             out["profiles"] = records.scan_profiles(config, pairs, customer_id, bad)
         except ApiError as exc:
             out["scan_error"] = failed("refreshing scan profiles failed, keeping the last good data", exc, customer_id)
-    if reads_seats(config):
+    if config.reads_seats:
         try:
             out["seats"] = records.seats(fetch.seats(config, client, customer_id), customer_id, bad)
         except ApiError as exc:

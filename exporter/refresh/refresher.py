@@ -267,7 +267,7 @@ class Refresher:
         enabled = self._config.endpoints
         # At least one request per group and customer (pages and scan summaries come on top).
         per_customer = int(enabled.jobs) + int(enabled.protected) + int(enabled.scan_profiles)
-        if customer.reads_seats(self._config):
+        if self._config.reads_seats:
             per_customer += len(enabled.seat_tenant_types)
         fleet = 2 if enabled.services else 1
         api = self._config.api

@@ -241,7 +241,7 @@ def assemble(
         jobs=sum(len(cs.jobs) for cs in snap.customers),
         scan_profiles=cfg.endpoints.scan_profiles,
         coverage=cfg.endpoints.protected,
-        seats=_shows_seats(snap),
+        seats=snap.config.reads_seats,
     )
     return Status(snap.generation, now, header, tuple(sorted(columns)), rows)
 
@@ -286,7 +286,7 @@ def body(cs: CustomerState, snap: Snapshot, now: float) -> Body:
         cells,
         scan,
         tuple(_coverage(item) for item in cs.protected) if snap.config.endpoints.protected else (),
-        tuple(_seats(item) for item in cs.seats) if _shows_seats(snap) else (),
+        tuple(_seats(item) for item in cs.seats) if snap.config.reads_seats else (),
         tuple(reasons),
         counts["failed"] > 0,
     )
@@ -303,7 +303,7 @@ def finish(cs: CustomerState, snap: Snapshot, part: Body) -> Row:
         refresh.append(_refresh(GROUP_PROTECTED, cs.protected_attempt))
     if endpoints.scan_profiles:
         refresh.append(_refresh(GROUP_SCAN_PROFILES, cs.scan_profiles_attempt))
-    if _shows_seats(snap) and cs.seats_attempt is not None:
+    if snap.config.reads_seats and cs.seats_attempt is not None:
         refresh.append(_refresh(GROUP_SEATS, cs.seats_attempt))
     reasons = part.reasons
     failed = tuple(f"{r.endpoint} refresh failed" for r in refresh if r.error is not None)
@@ -331,12 +331,6 @@ def finish(cs: CustomerState, snap: Snapshot, part: Body) -> Row:
         part.coverage,
         part.seats,
     )
-
-
-def _shows_seats(snap: Snapshot) -> bool:
-    # As the refresher reads them: with the subscriptions, from v3 only.
-    endpoints = snap.config.endpoints
-    return endpoints.services and snap.config.api.version == "v3" and bool(endpoints.seat_tenant_types)
 
 
 def _coverage(item: ProtectedData) -> Coverage:
