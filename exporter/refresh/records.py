@@ -20,7 +20,7 @@ from exporter.model import (
 )
 from exporter.refresh.parse_log import ParseLog
 from exporter.upstream import parse
-from exporter.upstream.scan_rows import scan_profile
+from exporter.upstream.scan_rows import scan_profile, status_outcome
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -102,7 +102,7 @@ def scan_profiles(
 
 def scan_outcome(profile: ScanProfile, overrides: Mapping[str, Outcome]) -> Outcome:
     """A held profile's outcome under other status mappings (a reload): nothing is fetched again."""
-    return parse.outcome(profile.status, overrides) if profile.status else Outcome.UNKNOWN
+    return status_outcome(profile.status, overrides)
 
 
 def seats(rows: list[tuple[str, Any]], customer_id: str, bad: ParseLog) -> tuple[TenantSeats, ...]:

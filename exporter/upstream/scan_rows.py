@@ -83,7 +83,7 @@ def scan_profile(
         profile_id=profile_id,
         name=name,
         status=status or "",
-        outcome=outcome(status, overrides) if status else Outcome.UNKNOWN,
+        outcome=status_outcome(status, overrides),
         last_update=_field(info, "lastupdatetime", timestamp, errors),
         modified=_field(info, "modifiedtime", timestamp, errors) or modified,
         **counts,
@@ -108,3 +108,8 @@ _SPELLED = {
 def _named(errors: list[str]) -> list[str]:
     # A Repaired name stays Repaired: only the spelling changes, through str's own type.
     return [type(e)(_SPELLED.get(e, e)) for e in errors]
+
+
+def status_outcome(status: str | None, overrides: Mapping[str, Outcome] | None) -> Outcome:
+    """A scan profile's outcome from its last scan status, as job statuses map; unknown without one."""
+    return outcome(status, overrides) if status else Outcome.UNKNOWN
