@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 LEVEL = 6
 # RFC 1952 member header: deflate, no flags, no mtime, no extra flags, OS unknown.
@@ -33,12 +33,6 @@ class Compressor:
 
 def compress(data: bytes) -> bytes:
     return Compressor().part(data)
-
-
-def crc32(parts: Iterable[bytes], crc: int = 0) -> int:
-    for part in parts:
-        crc = zlib.crc32(part, crc)
-    return crc
 
 
 def trailer(crc: int, size: int) -> bytes:

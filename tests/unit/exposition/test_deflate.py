@@ -28,7 +28,7 @@ def test_pieces_make_one_valid_gzip_member(pieces: list[bytes], tail: bytes) -> 
     # Pieces compressed by different compressors, in any grouping, concatenate into one stream.
     runs = [deflate.compress(p) for p in pieces]
     text = b"".join(pieces)
-    crc = deflate.crc32_combine(deflate.crc32(pieces), zlib.crc32(tail), len(tail))
+    crc = deflate.crc32_combine(zlib.crc32(b"".join(pieces)), zlib.crc32(tail), len(tail))
     stream = b"".join(
         [deflate.HEADER, *runs, deflate.compress(tail), deflate.FINAL, deflate.trailer(crc, len(text) + len(tail))]
     )
