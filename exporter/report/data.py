@@ -399,10 +399,12 @@ def _from(samples: Samples, start: float) -> Samples:
 
 def increase(samples: Samples) -> float:
     """A counter's increase over its samples, counting resets (a restart starts again at its value)."""
-    total = 0.0
-    for (_, a), (_, b) in pairwise(samples):
-        total += b - a if b >= a else b
-    return total
+    return sum((_step(a, b) for (_, a), (_, b) in pairwise(samples)), 0.0)
+
+
+def _step(a: float, b: float) -> float:
+    """A counter's increase from sample a to sample b: after a reset (b < a) it started again at 0."""
+    return b - a if b >= a else b
 
 
 def per_day(counters: Sequence[Series], spans: Sequence[tuple[float, float]]) -> tuple[dict[str, int], ...]:
@@ -417,7 +419,7 @@ def per_day(counters: Sequence[Series], spans: Sequence[tuple[float, float]]) ->
         for (_, a), (t, b) in pairwise(s.samples):
             i = bisect_left(ends, t)
             if i < len(spans) and spans[i][0] < t:
-                out[i][outcome] += round(b - a if b >= a else b)
+                out[i][outcome] += round(_step(a, b))
     return out
 
 
@@ -498,6 +500,7 @@ def build(
         job_times = sorted({t for s in status[key] for t, _ in s.samples})
         seen_runs = runs_from_gauges(status[key], _merged(starts.get(key, [])), _merged(ends.get(key, [])))
         runs = tuple(r for r in seen_runs if period.start <= r.when <= period.end)
+        seen = {o: sum(r.outcome == o for r in runs) for o in FINISHED}  # the runs the gauges show
         job_from = job_times[0]
         if key in counters:
             outcomes = {o: 0 for o in FINISHED}
@@ -509,7 +512,6 @@ def build(
             if since:
                 job_from = max(job_from, min(v for _, v in since))
             source = "counters"
-            seen = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
             if seen != outcomes:
                 notes.append(
                     f"{key[0]} / {key[1]}: the exporter counted {sum(outcomes.values())} runs, the latest-job gauges "
@@ -519,7 +521,7 @@ def build(
                 )
             daily = per_day([Series(c.labels, _from(c.samples, period.start)) for c in counters[key]], days(period))
         else:
-            outcomes = {o: sum(r.outcome == o for r in runs) for o in FINISHED}
+            outcomes = seen
             source = "gauges"
             daily = None
         last = _merged(success.get(key, []))
